@@ -1,0 +1,455 @@
+"""Loading user images safely and resizing images and maps.
+
+:func:`load_image` accepts a path, raw bytes, a file object, a PIL image or a NumPy
+array and always returns a C-contiguous ``uint8`` RGB array of shape ``H x W x 3``.
+It refuses anything that is not a plain raster image, images cut short, images too
+small to mean anything to a CNN and images so large that decoding them could exhaust
+memory (the pixel count declared in the header is checked before any pixel is decoded).
+Every refusal is an :class:`~cnnvis.errors.ImageError` whose message is one sentence.
+
+PIL's global settings (``Image.MAX_IMAGE_PIXELS``, ``ImageFile.LOAD_TRUNCATED_IMAGES``)
+are never changed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import struct
+import warnings
+import zlib
+from typing import IO, Any, Union
+
+import cv2
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from .errors import (
+    ImageError,
+    ImageTooLargeError,
+    ImageTooSmallError,
+    NotAnImageError,
+    ParameterError,
+    TruncatedImageError,
+)
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "DEFAULT_MIN_SIDE",
+    "MAX_PIXELS_ENV",
+    "ImageSource",
+    "load_image",
+    "resize_image",
+    "resize_map",
+    "fit_within",
+]
+
+DEFAULT_MAX_PIXELS = 40_000_000
+"""Largest pixel count (width x height) accepted unless ``CNNVIS_MAX_PIXELS`` says otherwise."""
+
+DEFAULT_MIN_SIDE = 16
+"""Shortest side, in pixels, an image must have."""
+
+MAX_PIXELS_ENV = "CNNVIS_MAX_PIXELS"
+"""Environment variable that overrides :data:`DEFAULT_MAX_PIXELS` (read at call time)."""
+
+ImageSource = Union[str, "os.PathLike[str]", bytes, bytearray, memoryview, IO[bytes], Image.Image, np.ndarray]
+
+# Only these Pillow decoders are ever used (phone "MPO" JPEGs open through the JPEG one).
+# Restricting the list keeps exotic formats (EPS, which runs Ghostscript, among others) out.
+_FORMATS = ("JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF")
+_FORMAT_NAMES = "JPEG, PNG, GIF, WebP, BMP or TIFF"
+
+# Errors Pillow raises while decoding a damaged file.
+_DECODE_ERRORS = (OSError, SyntaxError, EOFError, ValueError, IndexError, struct.error, zlib.error)
+# Errors a malformed EXIF block can raise; the orientation is then ignored.
+_EXIF_ERRORS = (OSError, SyntaxError, ValueError, KeyError, TypeError, IndexError, struct.error)
+
+_SIXTEEN_BIT_MODES = ("I;16", "I;16B", "I;16L", "I;16N", "I;16S")
+
+
+# --------------------------------------------------------------------------- limits
+
+
+def _max_pixels(max_pixels: int | None) -> int:
+    """The pixel cap: the argument, else ``CNNVIS_MAX_PIXELS``, else the default."""
+    if max_pixels is None:
+        raw = os.environ.get(MAX_PIXELS_ENV, "").strip()
+        if not raw:
+            return DEFAULT_MAX_PIXELS
+        try:
+            max_pixels = int(raw)
+        except ValueError:
+            raise ParameterError(
+                f"The setting {MAX_PIXELS_ENV} must be a whole number of pixels such as 40000000, not {raw!r}."
+            ) from None
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, (int, np.integer)) or max_pixels < 1:
+        raise ParameterError(f"The maximum number of pixels must be a positive whole number, not {max_pixels!r}.")
+    return int(max_pixels)
+
+
+def _megapixels(pixels: int) -> str:
+    """``48000000`` -> ``'48'``, ``2500000`` -> ``'2.5'``, ``2500000000`` -> ``'2,500'``."""
+    text = f"{pixels / 1e6:,.1f}"
+    return text[:-2] if text.endswith(".0") else text
+
+
+def _check_size(width: int, height: int, max_pixels: int, min_side: int) -> None:
+    """Refuse images above the pixel cap or below the minimum side length."""
+    pixels = width * height
+    if pixels > max_pixels:
+        raise ImageTooLargeError(
+            f"The image is {width} x {height} pixels ({_megapixels(pixels)} megapixels), "
+            f"more than the limit of {_megapixels(max_pixels)} megapixels."
+        )
+    if min(width, height) < min_side:
+        raise ImageTooSmallError(
+            f"The image is {width} x {height} pixels; it must be at least {min_side} pixels on each side."
+        )
+
+
+def _bomb_error(error: Exception, max_pixels: int) -> ImageTooLargeError:
+    """Turn Pillow's decompression-bomb error or warning into our one-sentence error."""
+    match = re.search(r"\((\d+) pixels\)", str(error))
+    pixels = int(match.group(1)) if match else None
+    if pixels is None:
+        return ImageTooLargeError("The image has too many pixels to be decoded safely.")
+    if pixels > max_pixels:
+        return ImageTooLargeError(
+            f"The image has {_megapixels(pixels)} megapixels, "
+            f"more than the limit of {_megapixels(max_pixels)} megapixels."
+        )
+    return ImageTooLargeError(f"The image has {_megapixels(pixels)} megapixels, too many to be decoded safely.")
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def load_image(
+    source: ImageSource,
+    *,
+    max_pixels: int | None = None,
+    min_side: int = DEFAULT_MIN_SIDE,
+) -> np.ndarray:
+    """Load ``source`` as a C-contiguous ``uint8`` RGB array of shape ``H x W x 3``.
+
+    ``source`` may be a path, bytes, a binary file object, a PIL image or a NumPy array.
+    Files are decoded with Pillow (JPEG, PNG, GIF, WebP, BMP or TIFF only), EXIF
+    orientation is applied, animated files give their first frame and transparency is
+    composited over white. ``max_pixels`` defaults to ``CNNVIS_MAX_PIXELS`` or
+    :data:`DEFAULT_MAX_PIXELS`; images whose declared width x height exceeds it are
+    refused before decoding. Images whose shorter side is below ``min_side`` are refused.
+
+    Raises:
+        NotAnImageError: empty input, text, SVG or an unsupported format.
+        TruncatedImageError: the file is cut short or corrupt.
+        ImageTooSmallError / ImageTooLargeError: the size limits are not met.
+        ImageError: any other unusable input (bad array shape, NaN values, missing file).
+    """
+    cap = _max_pixels(max_pixels)
+    if isinstance(min_side, bool) or not isinstance(min_side, (int, np.integer)) or min_side < 1:
+        raise ParameterError(f"The minimum image side must be a positive whole number, not {min_side!r}.")
+    min_side = int(min_side)
+
+    if isinstance(source, np.ndarray):
+        return _array_to_rgb(source, cap, min_side)
+    if isinstance(source, Image.Image):
+        return _decode_pil(source, cap, min_side)
+    return _decode_bytes(_read_source(source), cap, min_side)
+
+
+def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Resize an ``H x W`` or ``H x W x C`` image to ``size = (height, width)``.
+
+    Uses area averaging when shrinking and bicubic interpolation when enlarging. The
+    dtype is kept (``uint8`` results are rounded and clipped to 0-255).
+    """
+    image = _check_resizable(image, "image")
+    height, width = _check_size_arg(size)
+    if image.shape[:2] == (height, width):
+        return image.copy()
+    shrinking = height <= image.shape[0] and width <= image.shape[1]
+    interpolation = cv2.INTER_AREA if shrinking else cv2.INTER_CUBIC
+    return _cv2_resize(image, height, width, interpolation)
+
+
+def resize_map(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Bilinearly resize a float map (``H x W`` or ``H x W x C``) to ``size = (height, width)``.
+
+    Pixel centres are aligned the way ``cv2.INTER_LINEAR`` aligns them, so an upsampled
+    Grad-CAM map or gradient lines up with the photo. Always returns ``float32``.
+    """
+    values = _check_resizable(np.asarray(values, dtype=np.float32), "map")
+    height, width = _check_size_arg(size)
+    if values.shape[:2] == (height, width):
+        return values.copy()
+    return _cv2_resize(values, height, width, cv2.INTER_LINEAR)
+
+
+def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Shrink ``image`` so that its longer side is at most ``max_side``, keeping the aspect ratio.
+
+    Never enlarges: an image that already fits is returned unchanged (not copied).
+    """
+    if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 1:
+        raise ParameterError(f"The largest image side must be a positive whole number, not {max_side!r}.")
+    image = _check_resizable(image, "image")
+    height, width = image.shape[:2]
+    longest = max(height, width)
+    if longest <= max_side:
+        return image
+    scale = max_side / longest
+    new_height = max_side if height == longest else max(1, round(height * scale))
+    new_width = max_side if width == longest else max(1, round(width * scale))
+    return resize_image(image, (new_height, new_width))
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _read_source(source: Any) -> bytes:
+    """Get the raw bytes of a path, bytes-like object or binary file object."""
+    if isinstance(source, (bytes, bytearray, memoryview)):
+        return bytes(source)
+    if isinstance(source, str) and source.lstrip().startswith("<"):
+        raise NotAnImageError("This is text, not an image file (SVG drawings and web pages are not supported).")
+    if isinstance(source, (str, os.PathLike)):
+        return _read_path(source)
+    if hasattr(source, "read"):
+        try:
+            data = source.read()
+        except (OSError, ValueError) as error:
+            raise ImageError(f"The uploaded file could not be read ({_reason(error)}).") from None
+        if isinstance(data, str):
+            raise NotAnImageError("The file was opened as text, so it cannot be an image; open it in binary mode.")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise ImageError("The file object did not return bytes when read.")
+        return bytes(data)
+    raise ImageError(
+        f"An image must be given as a file path, bytes, a file, a PIL image or a NumPy array, "
+        f"not a {type(source).__name__}."
+    )
+
+
+def _read_path(path: str | os.PathLike[str]) -> bytes:
+    """Read a whole file, turning file-system errors into one-sentence image errors."""
+    name = os.path.basename(os.fspath(path)) or os.fspath(path)
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        raise ImageError(f"The file '{name}' does not exist.") from None
+    except IsADirectoryError:
+        raise ImageError(f"The path '{name}' is a folder, not an image file.") from None
+    except PermissionError:
+        raise ImageError(f"The file '{name}' cannot be read because permission is denied.") from None
+    except OSError as error:
+        raise ImageError(f"The file '{name}' could not be read ({_reason(error)}).") from None
+
+
+def _reason(error: BaseException) -> str:
+    """A short, single-line description of a low-level error for use inside a sentence."""
+    text = " ".join(str(error).split()).rstrip(".")
+    return text or type(error).__name__
+
+
+def _looks_like_svg(data: bytes) -> bool:
+    """Whether the bytes start like an SVG or XML document."""
+    head = data[:1024].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return head.startswith((b"<svg", b"<?xml")) or (head.startswith(b"<!doctype svg"))
+
+
+# --------------------------------------------------------------------------- decoding
+
+
+def _decode_bytes(data: bytes, max_pixels: int, min_side: int) -> np.ndarray:
+    """Decode an encoded image file held in memory."""
+    if not data:
+        raise NotAnImageError("The file is empty.")
+    if _looks_like_svg(data):
+        raise NotAnImageError("SVG drawings are not supported; please convert the drawing to PNG or JPEG first.")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image = Image.open(io.BytesIO(data), formats=_FORMATS)
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise _bomb_error(error, max_pixels) from None
+        except UnidentifiedImageError:
+            raise NotAnImageError(
+                f"This file is not an image (it could not be decoded as {_FORMAT_NAMES})."
+            ) from None
+        except _DECODE_ERRORS:
+            raise TruncatedImageError("The image file is damaged or incomplete and could not be read.") from None
+        with image:
+            return _decode_pil(image, max_pixels, min_side)
+
+
+def _decode_pil(image: Image.Image, max_pixels: int, min_side: int) -> np.ndarray:
+    """Check the declared size, decode the current frame, orient it and convert it to RGB.
+
+    A freshly opened animated file is at its first frame; a PIL image passed in by the
+    caller is used at whatever frame it is on.
+    """
+    width, height = image.size
+    _check_size(width, height, max_pixels, min_side)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            image.load()
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
+            raise _bomb_error(error, max_pixels) from None
+        except _DECODE_ERRORS:
+            raise TruncatedImageError(
+                "The image file is damaged or incomplete (it may have been cut off during upload)."
+            ) from None
+    image = _apply_exif_orientation(image)
+    return _pil_to_rgb(image)
+
+
+def _apply_exif_orientation(image: Image.Image) -> Image.Image:
+    """Rotate or flip as the EXIF Orientation tag says; a malformed EXIF block is ignored."""
+    try:
+        return ImageOps.exif_transpose(image)
+    except _EXIF_ERRORS:
+        return image
+
+
+def _pil_to_rgb(image: Image.Image) -> np.ndarray:
+    """Convert any supported Pillow mode to a contiguous ``uint8`` RGB array."""
+    mode = image.mode
+    if mode == "RGB" and not image.has_transparency_data:
+        return np.ascontiguousarray(np.asarray(image, dtype=np.uint8))
+    if mode in _SIXTEEN_BIT_MODES:
+        return _gray_to_rgb(_scale_16_bit(np.asarray(image)))
+    if mode == "I":
+        values = np.asarray(image)
+        return _gray_to_rgb(_scale_16_bit(values) if values.max(initial=0) > 255 else _clip_to_uint8(values))
+    if mode == "F":
+        values = np.asarray(image)
+        if not np.isfinite(values).all():
+            raise ImageError("The image contains pixel values that are not numbers (NaN or infinity).")
+        return _gray_to_rgb(_clip_to_uint8(values))
+    try:
+        if image.has_transparency_data:
+            return _composite_on_white(np.asarray(image.convert("RGBA")))
+        return np.ascontiguousarray(np.asarray(image.convert("RGB"), dtype=np.uint8))
+    except ValueError:
+        raise NotAnImageError(f"The image uses a colour mode ({mode}) that cannot be converted to RGB.") from None
+
+
+# --------------------------------------------------------------------------- arrays
+
+
+def _array_to_rgb(array: np.ndarray, max_pixels: int, min_side: int) -> np.ndarray:
+    """Convert a NumPy image array (gray, gray+1, RGB or RGBA) to ``uint8`` RGB."""
+    shape = array.shape
+    if not (array.ndim == 2 or (array.ndim == 3 and shape[2] in (1, 3, 4))):
+        shown = " x ".join(str(n) for n in shape) or "a single value"
+        raise ImageError(
+            f"The image array has shape {shown}, but it must be height x width with 1, 3 or 4 colour channels or none."
+        )
+    if array.size == 0:
+        raise ImageError("The image array is empty.")
+    _check_size(shape[1], shape[0], max_pixels, min_side)
+    pixels = _array_to_uint8(array)
+    if pixels.ndim == 2:
+        return _gray_to_rgb(pixels)
+    channels = pixels.shape[2]
+    if channels == 1:
+        return _gray_to_rgb(pixels[:, :, 0])
+    if channels == 4:
+        return _composite_on_white(pixels)
+    return np.ascontiguousarray(pixels)
+
+
+def _array_to_uint8(array: np.ndarray) -> np.ndarray:
+    """Map an array of any supported dtype to ``uint8`` following the documented rules."""
+    dtype = array.dtype
+    if dtype == np.uint8:
+        return array
+    if dtype == np.bool_:
+        return array.astype(np.uint8) * np.uint8(255)
+    if dtype == np.uint16:
+        return _scale_16_bit(array)
+    if np.issubdtype(dtype, np.integer):
+        return _scale_16_bit(array) if array.max() > 255 else _clip_to_uint8(array)
+    if np.issubdtype(dtype, np.floating):
+        if not np.isfinite(array).all():
+            raise ImageError("The image array contains values that are not numbers (NaN or infinity).")
+        values = array.astype(np.float32)
+        if values.max() <= 1.0:
+            values = values * 255.0
+        return _clip_to_uint8(values)
+    raise ImageError(f"The image array holds {dtype} values, but it must hold numbers (integers, floats or booleans).")
+
+
+def _scale_16_bit(values: np.ndarray) -> np.ndarray:
+    """Map 16-bit values (0-65535) to 8-bit by dividing by 257 and rounding."""
+    scaled = np.rint(values.astype(np.float32) / 257.0)
+    return np.clip(scaled, 0, 255).astype(np.uint8)
+
+
+def _clip_to_uint8(values: np.ndarray) -> np.ndarray:
+    """Round and clip values to 0-255."""
+    return np.clip(np.rint(values.astype(np.float32)), 0, 255).astype(np.uint8)
+
+
+def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
+    """Repeat one ``uint8`` channel three times."""
+    return np.ascontiguousarray(np.repeat(gray[:, :, None], 3, axis=2))
+
+
+def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
+    """Blend a ``uint8`` RGBA array over a white background."""
+    alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
+    colour = rgba[:, :, :3].astype(np.float32)
+    blended = colour * alpha + 255.0 * (1.0 - alpha)
+    return np.ascontiguousarray(np.clip(np.rint(blended), 0, 255).astype(np.uint8))
+
+
+# --------------------------------------------------------------------------- resizing
+
+
+_RESIZABLE_DTYPES = (np.uint8, np.uint16, np.float32, np.float64)
+_CV2_MAX_CHANNELS = 128  # OpenCV 5 resizes at most 128 channels at once (CV_CN_MAX; 512 in OpenCV 4)
+
+
+def _check_resizable(image: np.ndarray, what: str) -> np.ndarray:
+    """Validate an array for resizing and return it C-contiguous."""
+    if not isinstance(image, np.ndarray):
+        raise ParameterError(f"The {what} to resize must be a NumPy array, not a {type(image).__name__}.")
+    if image.ndim not in (2, 3) or image.shape[0] < 1 or image.shape[1] < 1 or image.size == 0:
+        raise ParameterError(f"The {what} to resize must be height x width or height x width x channels.")
+    if image.dtype.type not in _RESIZABLE_DTYPES:
+        raise ParameterError(
+            f"The {what} to resize must hold uint8, uint16, float32 or float64 values, not {image.dtype}."
+        )
+    return np.ascontiguousarray(image)
+
+
+def _check_size_arg(size: tuple[int, int]) -> tuple[int, int]:
+    """Validate a ``(height, width)`` pair of positive integers."""
+    try:
+        height, width = size
+    except (TypeError, ValueError):
+        raise ParameterError(f"The target size must be a pair (height, width), not {size!r}.") from None
+    for value in (height, width):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ParameterError(f"The target size must be two positive whole numbers (height, width), not {size!r}.")
+    return int(height), int(width)
+
+
+def _cv2_resize(image: np.ndarray, height: int, width: int, interpolation: int) -> np.ndarray:
+    """``cv2.resize`` to ``(height, width)``, keeping the channel axis and handling many channels."""
+    if image.ndim == 3 and image.shape[2] > _CV2_MAX_CHANNELS:
+        step = _CV2_MAX_CHANNELS
+        parts = [
+            _cv2_resize(np.ascontiguousarray(image[:, :, start : start + step]), height, width, interpolation)
+            for start in range(0, image.shape[2], step)
+        ]
+        return np.concatenate(parts, axis=2)
+    resized = cv2.resize(image, (width, height), interpolation=interpolation)
+    if image.ndim == 3 and resized.ndim == 2:
+        resized = resized[:, :, None]
+    return np.ascontiguousarray(resized)
