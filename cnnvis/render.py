@@ -1,0 +1,503 @@
+"""Turn float arrays into uint8 RGB pictures.
+
+Everything here is plain NumPy + matplotlib colormaps + Pillow: this module must never
+import TensorFlow or Keras, so the app and the tests can render without loading a model.
+
+Conventions:
+
+- Every picture returned is a C-contiguous ``uint8`` array of shape ``H x W x 3`` in RGB
+  order (matplotlib colormaps are RGB; OpenCV's BGR colormaps are never used).
+  :func:`saliency` is the one exception: it returns a float map in [0, 1].
+- Float inputs are mapped to [0, 1] first, then scaled to 0-255 with rounding.
+- Bad parameters raise :class:`cnnvis.errors.ParameterError` with a readable sentence.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import matplotlib
+import numpy as np
+from matplotlib.colors import Colormap
+from PIL import Image, ImageDraw, ImageFont
+
+from .errors import ParameterError
+
+COLORMAPS: tuple[str, ...] = (
+    "jet",
+    "turbo",
+    "viridis",
+    "inferno",
+    "magma",
+    "plasma",
+    "cividis",
+    "hot",
+    "gray",
+    "RdBu_r",
+    "coolwarm",
+)
+"""A short curated list for the UI; any matplotlib colormap name is accepted."""
+
+GRADIENT_MODES: tuple[str, ...] = ("signed", "abs", "positive")
+
+_ELLIPSIS = "..."
+_CAPTION_FONT_SIZE = 12
+_CAPTION_MARGIN = 3
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _as_float(value: object, name: str) -> float:
+    """``float(value)``, raising ParameterError for things that are not numbers."""
+    if isinstance(value, (bool, str, bytes)):
+        raise ParameterError(f"{name} must be a number, got {value!r}.")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ParameterError(f"{name} must be a number, got {value!r}.") from None
+
+
+def _check_alpha(alpha: float, name: str = "alpha") -> float:
+    """Return ``alpha`` as a float, or raise if it is not a number in [0, 1]."""
+    value = _as_float(alpha, name)
+    if not 0.0 <= value <= 1.0:  # also rejects NaN
+        raise ParameterError(f"{name} must be between 0 and 1, got {alpha!r}.")
+    return value
+
+
+def _check_percentile(percentile: float) -> float:
+    """Return a percentile in (0, 100], or raise."""
+    value = _as_float(percentile, "clip_percentile")
+    if not 0.0 < value <= 100.0:
+        raise ParameterError(f"clip_percentile must be in (0, 100], got {percentile!r}.")
+    return value
+
+
+def _check_positive_int(value: int, name: str) -> int:
+    """Return ``value`` if it is an integer >= 1, or raise."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ParameterError(f"{name} must be a whole number of at least 1, got {value!r}.")
+    return int(value)
+
+
+def _get_cmap(cmap: str) -> Colormap:
+    """Look up a matplotlib colormap by name, raising ParameterError when unknown."""
+    if isinstance(cmap, str) and cmap in matplotlib.colormaps:
+        return matplotlib.colormaps[cmap]
+    choices = ", ".join(COLORMAPS)
+    raise ParameterError(
+        f"Unknown colormap {cmap!r}; choose one of {choices} (or any matplotlib colormap name)."
+    )
+
+
+def _as_2d(values: np.ndarray, what: str) -> np.ndarray:
+    """Return ``values`` as a 2-D float64 array (a trailing axis of size 1 is dropped)."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 3 and array.shape[2] == 1:
+        array = array[:, :, 0]
+    if array.ndim != 2 or array.size == 0:
+        raise ParameterError(f"{what} must be a non-empty H x W array, got shape {array.shape}.")
+    return array
+
+
+def _as_hwc(values: np.ndarray, what: str) -> np.ndarray:
+    """Return ``values`` as an H x W x 3 float64 array with NaN/inf replaced by 0."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3) or array.size == 0:
+        raise ParameterError(f"{what} must be an H x W x 3 array, got shape {array.shape}.")
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    return np.nan_to_num(array, nan=0.0, posinf=0.0, neginf=0.0)
+
+
+def _unit_to_uint8(unit: np.ndarray) -> np.ndarray:
+    """[0, 1] floats -> contiguous uint8 (0-255), rounding to the nearest level."""
+    scaled = np.rint(np.clip(unit, 0.0, 1.0) * 255.0)
+    return np.ascontiguousarray(scaled.astype(np.uint8))
+
+
+def _normalise(values: np.ndarray, vmin: float, vmax: float) -> np.ndarray:
+    """Map ``values`` linearly so vmin -> 0 and vmax -> 1, clipped; NaN -> 0.
+
+    When ``vmin == vmax`` values at or below it map to 0 and values above it to 1.
+    """
+    if not (math.isfinite(vmin) and math.isfinite(vmax)) or vmax < vmin:
+        raise ParameterError(f"Need finite vmin <= vmax, got vmin={vmin!r}, vmax={vmax!r}.")
+    span = vmax - vmin
+    with np.errstate(invalid="ignore"):
+        if span > 0:
+            unit = (values - vmin) / span
+        else:
+            unit = np.where(values > vmin, 1.0, 0.0)
+    unit = np.nan_to_num(unit, nan=0.0, posinf=1.0, neginf=0.0)
+    return np.clip(unit, 0.0, 1.0)
+
+
+def _robust_scale(magnitudes: np.ndarray, percentile: float) -> float:
+    """The ``percentile`` of non-negative ``magnitudes``, falling back to their maximum.
+
+    Sparse maps can have a zero percentile while still holding signal; in that case the
+    maximum is used. Returns 0.0 only when every value is zero.
+    """
+    scale = float(np.percentile(magnitudes, percentile))
+    if scale > 0:
+        return scale
+    return float(magnitudes.max(initial=0.0))
+
+
+def _resize_bilinear(values: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Resize a 2-D float map with pixel-centre-aligned bilinear interpolation."""
+    if values.shape == (height, width):
+        return values
+    picture = Image.fromarray(np.ascontiguousarray(values, dtype=np.float32))
+    resized = picture.resize((width, height), Image.Resampling.BILINEAR)
+    return np.asarray(resized, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------- colour
+
+
+def to_uint8(image: np.ndarray) -> np.ndarray:
+    """Float RGB in [0, 255] (e.g. a Deep Dream result) -> uint8 RGB, rounded and clipped.
+
+    uint8 input passes through unchanged. Grey ``H x W`` or ``H x W x 1`` input is
+    repeated to three channels; an alpha channel is dropped; NaN becomes 0.
+    """
+    array = np.asarray(image)
+    if array.ndim == 2:
+        array = array[:, :, None]
+    if array.ndim != 3 or array.shape[2] not in (1, 3, 4) or array.size == 0:
+        raise ParameterError(f"An image must be H x W x 3, got shape {array.shape}.")
+    if array.shape[2] == 4:
+        array = array[:, :, :3]
+    if array.shape[2] == 1:
+        array = np.repeat(array, 3, axis=2)
+    if array.dtype != np.uint8:
+        as_float = np.nan_to_num(array.astype(np.float64), nan=0.0)
+        array = np.rint(np.clip(as_float, 0.0, 255.0)).astype(np.uint8)
+    return np.ascontiguousarray(array)
+
+
+def colorize(
+    values: np.ndarray,
+    cmap: str = "jet",
+    *,
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> np.ndarray:
+    """Map an ``H x W`` float array through a matplotlib colormap -> uint8 RGB.
+
+    Values are taken to lie in [0, 1] unless ``vmin``/``vmax`` say otherwise; values
+    outside the range are clipped and NaN gets the colour of the low end.
+    """
+    colormap = _get_cmap(cmap)
+    array = _as_2d(values, "The values to colorize")
+    low = 0.0 if vmin is None else _as_float(vmin, "vmin")
+    high = 1.0 if vmax is None else _as_float(vmax, "vmax")
+    unit = _normalise(array, low, high)
+    rgba = colormap(unit, bytes=True)
+    return np.ascontiguousarray(rgba[:, :, :3], dtype=np.uint8)
+
+
+def colorbar(cmap: str = "jet", width: int = 256, height: int = 16) -> np.ndarray:
+    """A horizontal strip running through the colormap from left (0) to right (1)."""
+    width = _check_positive_int(width, "width")
+    height = _check_positive_int(height, "height")
+    ramp = np.linspace(0.0, 1.0, width)
+    return colorize(np.tile(ramp, (height, 1)), cmap)
+
+
+def overlay(
+    image: np.ndarray,
+    heatmap: np.ndarray,
+    *,
+    alpha: float = 0.5,
+    cmap: str = "jet",
+    mask_below: float | None = None,
+) -> np.ndarray:
+    """Blend a colourised ``heatmap`` (values in [0, 1]) over an RGB ``image``.
+
+    ``result = (1 - alpha) * image + alpha * colorize(heatmap)``. A heatmap of another
+    size is resized bilinearly to the image. Where the heatmap is below ``mask_below``
+    the image shows through untouched (handy for Grad-CAM on a photo).
+    """
+    alpha = _check_alpha(alpha)
+    if mask_below is not None:
+        mask_below = _check_alpha(mask_below, "mask_below")
+    picture = to_uint8(image)
+    height, width = picture.shape[:2]
+    heat = np.nan_to_num(_as_2d(heatmap, "The heatmap"), nan=0.0, posinf=1.0, neginf=0.0)
+    heat = _resize_bilinear(heat, height, width)
+    colours = colorize(heat, cmap).astype(np.float64)
+    weight = np.full((height, width, 1), alpha)
+    if mask_below is not None:
+        weight[heat < mask_below] = 0.0
+    blended = (1.0 - weight) * picture.astype(np.float64) + weight * colours
+    return to_uint8(blended)
+
+
+# --------------------------------------------------------------------------- gradients
+
+
+def saliency(gradient: np.ndarray, *, clip_percentile: float = 99.5) -> np.ndarray:
+    """Signed ``H x W x 3`` gradient -> ``H x W`` float32 saliency in [0, 1].
+
+    Takes the maximum of ``|g|`` over channels, clips it at the given percentile and
+    divides by that value, so zero stays zero and a zero gradient gives zeros.
+    """
+    percentile = _check_percentile(clip_percentile)
+    magnitude = np.abs(_as_hwc(gradient, "The gradient")).max(axis=2)
+    scale = _robust_scale(magnitude, percentile)
+    if scale == 0:
+        return np.zeros(magnitude.shape, dtype=np.float32)
+    return np.clip(magnitude / scale, 0.0, 1.0).astype(np.float32)
+
+
+def gradient_image(
+    gradient: np.ndarray, *, mode: str = "signed", clip_percentile: float = 99.5
+) -> np.ndarray:
+    """Signed ``H x W x 3`` gradient (guided backprop, saliency) -> uint8 RGB.
+
+    Modes:
+
+    - ``"signed"``: ``0.5 + 0.5 * g / p`` with ``p`` the percentile of ``|g|``; zero is
+      mid-grey and the sign of each channel shows as more or less of that colour.
+    - ``"abs"``: :func:`saliency` shown with a grey colormap.
+    - ``"positive"``: only the positive part, ``g / p`` on black.
+    """
+    percentile = _check_percentile(clip_percentile)
+    if mode not in GRADIENT_MODES:
+        raise ParameterError(
+            f"Unknown gradient mode {mode!r}; choose one of {', '.join(GRADIENT_MODES)}."
+        )
+    if mode == "abs":
+        return colorize(saliency(gradient, clip_percentile=percentile), "gray")
+    values = _as_hwc(gradient, "The gradient")
+    if mode == "positive":
+        values = np.maximum(values, 0.0)
+    scale = _robust_scale(np.abs(values), percentile)
+    if scale == 0:
+        normalised = np.zeros_like(values)
+    else:
+        normalised = values / scale
+    if mode == "signed":
+        return _unit_to_uint8(0.5 + 0.5 * normalised)
+    return _unit_to_uint8(normalised)
+
+
+# --------------------------------------------------------------------------- layers
+
+
+def feature_map_image(
+    values: np.ndarray,
+    *,
+    cmap: str = "viridis",
+    vmin: float | None = None,
+    vmax: float | None = None,
+) -> np.ndarray:
+    """One 2-D activation map -> uint8 RGB.
+
+    Without ``vmin``/``vmax`` the map is stretched to its own min-max; pass a shared
+    range to compare maps. A constant map is drawn in the colour its value has on a
+    range that includes 0: an all-zero (dead) map is the low colour, a positive constant
+    the high colour.
+    """
+    array = _as_2d(values, "A feature map")
+    finite = array[np.isfinite(array)]
+    data_low = float(finite.min()) if finite.size else 0.0
+    data_high = float(finite.max()) if finite.size else 0.0
+    low = data_low if vmin is None else _as_float(vmin, "vmin")
+    high = data_high if vmax is None else _as_float(vmax, "vmax")
+    if vmin is None and vmax is None:
+        if low == high:
+            low, high = min(low, 0.0), max(high, 0.0)
+    elif vmin is None:
+        low = min(low, high)
+    elif vmax is None:
+        high = max(high, low)
+    return colorize(array, cmap, vmin=low, vmax=high)
+
+
+def kernel_image(
+    kernel: np.ndarray,
+    *,
+    scale: float | None = None,
+    upscale: int = 8,
+    cmap: str = "gray",
+) -> np.ndarray:
+    """A conv kernel -> uint8 RGB with 0 at mid-grey, enlarged with nearest neighbour.
+
+    ``kh x kw x 3`` kernels are read as RGB: ``0.5 + 0.5 * w / scale`` per channel.
+    ``kh x kw`` (or ``kh x kw x 1``) kernels go through ``cmap`` (grey, or a diverging
+    map such as ``"RdBu_r"``) with 0 in the middle. ``scale`` defaults to ``max |w|``;
+    pass a shared value to compare kernels.
+    """
+    upscale = _check_positive_int(upscale, "upscale")
+    weights = np.asarray(kernel, dtype=np.float64)
+    if weights.ndim == 3 and weights.shape[2] == 1:
+        weights = weights[:, :, 0]
+    if weights.size == 0 or not (
+        weights.ndim == 2 or (weights.ndim == 3 and weights.shape[2] == 3)
+    ):
+        raise ParameterError(f"A kernel must be kh x kw or kh x kw x 3, got shape {weights.shape}.")
+    weights = np.nan_to_num(weights, nan=0.0, posinf=0.0, neginf=0.0)
+    if scale is None:
+        scale = float(np.abs(weights).max())
+    elif not _as_float(scale, "scale") > 0:
+        raise ParameterError(f"scale must be a positive number, got {scale!r}.")
+    else:
+        scale = float(scale)
+    unit = 0.5 + 0.5 * weights / scale if scale > 0 else np.full_like(weights, 0.5)
+    picture = _unit_to_uint8(unit) if weights.ndim == 3 else colorize(unit, cmap)
+    enlarged = np.repeat(np.repeat(picture, upscale, axis=0), upscale, axis=1)
+    return np.ascontiguousarray(enlarged)
+
+
+# --------------------------------------------------------------------------- layout
+
+
+def _caption_font(size: int = _CAPTION_FONT_SIZE) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """Pillow's bundled font at ``size``; the old fixed-size bitmap font if that fails."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (TypeError, OSError, ImportError):
+        return ImageFont.load_default()
+
+
+def _text_width(font: ImageFont.ImageFont | ImageFont.FreeTypeFont, text: str) -> float:
+    """Rendered width of ``text`` in pixels."""
+    return float(font.getlength(text))
+
+
+def _printable(font: ImageFont.ImageFont | ImageFont.FreeTypeFont, text: str) -> str:
+    """``text`` with characters the font cannot encode replaced by '?'."""
+    try:
+        font.getlength(text)
+        return text
+    except UnicodeEncodeError:
+        return text.encode("latin-1", errors="replace").decode("latin-1")
+
+
+def _fit_text(font: ImageFont.ImageFont | ImageFont.FreeTypeFont, text: str, width: int) -> str:
+    """Shorten ``text`` with a trailing ellipsis until it fits in ``width`` pixels."""
+    text = _printable(font, " ".join(text.split()))
+    if _text_width(font, text) <= width:
+        return text
+    low, high = 0, len(text)
+    while low < high:  # longest prefix that fits together with the ellipsis
+        middle = (low + high + 1) // 2
+        if _text_width(font, text[:middle].rstrip() + _ELLIPSIS) <= width:
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low].rstrip() + _ELLIPSIS if low else ""
+
+
+def _default_caption_height(font: ImageFont.ImageFont | ImageFont.FreeTypeFont) -> int:
+    """Band height that fits one line of ``font`` plus a small margin."""
+    bottom = font.getbbox("Ag|")[3]
+    return int(bottom) + 2 * _CAPTION_MARGIN
+
+
+def _check_background(background: int) -> int:
+    """Return a grey level 0-255, or raise."""
+    if isinstance(background, bool) or not isinstance(background, (int, np.integer)):
+        raise ParameterError(f"background must be a grey level 0-255, got {background!r}.")
+    if not 0 <= background <= 255:
+        raise ParameterError(f"background must be a grey level 0-255, got {background!r}.")
+    return int(background)
+
+
+def grid(
+    images: Sequence[np.ndarray],
+    captions: Sequence[str] | None = None,
+    *,
+    columns: int | None = None,
+    pad: int = 4,
+    background: int = 255,
+    caption_height: int | None = None,
+) -> np.ndarray:
+    """Tile RGB images into one picture, with an optional caption under each.
+
+    Every cell is as large as the largest image (smaller ones are centred). With
+    ``columns`` (default ``ceil(sqrt(n))``, at most ``n``) and ``rows = ceil(n / columns)``
+    the result is ``rows * (cell_h + caption_h) + (rows + 1) * pad`` high and
+    ``columns * cell_w + (columns + 1) * pad`` wide. ``caption_h`` is 0 without captions.
+    Captions too wide for a cell are shortened with an ellipsis.
+    """
+    pictures = [to_uint8(image) for image in images]
+    if not pictures:
+        raise ParameterError("grid needs at least one image.")
+    if captions is not None and len(captions) != len(pictures):
+        raise ParameterError(
+            f"Got {len(captions)} captions for {len(pictures)} images; give one per image."
+        )
+    count = len(pictures)
+    if columns is None:
+        columns = math.ceil(math.sqrt(count))
+    columns = min(_check_positive_int(columns, "columns"), count)
+    rows = math.ceil(count / columns)
+    if isinstance(pad, bool) or not isinstance(pad, (int, np.integer)) or pad < 0:
+        raise ParameterError(f"pad must be a whole number of at least 0, got {pad!r}.")
+    background = _check_background(background)
+
+    font = _caption_font() if captions is not None else None
+    if font is None:
+        band = 0
+    elif caption_height is None:
+        band = _default_caption_height(font)
+    else:
+        band = _check_positive_int(caption_height, "caption_height")
+
+    cell_h = max(p.shape[0] for p in pictures)
+    cell_w = max(p.shape[1] for p in pictures)
+    height = rows * (cell_h + band) + (rows + 1) * pad
+    width = columns * cell_w + (columns + 1) * pad
+    canvas = np.full((height, width, 3), background, dtype=np.uint8)
+
+    origins = []
+    for index, picture in enumerate(pictures):
+        row, column = divmod(index, columns)
+        top = pad + row * (cell_h + band + pad)
+        left = pad + column * (cell_w + pad)
+        y = top + (cell_h - picture.shape[0]) // 2
+        x = left + (cell_w - picture.shape[1]) // 2
+        canvas[y : y + picture.shape[0], x : x + picture.shape[1]] = picture
+        origins.append((top + cell_h, left))
+
+    if font is not None and captions is not None and band > 0:
+        _draw_captions(canvas, captions, origins, font, cell_w, band, background)
+    return np.ascontiguousarray(canvas)
+
+
+def _draw_captions(
+    canvas: np.ndarray,
+    captions: Sequence[str],
+    origins: Sequence[tuple[int, int]],
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+    cell_width: int,
+    band: int,
+    background: int,
+) -> None:
+    """Write each caption centred in the band whose top-left corner is in ``origins``."""
+    picture = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(picture)
+    ink = (0, 0, 0) if background >= 128 else (255, 255, 255)
+    available = max(cell_width - 2, 1)
+    for text, (top, left) in zip(captions, origins):
+        fitted = _fit_text(font, str(text), available)
+        if not fitted:
+            continue
+        x = left + (cell_width - _text_width(font, fitted)) / 2
+        y = top + max((band - font.getbbox("Ag|")[3]) // 2, 0)
+        draw.text((x, y), fitted, fill=ink, font=font)
+    canvas[...] = np.asarray(picture)
+
+
+def add_caption(image: np.ndarray, text: str, *, background: int = 255) -> np.ndarray:
+    """The image with a band of centred text below it, as wide as the image."""
+    return grid([image], [text], columns=1, pad=0, background=background)
