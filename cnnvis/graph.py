@@ -1,0 +1,324 @@
+"""The model's layer graph: listing layers, and running it layer by layer.
+
+Every technique runs a Keras functional model through :func:`run_graph`, which executes
+the model's own layers in order (descending into nested functional or Sequential
+sub-models such as ConvNeXt's stem or a transfer-learning backbone) and can
+
+- capture the outputs of any layers, however deeply nested (multi-output "sub-models"
+  without building a Keras model per layer, and without "Graph disconnected" errors);
+- stop as soon as the captured layers are computed (a headless model of any input size
+  for Deep Dream, without the classifier head's fixed-size Flatten/Dense);
+- insert a guided-backpropagation gate after every rectifier (Springenberg et al. 2015).
+
+The guided gate is an identity whose gradient lets only positive values through. Put
+right after an activation ``f``, the backward pass becomes ``f'(z) * max(g, 0)``: exactly
+guided backpropagation for ReLU (and ReLU6, whose cap is kept by ``f'``), and our
+documented generalisation for swish/SiLU, hard-swish and GELU ("pass only positive
+gradients through the activation's own derivative"). The layers called are the cached
+model's own layers, so weights are shared and the cached model is never modified.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Sequence
+
+import keras
+import tensorflow as tf
+
+from .errors import UnknownLayerError
+
+# Activations gated by guided backpropagation. ReLU-family ones get the exact rule of
+# the paper; the others get the generalisation described in the module docstring.
+EXACT_GUIDED = frozenset({"relu", "relu6"})
+GENERALISED_GUIDED = frozenset({"silu", "hard_silu", "gelu", "elu", "selu", "leaky_relu", "mish"})
+_ALIASES = {"swish": "silu", "hard_swish": "hard_silu"}
+
+_CONV_TYPES = (
+    keras.layers.Conv2D,
+    keras.layers.DepthwiseConv2D,
+    keras.layers.SeparableConv2D,
+    keras.layers.Conv2DTranspose,
+)
+_ACTIVATION_TYPES = (
+    keras.layers.Activation,
+    keras.layers.ReLU,
+    keras.layers.LeakyReLU,
+    keras.layers.ELU,
+    keras.layers.PReLU,
+)
+_BLOCK_TYPES = (keras.layers.Add, keras.layers.Concatenate)
+_BLOCK_OPERATIONS = frozenset({"Add", "Concatenate"})  # keras.ops operations in the graph
+_POOL_TYPES = (keras.layers.MaxPooling2D, keras.layers.AveragePooling2D)
+_HEAD_TYPES = (
+    keras.layers.GlobalAveragePooling2D,
+    keras.layers.GlobalMaxPooling2D,
+    keras.layers.Flatten,
+)
+
+
+def activation_name(layer: keras.layers.Layer) -> str | None:
+    """The canonical name of the non-linearity a layer applies last, or ``None``."""
+    if isinstance(layer, keras.layers.ReLU):
+        if float(layer.negative_slope or 0.0) > 0:
+            return "leaky_relu"
+        return "relu6" if layer.max_value is not None and float(layer.max_value) == 6.0 else "relu"
+    if isinstance(layer, keras.layers.LeakyReLU):
+        return "leaky_relu"
+    if isinstance(layer, keras.layers.ELU):
+        return "elu"
+    fn = getattr(layer, "activation", None)
+    name = getattr(fn, "__name__", None)
+    if not name or name == "linear":
+        return None
+    return _ALIASES.get(name, name)
+
+
+def guided_rule(layer: keras.layers.Layer) -> str | None:
+    """``"exact"`` or ``"generalised"`` if guided backprop gates this layer, else ``None``."""
+    name = activation_name(layer)
+    if name in EXACT_GUIDED:
+        return "exact"
+    if name in GENERALISED_GUIDED:
+        return "generalised"
+    return None
+
+
+@tf.custom_gradient
+def positive_gradient_gate(x: tf.Tensor):
+    """Identity forward; backward passes only the positive part of the incoming gradient."""
+
+    def grad(upstream: tf.Tensor) -> tf.Tensor:
+        return tf.nn.relu(upstream)
+
+    return tf.identity(x), grad
+
+
+def _graph_of(layer: keras.layers.Layer):
+    """The functional graph behind a Functional or Sequential model, else ``None``."""
+    if isinstance(layer, keras.Sequential):
+        return getattr(layer, "_functional", None)
+    if isinstance(layer, keras.Model) and hasattr(layer, "_run_through_graph") and hasattr(
+        layer, "_nodes_by_depth"
+    ):
+        return layer
+    return None
+
+
+def iter_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
+    """All layers in topological order, nested graph models expanded (and then listed).
+
+    Keras 3 graphs also hold bare operations (``x + y`` becomes an ``Add`` operation, as in
+    ConvNeXt's residual connections); they are listed too, since they carry block outputs.
+    """
+    graph = _graph_of(model)
+    for layer in graph.operations if graph is not None else model.layers:
+        if _graph_of(layer) is not None:
+            yield from iter_layers(layer)
+        if not isinstance(layer, keras.layers.InputLayer):
+            yield layer
+
+
+def _output_shape(layer: keras.layers.Layer) -> tuple | None:
+    try:
+        return tuple(layer.output.shape)
+    except (AttributeError, ValueError, RuntimeError):
+        return None
+
+
+def _input_producer(layer: keras.layers.Layer) -> keras.layers.Layer | None:
+    nodes = getattr(layer, "_inbound_nodes", None)
+    if not nodes or not nodes[0].input_tensors:
+        return None
+    history = getattr(nodes[0].input_tensors[0], "_keras_history", None)
+    return history.operation if history else None
+
+
+def input_source(model: keras.Model, layer: keras.layers.Layer) -> keras.layers.Layer | None:
+    """The operation whose output feeds ``layer`` (looking through the inputs of nested
+    models); ``None`` when ``layer`` reads the model's own input."""
+    nested_by_input = {}
+    for op in iter_layers(model):
+        graph = _graph_of(op)
+        if graph is not None:
+            for tensor in graph.inputs:
+                nested_by_input[id(tensor._keras_history.operation)] = op
+    producer = _input_producer(layer)
+    while isinstance(producer, keras.layers.InputLayer) and id(producer) in nested_by_input:
+        producer = _input_producer(nested_by_input[id(producer)])
+    if producer is None or isinstance(producer, keras.layers.InputLayer):
+        return None
+    return producer
+
+
+def _spatial_ok(shape: tuple | None) -> bool:
+    """A 4-D map whose spatial size is > 1 (unknown sizes count as large)."""
+    return (
+        shape is not None
+        and len(shape) == 4
+        and all(d is None or d > 1 for d in shape[1:3])
+    )
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """What the UI and the API need to know about one layer."""
+
+    name: str
+    type: str
+    kind: str  # "conv", "activation", "block", "pool" or "other"
+    shape: tuple  # output shape without the batch axis, e.g. (7, 7, 1280)
+    activation: str | None = None
+    has_kernel: bool = False
+
+    @property
+    def is_feature_map(self) -> bool:
+        return _spatial_ok((None, *self.shape))
+
+    @property
+    def channels(self) -> int | None:
+        return self.shape[-1] if self.shape else None
+
+
+def _kind(layer: keras.layers.Layer, shape: tuple | None) -> str:
+    if isinstance(layer, _CONV_TYPES):
+        return "conv"
+    if isinstance(layer, keras.layers.Dense) and shape is not None and len(shape) == 4:
+        return "conv"  # a 1x1 convolution written as Dense (ConvNeXt's pointwise layers)
+    if isinstance(layer, _ACTIVATION_TYPES) and activation_name(layer) is not None:
+        return "activation"
+    if (
+        isinstance(layer, _BLOCK_TYPES)
+        or type(layer).__name__ in _BLOCK_OPERATIONS
+        or _graph_of(layer) is not None
+    ):
+        return "block"
+    if isinstance(layer, _POOL_TYPES):
+        return "pool"
+    return "other"
+
+
+def describe_layers(model: keras.Model) -> list[LayerInfo]:
+    """Every layer (nested ones included) with its kind and output shape."""
+    infos = []
+    for layer in iter_layers(model):
+        shape = _output_shape(layer)
+        kernel = getattr(layer, "kernel", None) if isinstance(layer, _CONV_TYPES) else None
+        if isinstance(layer, keras.layers.SeparableConv2D):
+            kernel = layer.depthwise_kernel
+        if isinstance(layer, keras.layers.DepthwiseConv2D):
+            kernel = layer.kernel
+        infos.append(
+            LayerInfo(
+                name=layer.name,
+                type=type(layer).__name__,
+                kind=_kind(layer, shape),
+                shape=tuple(shape[1:]) if shape else (),
+                activation=activation_name(layer),
+                has_kernel=kernel is not None and len(kernel.shape) == 4,
+            )
+        )
+    return infos
+
+
+def head_feature_layer(model: keras.Model) -> str:
+    """The feature map the classifier head consumes: the default Grad-CAM layer.
+
+    It is the input of the last global pooling or Flatten layer whose input is a 4-D map
+    with spatial size > 1 (VGG ``block5_pool``, ResNet ``conv5_block3_out``, InceptionV3
+    ``mixed10``, MobileNet ``conv_pw_13_relu``...). "The last 4-D layer" would pick 1x1
+    maps on MobileNet/MobileNetV3 and "the last Conv2D" a single branch of InceptionV3.
+    Falls back to the last 4-D layer with spatial size > 1.
+    """
+    layers = list(iter_layers(model))
+    for layer in reversed(layers):
+        if isinstance(layer, _HEAD_TYPES):
+            producer = _input_producer(layer)
+            if producer is not None and _spatial_ok(_output_shape(producer)):
+                return producer.name
+    for layer in reversed(layers):
+        if _spatial_ok(_output_shape(layer)):
+            return layer.name
+    raise UnknownLayerError(f"The model '{model.name}' has no 4-D feature map to explain.")
+
+
+def find_layer(model: keras.Model, name: str) -> keras.layers.Layer:
+    """A layer by name, nested layers included."""
+    for layer in iter_layers(model):
+        if layer.name == name:
+            return layer
+    raise UnknownLayerError(f"The model '{model.name}' has no layer called '{name}'.")
+
+
+class _Finished(Exception):
+    """Raised inside the walk once every captured layer has been computed."""
+
+
+@dataclass
+class GraphRun:
+    """The result of :func:`run_graph`."""
+
+    outputs: object = None  # the model's outputs (None when the walk stopped early)
+    captured: dict = field(default_factory=dict)  # layer -> its output tensor
+    gated: set = field(default_factory=set)  # activation names the guided gate was applied to
+
+    def __getitem__(self, layer: keras.layers.Layer) -> tf.Tensor:
+        return self.captured[layer]
+
+
+def run_graph(
+    model: keras.Model,
+    inputs: tf.Tensor,
+    *,
+    capture: Sequence[keras.layers.Layer] = (),
+    stop_when_captured: bool = False,
+    guided: bool = False,
+) -> GraphRun:
+    """Run ``model`` on ``inputs`` layer by layer (see the module docstring).
+
+    Layers are called without a ``training`` argument, i.e. in inference mode
+    (BatchNormalization uses its moving statistics, Dropout is off).
+    """
+    run = GraphRun()
+    wanted = set(map(id, capture))
+
+    def call(op, *args, **kwargs):
+        graph = _graph_of(op)
+        if graph is not None:
+            outputs = _walk(graph, args[0] if len(args) == 1 else list(args))
+        else:
+            outputs = op(*args, **kwargs)
+            if guided and guided_rule(op) is not None:
+                outputs = positive_gradient_gate(outputs)
+                run.gated.add(activation_name(op))
+        if id(op) in wanted:
+            run.captured[op] = outputs
+            wanted.discard(id(op))
+            if stop_when_captured and not wanted:
+                raise _Finished
+        return outputs
+
+    def _walk(graph, x):
+        return graph._run_through_graph(x, operation_fn=lambda op: op, call_fn=call)
+
+    try:
+        run.outputs = _walk(_graph_of(model) or model, inputs)
+    except _Finished:
+        pass
+    missing = [layer.name for layer in capture if layer not in run.captured]
+    if missing:
+        raise UnknownLayerError(
+            f"The layer '{missing[0]}' is not on the path from the model's input to its output."
+        )
+    return run
+
+
+def layers_by_name(model: keras.Model, names: Iterable[str]) -> list[keras.layers.Layer]:
+    """Resolve several layer names at once (one pass over the graph)."""
+    index = {layer.name: layer for layer in iter_layers(model)}
+    result = []
+    for name in names:
+        if name not in index:
+            raise UnknownLayerError(f"The model '{model.name}' has no layer called '{name}'.")
+        result.append(index[name])
+    return result

@@ -1,0 +1,567 @@
+"""The model registry, weights resolution, and the bounded cache of loaded models.
+
+One :class:`ModelSpec` per ImageNet classifier in ``keras.applications``. Models are built
+with logits (``classifier_activation=None``); probabilities come from our own softmax.
+A loaded model is wrapped in a :class:`VisModel`, which also caches the compiled
+functions of every technique, so a second request costs only the computation.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import importlib
+import os
+import threading
+import warnings
+from collections import OrderedDict
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Callable, Sequence
+
+import keras
+import numpy as np
+
+from . import graph
+from .errors import (
+    CnnvisError,
+    ParameterError,
+    UnknownClassError,
+    UnknownLayerError,
+    UnknownModelError,
+    WeightsUnavailableError,
+)
+from .preprocessing import FAMILIES, Preprocessing, resolve as resolve_preprocessing
+
+WEIGHTS_DIR_ENV = "CNNVIS_WEIGHTS_DIR"
+OFFLINE_ENV = "CNNVIS_OFFLINE"
+DOWNLOAD_TIMEOUT_ENV = "CNNVIS_DOWNLOAD_TIMEOUT"
+CACHE_MODELS_ENV = "CNNVIS_CACHE_MODELS"
+CACHE_MB_ENV = "CNNVIS_CACHE_MB"
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What cnnvis knows about one ``keras.applications`` model."""
+
+    name: str
+    input_size: int
+    family: str
+    dream_layers: tuple[str, ...] = ()  # empty: chosen from the graph (see dream_defaults)
+
+    @property
+    def constructor(self) -> Callable[..., keras.Model]:
+        return getattr(keras.applications, self.name)
+
+    @property
+    def keras_module(self):
+        """The public ``keras.applications.<module>`` with this model's ``preprocess_input``."""
+        return importlib.import_module(
+            self.constructor.__module__.replace("keras.src.applications", "keras.applications")
+        )
+
+    @property
+    def preprocessing(self) -> Preprocessing:
+        return FAMILIES[self.family]
+
+    def build(self, weights: str | None = None) -> keras.Model:
+        """A fresh Keras model with logits at the native input size."""
+        with _fresh_layer_names():
+            return self.constructor(
+                weights=weights,
+                input_shape=(self.input_size, self.input_size, 3),
+                classifier_activation=None,
+            )
+
+
+def _specs(family: str, size: int, names: str, **extra) -> list[ModelSpec]:
+    return [ModelSpec(name, size, family, **extra) for name in names.split()]
+
+
+# The preprocessing family and native input size of every model (Keras' own docs).
+REGISTRY: dict[str, ModelSpec] = {
+    spec.name: spec
+    for spec in [
+        *_specs("caffe", 224, "VGG16 VGG19 ResNet50 ResNet101 ResNet152"),
+        *_specs("tf", 224, "ResNet50V2 ResNet101V2 ResNet152V2 MobileNet MobileNetV2 NASNetMobile"),
+        *_specs("tf", 299, "Xception InceptionResNetV2"),
+        # The classic Deep Dream layers of the keras.io example.
+        ModelSpec("InceptionV3", 299, "tf", ("mixed4", "mixed5", "mixed6", "mixed7")),
+        *_specs("tf", 331, "NASNetLarge"),
+        *_specs("torch", 224, "DenseNet121 DenseNet169 DenseNet201"),
+        *_specs("none", 224, "MobileNetV3Small MobileNetV3Large EfficientNetB0 EfficientNetV2B0"),
+        *_specs("none", 224, "ConvNeXtTiny ConvNeXtSmall ConvNeXtBase ConvNeXtLarge ConvNeXtXLarge"),
+        *_specs("none", 240, "EfficientNetB1 EfficientNetV2B1"),
+        *_specs("none", 260, "EfficientNetB2 EfficientNetV2B2"),
+        *_specs("none", 300, "EfficientNetB3 EfficientNetV2B3"),
+        *_specs("none", 380, "EfficientNetB4"),
+        *_specs("none", 456, "EfficientNetB5"),
+        *_specs("none", 528, "EfficientNetB6"),
+        *_specs("none", 600, "EfficientNetB7"),
+        *_specs("none", 384, "EfficientNetV2S"),
+        *_specs("none", 480, "EfficientNetV2M EfficientNetV2L"),
+    ]
+}
+
+
+def list_models() -> list[str]:
+    """Names of all registry models, in a stable order."""
+    return sorted(REGISTRY)
+
+
+def get_spec(name: str) -> ModelSpec:
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        close = [n for n in REGISTRY if n.lower() == str(name).lower()]
+        hint = f" Did you mean '{close[0]}'?" if close else ""
+        raise UnknownModelError(
+            f"There is no model called '{name}'; choose one of the {len(REGISTRY)} models "
+            f"from cnnvis.list_models().{hint}"
+        ) from None
+
+
+@contextlib.contextmanager
+def _fresh_layer_names():
+    """Build with Keras' automatic layer-name counters reset, then restore them.
+
+    Auto-generated names (``activation_187`` on NASNet, ``add_17`` on ConvNeXt) come from
+    a per-thread counter, so they would otherwise depend on what was built before; the
+    API and the UI need the same names in every process.
+    """
+    from keras.src.backend.common import global_state
+
+    saved = global_state.get_global_attribute("object_name_uids")
+    global_state.set_global_attribute("object_name_uids", None)
+    try:
+        yield
+    finally:
+        global_state.set_global_attribute("object_name_uids", saved)
+
+
+class VisModel:
+    """A Keras classifier ready for visualisation, plus its cache of compiled functions.
+
+    Wraps a registry model (see :func:`load_model`) or a user's own functional or
+    Sequential Keras model (see :func:`wrap_model`). The Keras model is never modified.
+    """
+
+    def __init__(
+        self,
+        keras_model: keras.Model,
+        preprocessing: Preprocessing,
+        *,
+        name: str | None = None,
+        spec: ModelSpec | None = None,
+        weights: str = "custom",
+        class_names: Sequence[str] | None = None,
+    ) -> None:
+        if graph._graph_of(keras_model) is None:
+            raise ParameterError(
+                "cnnvis needs a functional or Sequential Keras model (a subclassed model "
+                "has no layer graph to look inside)."
+            )
+        self.keras_model = keras_model
+        self.preprocessing = preprocessing
+        self.name = name or keras_model.name
+        self.spec = spec
+        self.weights = weights
+        self.class_names = tuple(class_names) if class_names is not None else None
+        self._functions: dict = {}
+        self._lock = threading.RLock()
+
+    def __repr__(self) -> str:
+        return f"VisModel({self.name!r}, weights={self.weights!r}, preprocessing={self.preprocessing.name!r})"
+
+    # ----- shapes and classes -------------------------------------------------------
+    @property
+    def input_size(self) -> tuple[int | None, int | None]:
+        shape = self.keras_model.inputs[0].shape
+        return shape[1], shape[2]
+
+    @cached_property
+    def num_classes(self) -> int:
+        return int(self.keras_model.outputs[0].shape[-1])
+
+    @property
+    def uses_imagenet_classes(self) -> bool:
+        return self.class_names is None and self.num_classes == 1000
+
+    def class_label(self, index: int) -> str:
+        if self.class_names is not None:
+            return self.class_names[index]
+        if self.num_classes == 1000:
+            from .labels import class_label
+
+            return class_label(index)
+        return f"class {index}"
+
+    def resolve_class(self, target: int | str) -> int:
+        """A class index from an index, an ImageNet id, a name or a label."""
+        if self.uses_imagenet_classes or self.class_names is not None:
+            from .labels import resolve_class
+
+            return resolve_class(target, self.num_classes, self.class_names)
+        try:
+            index = int(target)
+        except (TypeError, ValueError):
+            index = -1
+        if isinstance(target, bool) or not 0 <= index < self.num_classes:
+            raise UnknownClassError(
+                f"The class must be an index from 0 to {self.num_classes - 1} for this model."
+            )
+        return index
+
+    # ----- layers -------------------------------------------------------------------
+    @cached_property
+    def layer_infos(self) -> tuple[graph.LayerInfo, ...]:
+        return tuple(graph.describe_layers(self.keras_model))
+
+    @cached_property
+    def _layer_index(self) -> dict[str, keras.layers.Layer]:
+        return {layer.name: layer for layer in graph.iter_layers(self.keras_model)}
+
+    def layer(self, name: str) -> keras.layers.Layer:
+        try:
+            return self._layer_index[name]
+        except KeyError:
+            raise UnknownLayerError(f"{self.name} has no layer called '{name}'.") from None
+
+    def info(self, name: str) -> graph.LayerInfo:
+        self.layer(name)
+        return next(info for info in self.layer_infos if info.name == name)
+
+    def feature_layer(self, name: str) -> keras.layers.Layer:
+        """A layer whose output is a 4-D feature map (for CAMs, feature maps, Deep Dream)."""
+        info = self.info(name)
+        if len(info.shape) != 3:
+            raise UnknownLayerError(
+                f"The layer '{name}' of {self.name} does not output a 2-D feature map "
+                f"(its output shape is {info.shape})."
+            )
+        return self.layer(name)
+
+    @cached_property
+    def default_layer(self) -> str:
+        """The default Grad-CAM layer: the feature map the classifier head consumes."""
+        return graph.head_feature_layer(self.keras_model)
+
+    @cached_property
+    def visual_layers(self) -> tuple[str, ...]:
+        """Layers worth visualising: convolutions, their activations and block outputs
+        with a spatial size > 1 (no BatchNorm or LayerNorm), plus the default layer."""
+        default = self.default_layer
+        return tuple(
+            info.name
+            for info in self.layer_infos
+            if info.name == default or (info.kind != "other" and info.is_feature_map)
+        )
+
+    @cached_property
+    def filter_layers(self) -> tuple[str, ...]:
+        """Convolutions whose kernels have a spatial extent (kernels you can look at)."""
+        result = []
+        for info in self.layer_infos:
+            if info.kind == "conv" and info.has_kernel:
+                kernel = _spatial_kernel(self.layer(info.name))
+                if kernel is not None and kernel.shape[0] * kernel.shape[1] > 1:
+                    result.append(info.name)
+        return tuple(result)
+
+    @cached_property
+    def first_conv(self) -> str:
+        for name in self.filter_layers:
+            return name
+        raise UnknownLayerError(f"{self.name} has no convolution with a spatial kernel.")
+
+    @cached_property
+    def dream_layers(self) -> tuple[str, ...]:
+        """Default Deep Dream layers: the spec's, else four block outputs in the middle."""
+        if self.spec is not None and self.spec.dream_layers:
+            return self.spec.dream_layers
+        return dream_defaults(self)
+
+    # ----- compiled functions -------------------------------------------------------
+    def function(self, key: tuple, build: Callable[[], Callable]) -> Callable:
+        """The compiled function for ``key``, built once per model (thread-safe)."""
+        with self._lock:
+            fn = self._functions.get(key)
+            if fn is None:
+                fn = self._functions[key] = build()
+            return fn
+
+    @property
+    def compiled_count(self) -> int:
+        return len(self._functions)
+
+    @cached_property
+    def nbytes(self) -> int:
+        """Memory held by the weights (read from shapes, without touching values)."""
+        return int(
+            sum(np.prod(v.shape) * np.dtype(v.dtype).itemsize for v in self.keras_model.weights)
+        )
+
+
+def _spatial_kernel(layer: keras.layers.Layer):
+    if isinstance(layer, keras.layers.SeparableConv2D):
+        return layer.depthwise_kernel
+    kernel = getattr(layer, "kernel", None)
+    return kernel if kernel is not None and len(kernel.shape) == 4 else None
+
+
+def dream_defaults(model: VisModel, count: int = 4) -> tuple[str, ...]:
+    """Four block outputs between 40 % and 75 % of the network's depth.
+
+    Mid-level features give Deep Dream its characteristic textures and object parts;
+    early layers give only strokes, the last ones are too class-specific.
+    """
+    candidates = [
+        info.name
+        for info in model.layer_infos
+        if info.is_feature_map
+        and (info.kind in ("block", "activation", "pool") or info.activation is not None)
+    ] or list(model.visual_layers)
+    if len(candidates) <= count:
+        return tuple(candidates)
+    positions = np.linspace(0.4, 0.75, count) * (len(candidates) - 1)
+    return tuple(dict.fromkeys(candidates[int(round(p))] for p in positions))
+
+
+# ----- weights ---------------------------------------------------------------------------
+def resolve_weights_dir(explicit: str | os.PathLike | None = None) -> Path | None:
+    """The local weights directory: the argument, else ``$CNNVIS_WEIGHTS_DIR``."""
+    value = explicit if explicit is not None else os.environ.get(WEIGHTS_DIR_ENV)
+    return Path(value).expanduser() if value else None
+
+
+def _remedy(name: str) -> str:
+    return (
+        f"put {name}.weights.h5 in a weights directory ({WEIGHTS_DIR_ENV} or --weights-dir), "
+        "or allow the download from storage.googleapis.com"
+    )
+
+
+def _load_file(model: keras.Model, name: str, path: Path) -> None:
+    if not path.is_file():
+        raise WeightsUnavailableError(f"The weights file {path} for {name} does not exist.")
+    try:
+        # Keras only warns when parts of a file do not match ("Skipping ... freshly
+        # initialised"): a partly loaded model would look fine and explain nonsense.
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            model.load_weights(str(path))
+        partial = [w for w in caught if "Skipping" in str(w.message) or "could not be loaded" in str(w.message)]
+        if partial:
+            raise ValueError(str(partial[0].message))
+    except Exception as error:  # noqa: BLE001 - any failure means "this file does not fit"
+        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
+        raise WeightsUnavailableError(
+            f"The weights file {path.name} could not be loaded into {name} ({reason})."
+        ) from error
+
+
+def _download(spec: ModelSpec, timeout: float) -> keras.Model:
+    """Keras' own download and cache, bounded in time and with errors made readable."""
+    if os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes"):
+        raise WeightsUnavailableError(
+            f"ImageNet weights for {spec.name} are not available offline; {_remedy(spec.name)}."
+        )
+    result: dict = {}
+
+    def work() -> None:
+        try:
+            result["model"] = spec.build("imagenet")
+        except BaseException as error:  # noqa: BLE001 - reported below
+            result["error"] = error
+
+    thread = threading.Thread(target=work, name=f"download-{spec.name}", daemon=True)
+    thread.start()
+    thread.join(timeout)
+    if thread.is_alive():
+        raise WeightsUnavailableError(
+            f"Downloading ImageNet weights for {spec.name} took longer than {timeout:.0f} s; "
+            f"{_remedy(spec.name)}."
+        )
+    if "error" in result:
+        raise WeightsUnavailableError(
+            f"ImageNet weights for {spec.name} could not be downloaded; {_remedy(spec.name)}."
+        ) from result["error"]
+    return result["model"]
+
+
+def _build_registry_model(
+    spec: ModelSpec, weights: str | os.PathLike | None, directory: Path | None
+) -> tuple[keras.Model, str]:
+    """Build ``spec`` with the requested weights; returns the model and a description."""
+    if weights is None:
+        return spec.build(None), "random"
+    if isinstance(weights, str) and weights == "imagenet":
+        local = directory / f"{spec.name}.weights.h5" if directory else None
+        if local is not None and local.is_file():
+            model = spec.build(None)
+            _load_file(model, spec.name, local)
+            return model, f"imagenet ({local})"
+        timeout = float(os.environ.get(DOWNLOAD_TIMEOUT_ENV, "300"))
+        return _download(spec, timeout), "imagenet"
+    path = Path(weights).expanduser()
+    model = spec.build(None)
+    _load_file(model, spec.name, path)
+    return model, str(path)
+
+
+# ----- the bounded cache ---------------------------------------------------------------
+class ModelCache:
+    """A least-recently-used cache of :class:`VisModel` bounded by count and by bytes.
+
+    The most recently used model always stays, even if it alone exceeds the byte budget.
+    Building is serialised per key, so two requests for the same model build it once.
+    """
+
+    def __init__(self, max_models: int, max_bytes: int) -> None:
+        if max_models < 1:
+            raise ParameterError("The model cache must hold at least one model.")
+        self.max_models = max_models
+        self.max_bytes = max_bytes
+        self._models: OrderedDict[tuple, VisModel] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple, threading.Lock] = {}
+
+    def get(self, key: tuple, build: Callable[[], VisModel]) -> VisModel:
+        with self._lock:
+            if key in self._models:
+                self._models.move_to_end(key)
+                return self._models[key]
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self._lock:
+                if key in self._models:
+                    self._models.move_to_end(key)
+                    return self._models[key]
+            model = build()
+            with self._lock:
+                self._models[key] = model
+                self._models.move_to_end(key)
+                evicted = self._evict()
+                self._key_locks.pop(key, None)
+        if evicted:
+            del evicted
+            gc.collect()
+        return model
+
+    def _evict(self) -> list[VisModel]:
+        evicted = []
+        while len(self._models) > 1 and (
+            len(self._models) > self.max_models or self.nbytes > self.max_bytes
+        ):
+            _, model = self._models.popitem(last=False)
+            evicted.append(model)
+        return evicted
+
+    @property
+    def nbytes(self) -> int:
+        return sum(model.nbytes for model in self._models.values())
+
+    def keys(self) -> list[tuple]:
+        with self._lock:
+            return list(self._models)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._models.clear()
+        gc.collect()
+
+
+def _default_cache() -> ModelCache:
+    return ModelCache(
+        max_models=int(os.environ.get(CACHE_MODELS_ENV, "4")),
+        max_bytes=int(float(os.environ.get(CACHE_MB_ENV, "3072")) * 2**20),
+    )
+
+
+MODEL_CACHE = _default_cache()
+
+
+def load_model(
+    name: str,
+    weights: str | os.PathLike | None = "imagenet",
+    *,
+    weights_dir: str | os.PathLike | None = None,
+) -> VisModel:
+    """Load (or fetch from the cache) a registry model with logits.
+
+    ``weights``: ``"imagenet"`` looks for ``<name>.weights.h5`` in the weights directory
+    (``weights_dir`` or ``$CNNVIS_WEIGHTS_DIR``) first, then uses Keras' download and cache;
+    ``None`` gives random weights; a path loads that file. Raises
+    :class:`WeightsUnavailableError` (naming the model and the remedy) when the weights
+    cannot be had, and :class:`UnknownModelError` for a name outside the registry.
+    """
+    spec = get_spec(name)
+    directory = resolve_weights_dir(weights_dir)
+    if weights is not None and not (isinstance(weights, str) and weights == "imagenet"):
+        weights_key: object = str(Path(weights).expanduser().resolve())
+    elif weights == "imagenet":
+        local = directory / f"{name}.weights.h5" if directory else None
+        weights_key = ("imagenet", str(local) if local and local.is_file() else None)
+    else:
+        weights_key = None
+
+    def build() -> VisModel:
+        keras_model, description = _build_registry_model(spec, weights, directory)
+        return VisModel(
+            keras_model, spec.preprocessing, name=spec.name, spec=spec, weights=description
+        )
+
+    return MODEL_CACHE.get((spec.name, weights_key), build)
+
+
+def wrap_model(
+    keras_model: keras.Model,
+    preprocessing: Preprocessing | str | Callable | None = None,
+    *,
+    name: str | None = None,
+    class_names: Sequence[str] | None = None,
+) -> VisModel:
+    """Use your own functional or Sequential Keras classifier with every technique.
+
+    ``preprocessing`` maps raw RGB pixels (0-255) to the model's input: a family name
+    (``"caffe"``, ``"tf"``, ``"torch"``, ``"none"``), a :class:`Preprocessing`, or a
+    per-channel affine function such as a ``keras.applications`` ``preprocess_input``.
+    The model's last layer should give logits (no softmax) for faithful gradients.
+    """
+    return VisModel(
+        keras_model,
+        resolve_preprocessing(preprocessing),
+        name=name,
+        class_names=class_names,
+    )
+
+
+def as_vis_model(model: "VisModel | str") -> VisModel:
+    """Accept a :class:`VisModel` or a registry name (loaded with ImageNet weights)."""
+    if isinstance(model, VisModel):
+        return model
+    if isinstance(model, str):
+        return load_model(model)
+    if isinstance(model, keras.Model):
+        raise ParameterError(
+            "Wrap your Keras model first with cnnvis.wrap_model(model, preprocessing) so "
+            "cnnvis knows how it preprocesses pixels."
+        )
+    raise ParameterError("The model must be a registry name or a model from cnnvis.load_model.")
+
+
+__all__ = [
+    "CnnvisError",
+    "ModelSpec",
+    "REGISTRY",
+    "VisModel",
+    "ModelCache",
+    "MODEL_CACHE",
+    "list_models",
+    "get_spec",
+    "load_model",
+    "wrap_model",
+    "as_vis_model",
+    "resolve_weights_dir",
+]

@@ -1,0 +1,202 @@
+"""Compiled computations, built once per (model, technique, layers) and cached on the model.
+
+Each builder returns a ``tf.function`` with a fixed input signature (batch size free), so
+it is traced once and then runs as a graph: no eager gradients on any hot path, no
+Keras sub-model per request. The image is raw RGB pixels (0-255); the model family's
+preprocessing runs inside the function, so every gradient is with respect to pixels.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
+
+import tensorflow as tf
+
+from .. import graph
+from ..models import VisModel
+
+
+@dataclass
+class Compiled:
+    """A compiled function plus facts gathered while tracing it."""
+
+    fn: Callable
+    gated: set = field(default_factory=set)  # activations gated by the guided rule
+
+    def __call__(self, *args):
+        return self.fn(*args)
+
+
+def pixel_spec(model: VisModel) -> tf.TensorSpec:
+    height, width = model.input_size
+    return tf.TensorSpec([None, height, width, 3], tf.float32)
+
+
+_INDEX_SPEC = tf.TensorSpec([None], tf.int32)
+SIZE_MULTIPLE = 32  # the largest stride of keras.applications models
+
+
+def _pick(values: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+    """values[b, index[b]] per example; a negative index means "the largest value"."""
+    index = tf.where(index < 0, tf.argmax(values, axis=-1, output_type=tf.int32), index)
+    return tf.gather(values, index, batch_dims=1), index
+
+
+def forward(model: VisModel) -> Compiled:
+    """pixels -> logits."""
+
+    def build() -> Compiled:
+        keras_model, pre = model.keras_model, model.preprocessing
+
+        @tf.function(input_signature=[pixel_spec(model)])
+        def fn(pixels):
+            return graph.run_graph(keras_model, pre.apply(pixels)).outputs
+
+        return Compiled(fn)
+
+    return model.function(("forward",), build)
+
+
+def activations(model: VisModel, layers: Sequence[str]) -> Compiled:
+    """pixels -> the outputs of several layers from one pass (stopping after the last)."""
+    layers = tuple(layers)
+
+    def build() -> Compiled:
+        keras_model, pre = model.keras_model, model.preprocessing
+        targets = [model.layer(name) for name in layers]
+
+        @tf.function(input_signature=[pixel_spec(model)])
+        def fn(pixels):
+            run = graph.run_graph(
+                keras_model, pre.apply(pixels), capture=targets, stop_when_captured=True
+            )
+            return tuple(run[target] for target in targets)
+
+        return Compiled(fn)
+
+    return model.function(("activations", layers), build)
+
+
+def cam(model: VisModel, layer: str) -> Compiled:
+    """(pixels, class index) -> (feature maps, d logit / d maps, logits, class index).
+
+    Backpropagation stops at the chosen layer, so on the default layer this costs
+    little more than the forward pass (Selvaraju et al. 2017).
+    """
+
+    def build() -> Compiled:
+        keras_model, pre = model.keras_model, model.preprocessing
+        target = model.feature_layer(layer)
+
+        @tf.function(input_signature=[pixel_spec(model), _INDEX_SPEC])
+        def fn(pixels, class_index):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(pixels)
+                run = graph.run_graph(keras_model, pre.apply(pixels), capture=[target])
+                logits = run.outputs
+                score, index = _pick(logits, class_index)
+                total = tf.reduce_sum(score)
+            maps = run[target]
+            return maps, tape.gradient(total, maps), logits, index
+
+        return Compiled(fn)
+
+    return model.function(("cam", layer), build)
+
+
+def input_gradient(model: VisModel, *, guided: bool, layer: str | None = None) -> Compiled:
+    """(pixels, index) -> (d objective / d pixels, objective, values, index).
+
+    The objective is the logit of class ``index`` (``layer`` None) or the mean activation
+    of channel ``index`` of ``layer``; a negative index picks the largest. With
+    ``guided`` the guided-backpropagation gate follows every rectifier (see graph.py).
+    """
+
+    def build() -> Compiled:
+        keras_model, pre = model.keras_model, model.preprocessing
+        target = model.feature_layer(layer) if layer is not None else None
+        compiled = Compiled(fn=None)  # type: ignore[arg-type]
+
+        @tf.function(input_signature=[pixel_spec(model), _INDEX_SPEC])
+        def fn(pixels, index):
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(pixels)
+                run = graph.run_graph(
+                    keras_model,
+                    pre.apply(pixels),
+                    capture=[target] if target is not None else [],
+                    stop_when_captured=target is not None,
+                    guided=guided,
+                )
+                compiled.gated.update(run.gated)
+                if target is None:
+                    values = run.outputs
+                else:
+                    values = tf.reduce_mean(run[target], axis=(1, 2))
+                objective, index = _pick(values, index)
+                total = tf.reduce_sum(objective)
+            return tape.gradient(total, pixels), objective, values, index
+
+        compiled.fn = fn
+        return compiled
+
+    return model.function(("input_gradient", guided, layer), build)
+
+
+def dream_step(model: VisModel, layers: Sequence[str]) -> Compiled:
+    """One Deep Dream gradient-ascent step in the model's input space, any image size.
+
+    (image, layer weights, step per channel, shift, low, high) -> (loss, new image).
+    The loss is the weighted mean square activation of the layers, borders excluded
+    (Mordvintsev et al. 2015, as in the keras.io example); the gradient is normalised by
+    its mean absolute value; the image is rolled by ``shift`` (jitter) during the step.
+    """
+    layers = tuple(layers)
+
+    def build() -> Compiled:
+        keras_model = model.keras_model
+        targets = [model.feature_layer(name) for name in layers]
+
+        @tf.function(
+            input_signature=[
+                tf.TensorSpec([1, None, None, 3], tf.float32),
+                tf.TensorSpec([len(layers)], tf.float32),
+                tf.TensorSpec([3], tf.float32),
+                tf.TensorSpec([2], tf.int32),
+                tf.TensorSpec([3], tf.float32),
+                tf.TensorSpec([3], tf.float32),
+            ]
+        )
+        def fn(image, weights, step, shift, low, high):
+            # Reflect-pad to a multiple of 32 so every stride pattern fits (NASNet's cells
+            # need it), and crop back after the step.
+            height, width = tf.shape(image)[1], tf.shape(image)[2]
+            padding = [[0, 0], [0, -height % SIZE_MULTIPLE], [0, -width % SIZE_MULTIPLE], [0, 0]]
+            shifted = tf.roll(tf.pad(image, padding, mode="REFLECT"), shift, axis=[1, 2])
+            with tf.GradientTape(watch_accessed_variables=False) as tape:
+                tape.watch(shifted)
+                run = graph.run_graph(
+                    keras_model, shifted, capture=targets, stop_when_captured=True
+                )
+                loss = tf.add_n(
+                    [weights[i] * _interior_mean_square(run[t]) for i, t in enumerate(targets)]
+                )
+            grads = tape.gradient(loss, shifted)
+            grads /= tf.maximum(tf.reduce_mean(tf.abs(grads)), 1e-8)
+            stepped = tf.roll(shifted + step * grads, -shift, axis=[1, 2])[:, :height, :width, :]
+            return loss, tf.clip_by_value(stepped, low, high)
+
+        return Compiled(fn)
+
+    return model.function(("dream_step", layers), build)
+
+
+def _interior_mean_square(maps: tf.Tensor) -> tf.Tensor:
+    """Mean of squared activations, leaving out a 2-pixel border when the map is large
+    enough (border activations see padding and create edge artefacts)."""
+    shape = tf.shape(maps)
+    border_h = tf.where(shape[1] > 8, 2, 0)
+    border_w = tf.where(shape[2] > 8, 2, 0)
+    interior = maps[:, border_h : shape[1] - border_h, border_w : shape[2] - border_w, :]
+    return tf.reduce_mean(tf.square(interior))

@@ -1,0 +1,181 @@
+"""Deep Dream: amplify what chosen layers see, octave by octave.
+
+Mordvintsev, Olah & Tyka 2015 ("Inceptionism"), following the keras.io recipe: gradient
+ascent on the weighted mean square activation of a few layers, over octaves of scale
+1.4 (smallest first), re-injecting the detail lost by shrinking after each octave. The
+model runs headless (the walk stops at the deepest chosen layer), so any image size
+works. The image lives in the model's input space and is de-processed with the exact
+inverse of the family's preprocessing; random jitter (seeded) makes results
+reproducible and free of grid artefacts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..images import fit_within, resize_image
+from ..models import VisModel
+from . import compiled
+from .base import as_image, check_float, check_int, resolve
+
+MIN_OCTAVE_SIDE = 32
+
+
+@dataclass(frozen=True)
+class DreamFrame:
+    """One intermediate (or the final) dream image."""
+
+    image: np.ndarray  # float32 H x W x 3 RGB in [0, 255] at this octave's size
+    octave: int  # 1-based
+    octaves: int
+    step: int  # 1-based within the octave
+    steps: int
+    loss: float
+    result: "Dream | None" = None  # set on the final frame only
+
+    @property
+    def final(self) -> bool:
+        return self.result is not None
+
+    @property
+    def progress(self) -> float:
+        return ((self.octave - 1) * self.steps + self.step) / (self.octaves * self.steps)
+
+
+@dataclass(frozen=True)
+class Dream:
+    """The finished dream and how it was made."""
+
+    image: np.ndarray  # float32 H x W x 3 RGB in [0, 255]
+    model: str
+    layers: tuple[str, ...]
+    layer_weights: tuple[float, ...]
+    losses: tuple[float, ...]  # the objective at every step, in order
+    octave_shapes: tuple[tuple[int, int], ...]
+
+    @property
+    def caption(self) -> str:
+        return f"Deep Dream · {self.model} · {', '.join(self.layers)}"
+
+
+def octave_shapes(height: int, width: int, octaves: int, scale: float) -> list[tuple[int, int]]:
+    """Image sizes from the smallest octave to the original, skipping sizes too small."""
+    shapes = [
+        (int(round(height / scale**i)), int(round(width / scale**i))) for i in range(octaves)
+    ]
+    shapes = [s for s in shapes if min(s) >= MIN_OCTAVE_SIDE] or [(height, width)]
+    return shapes[::-1]
+
+
+def _weights(layers: Sequence[str], layer_weights: Sequence[float] | None, default: bool) -> np.ndarray:
+    if layer_weights is None:
+        # Deeper layers count more, as in the keras.io example (1.0 ... 2.5).
+        values = np.linspace(1.0, 2.5, len(layers)) if default and len(layers) > 1 else np.ones(len(layers))
+    else:
+        if len(layer_weights) != len(layers):
+            raise ParameterError("Give one weight per Deep Dream layer.")
+        values = np.array([check_float("layer weight", w, -10.0, 10.0) for w in layer_weights])
+    return values.astype(np.float32)
+
+
+def deep_dream_frames(
+    model: VisModel | str,
+    image,
+    *,
+    layers: Sequence[str] | None = None,
+    layer_weights: Sequence[float] | None = None,
+    octaves: int = 3,
+    octave_scale: float = 1.4,
+    steps: int = 20,
+    step_size: float = 0.01,
+    max_loss: float | None = None,
+    jitter: int = 16,
+    max_side: int = 512,
+    seed: int = 0,
+    every: int = 1,
+) -> Iterator[DreamFrame]:
+    """Yield intermediate dream images (every ``every`` steps and at each octave's end);
+    the last frame has ``final=True`` and the full-size result.
+
+    ``step_size`` is in keras.io units: a fraction of half the pixel range per step
+    (0.01 moves pixels by about 1.3 grey levels per step), the same for every family.
+    Stopping the iteration stops the computation.
+    """
+    model = resolve(model)
+    default_layers = layers is None
+    layers = tuple(model.dream_layers if layers is None else layers)
+    if not 1 <= len(layers) <= 8:
+        raise ParameterError("Choose between 1 and 8 Deep Dream layers.")
+    for name in layers:
+        model.feature_layer(name)
+    weights = _weights(layers, layer_weights, default_layers)
+    octaves = check_int("octaves", octaves, 1, 8)
+    octave_scale = check_float("octave_scale", octave_scale, 1.05, 2.5)
+    steps = check_int("steps", steps, 1, 200)
+    step_size = check_float("step_size", step_size, 1e-5, 1.0)
+    if max_loss is not None:
+        max_loss = check_float("max_loss", max_loss, 0.0, 1e6)
+    jitter = check_int("jitter", jitter, 0, 256)
+    max_side = check_int("max_side", max_side, MIN_OCTAVE_SIDE, 2048)
+    seed = check_int("seed", seed, 0, 2**31 - 1)
+    every = check_int("every", every, 1, 1000)
+
+    pre = model.preprocessing
+    photo = fit_within(as_image(image), max_side).astype(np.float32)
+    original = pre.apply(photo)
+    shapes = octave_shapes(*original.shape[:2], octaves, octave_scale)
+    step = (step_size * 127.5 * pre.units_per_pixel()).astype(np.float32)
+    low, high = (b.astype(np.float32) for b in pre.pixel_bounds())
+    fn = compiled.dream_step(model, layers)
+    rng = np.random.default_rng(seed)
+    losses: list[float] = []
+
+    shrunk = resize_image(original, shapes[0])
+    dream = shrunk.copy()
+    for octave, shape in enumerate(shapes, start=1):
+        if dream.shape[:2] != shape:
+            dream = resize_image(dream, shape)
+        loss = float("nan")
+        for index in range(1, steps + 1):
+            shift = rng.integers(-jitter, jitter + 1, size=2).astype(np.int32) if jitter else np.zeros(2, np.int32)
+            loss_tensor, stepped = fn(dream[None], weights, step, shift, low, high)
+            loss = float(loss_tensor.numpy())
+            losses.append(loss)
+            if max_loss is not None and loss > max_loss:
+                break  # as in keras.io: the step that would exceed max_loss is not taken
+            dream = stepped.numpy()[0]
+            if index % every == 0 and index < steps:
+                yield DreamFrame(_deprocess(pre, dream), octave, len(shapes), index, steps, loss)
+        # Re-inject the detail that shrinking the original lost at this size.
+        upscaled = resize_image(shrunk, shape)
+        same_size = resize_image(original, shape)
+        dream = np.clip(dream + (same_size - upscaled), low, high)
+        shrunk = same_size
+        result = None
+        if octave == len(shapes):
+            result = Dream(
+                image=_deprocess(pre, dream),
+                model=model.name,
+                layers=layers,
+                layer_weights=tuple(float(w) for w in weights),
+                losses=tuple(losses),
+                octave_shapes=tuple(shapes),
+            )
+        yield DreamFrame(_deprocess(pre, dream), octave, len(shapes), steps, steps, loss, result)
+
+
+def _deprocess(pre, dream: np.ndarray) -> np.ndarray:
+    return np.clip(pre.invert(dream), 0.0, 255.0).astype(np.float32)
+
+
+def deep_dream(model: VisModel | str, image, **params) -> Dream:
+    """The finished Deep Dream (see :func:`deep_dream_frames` for the parameters)."""
+    params["every"] = 10**3  # no intermediate frames needed
+    for frame in deep_dream_frames(model, image, **params):
+        if frame.result is not None:
+            return frame.result
+    raise AssertionError("deep_dream_frames ended without a final frame")

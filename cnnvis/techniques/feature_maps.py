@@ -1,0 +1,95 @@
+"""Feature maps: what the channels of any layers compute for one image.
+
+All requested layers come from one compiled multi-output pass that stops at the deepest
+of them (Zeiler & Fergus 2014 popularised looking at them).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..models import VisModel
+from . import compiled
+from .base import check_choice, check_int, prepare, resolve
+
+
+@dataclass(frozen=True)
+class FeatureMaps:
+    """Selected channels of one layer's output for one image."""
+
+    model: str
+    layer: str
+    maps: np.ndarray  # (n, h, w) float32, at the layer's own resolution
+    channels: np.ndarray  # (n,) channel index of each map
+    mean_activation: np.ndarray  # (C,) spatial mean of every channel
+    shape: tuple[int, int, int]  # the layer's full output (h, w, C)
+
+    @property
+    def caption(self) -> str:
+        h, w, c = self.shape
+        return f"Feature maps · {self.model} · {self.layer} · {h}x{w}, {c} channels"
+
+
+ORDERS = ("first", "most_active")
+
+
+def _select(mean: np.ndarray, count: int, order: str, channels: Sequence[int] | None) -> np.ndarray:
+    total = mean.shape[0]
+    if channels is not None:
+        chosen = np.asarray([int(c) for c in channels], dtype=np.int64)
+        if chosen.size == 0 or chosen.min() < 0 or chosen.max() >= total:
+            raise ParameterError(f"Channels must be between 0 and {total - 1}.")
+        return chosen
+    if order == "first":
+        return np.arange(min(count, total))
+    return np.argsort(-mean, kind="stable")[:count]
+
+
+def feature_maps(
+    model: VisModel | str,
+    image,
+    layers: str | Sequence[str] | None = None,
+    *,
+    count: int = 16,
+    order: str = "first",
+    channels: Sequence[int] | None = None,
+) -> list[FeatureMaps]:
+    """Feature maps of ``layers`` (default: the default Grad-CAM layer) for ``image``.
+
+    Per layer, ``count`` channels in index order (``order="first"``) or those with the
+    largest mean activation (``order="most_active"``), or exactly ``channels``.
+    """
+    model = resolve(model)
+    if layers is None:
+        layers = [model.default_layer]
+    elif isinstance(layers, str):
+        layers = [layers]
+    layers = list(dict.fromkeys(layers))
+    if not 1 <= len(layers) <= 64:
+        raise ParameterError("Ask for between 1 and 64 layers at a time.")
+    for name in layers:
+        model.feature_layer(name)
+    count = check_int("count", count, 1, 4096)
+    order = check_choice("order", order, ORDERS)
+    prepared = prepare(model, image)
+    outputs = compiled.activations(model, tuple(layers))(prepared.batch)
+    result = []
+    for name, output in zip(layers, outputs):
+        values = output.numpy()[0]
+        mean = values.mean(axis=(0, 1))
+        chosen = _select(mean, count, order, channels)
+        result.append(
+            FeatureMaps(
+                model=model.name,
+                layer=name,
+                maps=np.ascontiguousarray(values[..., chosen].transpose(2, 0, 1), np.float32),
+                channels=chosen,
+                mean_activation=mean.astype(np.float32),
+                shape=tuple(values.shape),
+            )
+        )
+    return result

@@ -1,0 +1,90 @@
+"""Gradients with respect to the input pixels: guided backpropagation.
+
+Guided backpropagation (Springenberg et al. 2015, "Striving for Simplicity: The All
+Convolutional Net") passes a gradient back through a ReLU only where both the forward
+input and the incoming gradient are positive. cnnvis applies it at every rectifier,
+wherever it lives (a convolution's ``activation=``, an ``Activation`` layer, a
+``ReLU(max_value=6)`` layer, keeping the cap), and generalises it to swish/SiLU,
+hard-swish and GELU by passing only positive gradients through the activation's own
+derivative; the result says which rule it applied.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..errors import ParameterError
+from ..models import VisModel
+from . import compiled
+from .base import Attribution, Prepared, check_int, guided_note, prepare, resolve
+
+
+def _target_index(model: VisModel, target_class, layer: str | None, channel) -> int:
+    """The index fed to the compiled function: a class, a channel, or -1 for the top."""
+    if layer is None:
+        if channel is not None:
+            raise ParameterError("A channel can only be chosen together with a layer.")
+        return -1 if target_class is None else model.resolve_class(target_class)
+    if target_class is not None:
+        raise ParameterError("Choose either a class or a layer's channel as the target, not both.")
+    channels = model.info(layer).channels or 1
+    return -1 if channel is None else check_int("channel", channel, 0, channels - 1)
+
+
+def input_gradient(
+    model: VisModel,
+    prepared: Prepared,
+    *,
+    guided: bool,
+    target_class=None,
+    layer: str | None = None,
+    channel: int | None = None,
+) -> tuple[np.ndarray, int, float, set]:
+    """d objective / d pixels at model size, the resolved index, the objective value and
+    the activations gated (guided). The objective is a class logit or a channel's mean."""
+    if layer is not None:
+        model.feature_layer(layer)
+    index = _target_index(model, target_class, layer, channel)
+    fn = compiled.input_gradient(model, guided=guided, layer=layer)
+    grads, objective, _, resolved = fn(prepared.batch, np.array([index], np.int32))
+    return grads.numpy()[0], int(resolved.numpy()[0]), float(objective.numpy()[0]), fn.gated
+
+
+def _target_words(model: VisModel, index: int, layer: str | None) -> tuple[str, dict]:
+    if layer is None:
+        label = model.class_label(index)
+        return f"{label} ({index})", {"class_index": index, "label": label}
+    return f"{layer} channel {index}", {"layer": layer, "channel": index}
+
+
+def guided_backprop_prepared(
+    model: VisModel, prepared: Prepared, *, target_class=None, layer=None, channel=None
+) -> Attribution:
+    grads, index, _, gated = input_gradient(
+        model, prepared, guided=True, target_class=target_class, layer=layer, channel=channel
+    )
+    target, fields = _target_words(model, index, layer)
+    return Attribution(
+        values=prepared.to_image_size(grads),
+        method="Guided backprop",
+        model=model.name,
+        target=target,
+        note=guided_note(sorted(gated)),
+        **fields,
+    )
+
+
+def guided_backprop(
+    model: VisModel | str,
+    image,
+    *,
+    target_class: int | str | None = None,
+    layer: str | None = None,
+    channel: int | None = None,
+) -> Attribution:
+    """Guided backpropagation of one class logit (default: the top class), or of one
+    channel of ``layer`` (default channel: the most active one)."""
+    model = resolve(model)
+    return guided_backprop_prepared(
+        model, prepare(model, image), target_class=target_class, layer=layer, channel=channel
+    )
