@@ -501,3 +501,106 @@ def _draw_captions(
 def add_caption(image: np.ndarray, text: str, *, background: int = 255) -> np.ndarray:
     """The image with a band of centred text below it, as wide as the image."""
     return grid([image], [text], columns=1, pad=0, background=background)
+
+
+# --------------------------------------------------------------------------- charts
+
+_CHART_MIN_SIDE, _CHART_MAX_SIDE = 200, 4096
+_CHART_MAX_SERIES = 32
+
+
+def _curve_series(
+    entry: object, what: str
+) -> tuple[str, np.ndarray, np.ndarray, np.ndarray]:
+    """``(label, fractions, deletion, insertion)`` checked: 1-D, same length >= 2, finite x."""
+    try:
+        label, fractions, deletion, insertion = entry  # type: ignore[misc]
+    except (TypeError, ValueError):
+        raise ParameterError(
+            f"{what} must be (label, fractions, deletion scores, insertion scores)."
+        ) from None
+    x = np.asarray(fractions, dtype=np.float64)
+    ys = [np.asarray(values, dtype=np.float64) for values in (deletion, insertion)]
+    if x.ndim != 1 or x.size < 2 or any(y.shape != x.shape for y in ys):
+        raise ParameterError(
+            f"{what}: fractions and both score lists must be 1-D of one length (at least 2)."
+        )
+    if not np.isfinite(x).all():
+        raise ParameterError(f"{what}: the fractions must be finite numbers.")
+    return str(label), x, ys[0], ys[1]
+
+
+def _trapezoid_area(x: np.ndarray, y: np.ndarray) -> float:
+    y = np.nan_to_num(y, nan=0.0)
+    return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
+
+
+def deletion_insertion_chart(
+    curves: Sequence[tuple],
+    *,
+    baseline: tuple | None = None,
+    title: str | None = None,
+    width: int = 800,
+    height: int = 340,
+    dpi: int = 100,
+) -> np.ndarray:
+    """Deletion (left) and insertion (right) curves as a uint8 RGB ``height x width`` chart.
+
+    ``curves``: ``(label, fractions, deletion scores, insertion scores)`` per method
+    (e.g. ``cnnvis.metrics.Comparison.curves``); ``baseline``: the same for a random map,
+    drawn dashed grey. Each legend entry carries the area under the curve (trapezoid
+    rule). Drawn with matplotlib's Agg canvas on a private Figure: no pyplot state.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    series = [_curve_series(entry, f"Curve {i + 1}") for i, entry in enumerate(curves)]
+    if not series and baseline is None:
+        raise ParameterError("deletion_insertion_chart needs at least one curve.")
+    if len(series) > _CHART_MAX_SERIES:
+        raise ParameterError(f"Draw at most {_CHART_MAX_SERIES} curves in one chart.")
+    for value, name in ((width, "width"), (height, "height")):
+        _check_positive_int(value, name)
+        if not _CHART_MIN_SIDE <= value <= _CHART_MAX_SIDE:
+            raise ParameterError(
+                f"{name} must be from {_CHART_MIN_SIDE} to {_CHART_MAX_SIDE} pixels, got {value}."
+            )
+    dpi = _check_positive_int(dpi, "dpi")
+    reference = _curve_series(baseline, "The baseline") if baseline is not None else None
+
+    figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(figure)
+    axes = figure.subplots(1, 2, sharey=True)
+    colours = matplotlib.colormaps["tab10"]
+    for side, (ax, name, better) in enumerate(
+        zip(axes, ("Deletion", "Insertion"), ("lower is better", "higher is better"))
+    ):
+        for i, (label, x, deletion, insertion) in enumerate(series):
+            y = (deletion, insertion)[side]
+            ax.plot(x, y, color=colours(i % 10), linewidth=1.6,
+                    label=f"{label} ({_trapezoid_area(x, y):.3f})")
+        if reference is not None:
+            label, x, deletion, insertion = reference
+            y = (deletion, insertion)[side]
+            ax.plot(x, y, color="0.45", linestyle="--", linewidth=1.4,
+                    label=f"{label} ({_trapezoid_area(x, y):.3f})")
+        ax.set_title(f"{name} · area: {better}", fontsize=9)
+        ax.set_xlabel("fraction of pixels " + ("removed" if side == 0 else "inserted"), fontsize=8)
+        ax.set_xlim(0.0, 1.0)
+        ax.set_ylim(0.0, 1.02)
+        ax.grid(True, alpha=0.3)
+        ax.tick_params(labelsize=7)
+        ax.legend(fontsize=7, loc="upper right" if side == 0 else "lower right", framealpha=0.8)
+    axes[0].set_ylabel("class probability", fontsize=8)
+    if title:
+        figure.suptitle(str(title), fontsize=10)
+    figure.tight_layout()
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    picture = np.ascontiguousarray(rgba[:, :, :3], dtype=np.uint8)
+    if picture.shape[:2] != (height, width):  # dpi rounding: pad or crop to the exact size
+        exact = np.full((height, width, 3), 255, np.uint8)
+        h, w = min(height, picture.shape[0]), min(width, picture.shape[1])
+        exact[:h, :w] = picture[:h, :w]
+        picture = exact
+    return picture

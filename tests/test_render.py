@@ -448,3 +448,56 @@ def test_render_does_not_import_tensorflow():
         cwd=Path(__file__).resolve().parents[1],
     )
     assert completed.returncode == 0, completed.stderr + completed.stdout
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _chart_curves():
+    x = np.linspace(0.0, 1.0, 11)
+    return [("Grad-CAM", x, np.exp(-6 * x), 1 - np.exp(-6 * x)), ("Gradient", x, 1 - x, x)]
+
+
+def test_deletion_insertion_chart_is_an_rgb_picture_of_the_asked_size():
+    picture = render.deletion_insertion_chart(
+        _chart_curves(), baseline=("random", np.linspace(0, 1, 11), np.full(11, 0.5), np.full(11, 0.5)),
+        title="espresso", width=640, height=300,
+    )
+    assert_rgb_uint8(picture)
+    assert picture.shape == (300, 640, 3)
+    assert (picture == 255).all(axis=2).mean() > 0.5  # a white background with lines on it
+    # The tab10 blue of the first curve is drawn on both panels.
+    blue = np.all(np.abs(picture.astype(int) - [31, 119, 180]) < 30, axis=2)
+    assert blue[:, :320].sum() > 50 and blue[:, 320:].sum() > 50
+
+
+def test_deletion_insertion_chart_depends_on_the_curves_and_leaves_pyplot_alone():
+    import matplotlib.pyplot as plt
+
+    figures = plt.get_fignums()
+    first = render.deletion_insertion_chart(_chart_curves())
+    again = render.deletion_insertion_chart(_chart_curves())
+    x = np.linspace(0.0, 1.0, 11)
+    other = render.deletion_insertion_chart([("Grad-CAM", x, x, 1 - x)])
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, other)
+    assert plt.get_fignums() == figures
+
+
+@pytest.mark.parametrize(
+    "curves, kwargs",
+    [
+        ([], {}),
+        ([("a", [0, 1], [1, 0])], {}),  # three items, not four
+        ([("a", [0, 0.5, 1], [1, 0], [0, 1, 1])], {}),  # lengths differ
+        ([("a", [0], [1], [0])], {}),  # one point
+        ([("a", [0, np.nan], [1, 0], [0, 1])], {}),
+        (_chart_curves(), {"width": 10}),
+        (_chart_curves(), {"height": 100000}),
+        (_chart_curves(), {"dpi": 0}),
+        ([("a", [0, 1], [1, 0], [0, 1])] * 40, {}),
+    ],
+)
+def test_deletion_insertion_chart_rejects_bad_input(curves, kwargs):
+    with pytest.raises(ParameterError):
+        render.deletion_insertion_chart(curves, **kwargs)

@@ -78,11 +78,13 @@ def activations(model: VisModel, layers: Sequence[str]) -> Compiled:
     return model.function(("activations", layers), build)
 
 
-def cam(model: VisModel, layer: str) -> Compiled:
+def cam(model: VisModel, layer: str, *, gradients: bool = True) -> Compiled:
     """(pixels, class index) -> (feature maps, d logit / d maps, logits, class index).
 
     Backpropagation stops at the chosen layer, so on the default layer this costs
-    little more than the forward pass (Selvaraju et al. 2017).
+    little more than the forward pass (Selvaraju et al. 2017). With ``gradients=False``
+    (CAMs that need no gradient: Score-CAM, Eigen-CAM) there is no backward pass and the
+    gradient slot holds zeros.
     """
 
     def build() -> Compiled:
@@ -91,6 +93,10 @@ def cam(model: VisModel, layer: str) -> Compiled:
 
         @tf.function(input_signature=[pixel_spec(model), _INDEX_SPEC])
         def fn(pixels, class_index):
+            if not gradients:
+                run = graph.run_graph(keras_model, pre.apply(pixels), capture=[target])
+                _, index = _pick(run.outputs, class_index)
+                return run[target], tf.zeros_like(run[target]), run.outputs, index
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(pixels)
                 run = graph.run_graph(keras_model, pre.apply(pixels), capture=[target])
@@ -102,7 +108,7 @@ def cam(model: VisModel, layer: str) -> Compiled:
 
         return Compiled(fn)
 
-    return model.function(("cam", layer), build)
+    return model.function(("cam", layer) if gradients else ("cam", layer, "no gradients"), build)
 
 
 def input_gradient(model: VisModel, *, guided: bool, layer: str | None = None) -> Compiled:
@@ -200,3 +206,15 @@ def _interior_mean_square(maps: tf.Tensor) -> tf.Tensor:
     border_w = tf.where(shape[2] > 8, 2, 0)
     interior = maps[:, border_h : shape[1] - border_h, border_w : shape[2] - border_w, :]
     return tf.reduce_mean(tf.square(interior))
+
+
+REFERENCE_PIXELS = 224 * 224
+
+
+def batch_size_for(size: Sequence[int], preferred: int) -> int:
+    """Images per compiled call when a batched technique is given no ``batch_size``:
+    ``preferred`` at 224 x 224, proportionally fewer for larger inputs (EfficientNetB7's
+    600 x 600 gets a seventh), so that one call holds about as many pixels and memory
+    stays bounded whatever the model."""
+    pixels = max(1, int(size[0]) * int(size[1]))
+    return max(1, min(preferred, preferred * REFERENCE_PIXELS // pixels))
