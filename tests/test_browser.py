@@ -1,0 +1,190 @@
+"""The page in headless Chromium: `python app.py` started as a user would, an example
+clicked and a photo uploaded, every tab run, a screenshot of each saved.
+
+Screenshots go to artifacts/screenshots/<tab>.png. Skipped only where Chromium or
+Playwright is missing (CI installs both).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from .app_helpers import ESPRESSO, TAB_IDS, WEIGHTS, app_cli_args, truncated_jpeg
+from .conftest import ROOT
+
+# Debian's Chromium (CI installs it); CNNVIS_CHROMIUM may point at another build.
+CHROMIUM = (
+    os.environ.get("CNNVIS_CHROMIUM")
+    or shutil.which("chromium")
+    or shutil.which("chromium-browser")
+    or "/usr/bin/chromium"
+)
+PNG = re.compile(r"\.png$")
+SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+BUTTONS = {
+    "filters": "Show filters",
+    "feature_maps": "Show feature maps",
+    "guided_backprop": "Run guided backprop",
+    "grad_cam": "Run Grad-CAM",
+    "guided_grad_cam": "Run Guided Grad-CAM",
+    "deep_dream": "Dream",
+}
+TITLES = {
+    "filters": "Filters",
+    "feature_maps": "Feature maps",
+    "guided_backprop": "Guided backprop",
+    "grad_cam": "Grad-CAM",
+    "guided_grad_cam": "Guided Grad-CAM",
+    "deep_dream": "Deep Dream",
+}
+
+if not Path(CHROMIUM).exists():
+    pytest.skip(
+        f"Chromium is not installed at {CHROMIUM} (apt-get install chromium, or set CNNVIS_CHROMIUM)",
+        allow_module_level=True,
+    )
+playwright = pytest.importorskip(
+    "playwright.sync_api", reason="Playwright is not installed (pip install playwright)"
+)
+expect = playwright.expect
+
+pytestmark = pytest.mark.browser
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module", params=[WEIGHTS], ids=[f"weights={WEIGHTS}"])
+def server(tmp_path_factory):
+    """`python app.py` on a free port, as the Space runs it (command line and warm-up)."""
+    port = free_port()
+    log = tmp_path_factory.mktemp("server") / "app.log"
+    env = {
+        **os.environ,
+        "GRADIO_ANALYTICS_ENABLED": "False",
+        "HF_HUB_OFFLINE": "1",
+        "CNNVIS_OFFLINE": "1",
+    }
+    command = [
+        sys.executable,
+        "app.py",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        *app_cli_args(),
+    ]
+    with open(log, "wb") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
+        )
+    url = f"http://127.0.0.1:{port}/"
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                urllib.request.urlopen(url + "gradio_api/info", timeout=2).close()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"the app did not start:\n{log.read_text()[-3000:]}")
+                time.sleep(0.5)
+        yield url, log
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@pytest.fixture(scope="module")
+def page(server):
+    url, _ = server
+    with playwright.sync_playwright() as driver:
+        browser = driver.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--headless",
+                "--disable-gpu",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+                "--no-first-run",
+            ],
+        )
+        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page.goto(url)
+        yield page
+        browser.close()
+
+
+def errors(page):
+    return page.locator("[data-testid=toast-body].error")
+
+
+def test_page_opens_with_a_photo_its_predictions_and_the_layers_of_the_model(page, server):
+    expect(page.get_by_text("sees 224×224 pixels")).to_be_visible(timeout=60_000)
+    predictions = page.locator(".block", has=page.get_by_text("its top-5 classes")).last
+    expect(predictions).to_contain_text(
+        "Egyptian cat" if WEIGHTS == "real" else "·", timeout=30_000
+    )
+    expect(page.locator("#tab-filters input").first).to_have_value("Conv1 · 112×112×32")
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / "start.png", full_page=True)
+    deadline = time.monotonic() + 60  # main() warms the default model up in the background
+    while "is ready" not in server[1].read_text():
+        assert time.monotonic() < deadline, server[1].read_text()[-2000:]
+        time.sleep(0.5)
+
+
+def test_an_example_photo_fills_the_input_and_updates_the_predictions(page):
+    page.locator("#examples img[src*='espresso']").first.click()
+    predictions = page.locator(".block", has=page.get_by_text("its top-5 classes")).last
+    if WEIGHTS == "real":
+        expect(predictions).to_contain_text("espresso", timeout=30_000)
+    expect(page.locator("img[src*='espresso']").first).to_be_visible()
+
+
+def test_a_broken_upload_gets_a_clear_message(page, tmp_path):
+    page.locator("input[type=file]").first.set_input_files(truncated_jpeg(tmp_path))
+    expect(errors(page).first).to_contain_text("damaged or incomplete", timeout=30_000)
+    errors(page).locator("button.toast-close").first.click()
+    expect(errors(page)).to_have_count(0)
+
+
+def test_an_uploaded_photo_is_used(page):
+    page.locator("input[type=file]").first.set_input_files(ESPRESSO)
+    predictions = page.locator(".block", has=page.get_by_text("its top-5 classes")).last
+    expect(predictions).to_contain_text("espresso" if WEIGHTS == "real" else "·", timeout=30_000)
+
+
+@pytest.mark.parametrize("tab", TAB_IDS)
+def test_each_tab_shows_its_results(page, tab):
+    before = errors(page).count()
+    page.get_by_role("tab", name=TITLES[tab], exact=True).click()
+    panel = page.locator(f"#tab-{tab}")
+    panel.get_by_role("button", name=BUTTONS[tab], exact=True).click()
+    thumbnails = panel.locator("button.thumbnail-item")
+    expect(thumbnails.first).to_be_visible(timeout=60_000)
+    if tab == "deep_dream":  # the finished dream comes with the photo it started from
+        expect(thumbnails).to_have_count(2, timeout=60_000)
+        expect(panel).to_contain_text("Deep Dream · MobileNetV2", timeout=60_000)
+    expect(panel.locator("button.thumbnail-item img").first).to_have_attribute("src", PNG)
+    assert errors(page).count() <= before
+    page.wait_for_timeout(300)  # let the last picture paint
+    page.screenshot(path=SCREENSHOTS / f"{tab}.png", full_page=True)
