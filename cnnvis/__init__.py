@@ -124,6 +124,7 @@ def default_layer(model: "VisModel | str") -> str:
 
 
 __all__ = [
+    "errors",
     "render",
     "list_models",
     "load_model",

@@ -54,3 +54,22 @@ class WeightsUnavailableError(CnnvisError, RuntimeError):
 
 class ComputeError(CnnvisError, RuntimeError):
     """The computation itself failed (for example out of memory); the model cache is intact."""
+
+
+def out_of_memory_message(model: str = "") -> str:
+    """The one sentence of a :class:`ComputeError` for a computation that ran out of memory
+    (the app shows the same sentence for any out-of-memory error)."""
+    on = f" on {model}" if model else ""
+    return (
+        f"The computation{on} ran out of memory; try a smaller model, a smaller image or "
+        "batch size, or fewer steps, samples or layers."
+    )
+
+
+def quoted(value, limit: int = 40) -> str:
+    """A caller's value inside a message: quoted, on one line, at most ``limit`` characters
+    (a name sent through an API may be anything, of any length)."""
+    text = " ".join(str(value).split())
+    if len(text) > limit:
+        text = text[: limit - 1] + "…"
+    return f"'{text}'"

@@ -20,13 +20,16 @@ model's own layers, so weights are shared and the cached model is never modified
 
 from __future__ import annotations
 
+import contextlib
+import threading
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator, Sequence
 
 import keras
 import tensorflow as tf
+from tensorflow.python.eager import record as _record  # tape recording (see the gate)
 
-from .errors import UnknownLayerError
+from .errors import UnknownLayerError, quoted
 
 # Activations gated by guided backpropagation. ReLU-family ones get the exact rule of
 # the paper; the others get the generalisation described in the module docstring.
@@ -84,14 +87,66 @@ def guided_rule(layer: keras.layers.Layer) -> str | None:
     return None
 
 
-@tf.custom_gradient
-def positive_gradient_gate(x: tf.Tensor):
-    """Identity forward; backward passes only the positive part of the incoming gradient."""
+def _positive_part(upstream: tf.Tensor) -> list[tf.Tensor]:
+    return [tf.nn.relu(upstream)]
 
-    def grad(upstream: tf.Tensor) -> tf.Tensor:
-        return tf.nn.relu(upstream)
 
-    return tf.identity(x), grad
+def positive_gradient_gate(x: tf.Tensor) -> tf.Tensor:
+    """Identity forward; backward passes only the positive part of the incoming gradient.
+
+    The gate is recorded on the active gradient tapes directly. ``tf.custom_gradient``
+    would do the same, but inside a ``tf.function`` it also registers a gradient function
+    in TensorFlow's global registry under a new name at every trace, and that function
+    keeps the traced graph, and through it the model's variables, alive for the life of
+    the process: every model that ever ran guided backpropagation would stay in memory
+    after the model cache evicted it. The tapes that use this gate live inside the
+    compiled functions (see ``techniques/compiled.py``), so nothing global is needed.
+    """
+    with _record.stop_recording():
+        y = tf.identity(x)
+    _record.record_operation("PositiveGradientGate", [y], [x], _positive_part)
+    return y
+
+
+def _silu(x):
+    """SiLU (swish), ``x * sigmoid(x)``, written out (see :func:`_leak_free_silu`)."""
+    x = tf.convert_to_tensor(x)
+    return x * tf.sigmoid(x)
+
+
+_SILU_LOCK = threading.Lock()
+_silu_users = 0
+_keras_silu = None
+
+
+@contextlib.contextmanager
+def _leak_free_silu():
+    """While cnnvis traces a model, Keras computes SiLU/swish as ``x * sigmoid(x)``.
+
+    ``tf.nn.silu`` is a ``tf.custom_gradient`` function (it recomputes the sigmoid in the
+    backward pass to save memory); inside a ``tf.function`` every call registers a
+    gradient function in TensorFlow's global registry, which keeps the traced graph and
+    the model's variables alive for the life of the process: every EfficientNet (and any
+    swish model) the cache evicted would stay in memory, about 30 MB per load of
+    EfficientNetB0. The written-out form has the same values and gradients and registers
+    nothing. Keras is restored when the last trace in progress ends, so code outside
+    cnnvis keeps Keras' own implementation.
+    """
+    from keras.src.backend.tensorflow import nn as backend_nn
+
+    global _silu_users, _keras_silu
+    with _SILU_LOCK:
+        if _silu_users == 0:
+            _keras_silu = backend_nn.silu
+            backend_nn.silu = _silu
+        _silu_users += 1
+    try:
+        yield
+    finally:
+        with _SILU_LOCK:
+            _silu_users -= 1
+            if _silu_users == 0:
+                backend_nn.silu = _keras_silu
 
 
 def _graph_of(layer: keras.layers.Layer):
@@ -247,7 +302,7 @@ def find_layer(model: keras.Model, name: str) -> keras.layers.Layer:
     for layer in iter_layers(model):
         if layer.name == name:
             return layer
-    raise UnknownLayerError(f"The model '{model.name}' has no layer called '{name}'.")
+    raise UnknownLayerError(f"The model '{model.name}' has no layer called {quoted(name)}.")
 
 
 class _Finished(Exception):
@@ -302,13 +357,14 @@ def run_graph(
         return graph._run_through_graph(x, operation_fn=lambda op: op, call_fn=call)
 
     try:
-        run.outputs = _walk(_graph_of(model) or model, inputs)
+        with _leak_free_silu():
+            run.outputs = _walk(_graph_of(model) or model, inputs)
     except _Finished:
         pass
     missing = [layer.name for layer in capture if layer not in run.captured]
     if missing:
         raise UnknownLayerError(
-            f"The layer '{missing[0]}' is not on the path from the model's input to its output."
+            f"The layer {quoted(missing[0])} is not on the path from the model's input to its output."
         )
     return run
 
@@ -319,6 +375,6 @@ def layers_by_name(model: keras.Model, names: Iterable[str]) -> list[keras.layer
     result = []
     for name in names:
         if name not in index:
-            raise UnknownLayerError(f"The model '{model.name}' has no layer called '{name}'.")
+            raise UnknownLayerError(f"The model '{model.name}' has no layer called {quoted(name)}.")
         result.append(index[name])
     return result

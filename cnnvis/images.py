@@ -187,13 +187,19 @@ def resize_map(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return _cv2_resize(values, height, width, cv2.INTER_LINEAR)
 
 
-def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
+def fit_within(image: np.ndarray, max_side: int, *, min_side: int = 1) -> np.ndarray:
     """Shrink ``image`` so that its longer side is at most ``max_side``, keeping the aspect ratio.
 
-    Never enlarges: an image that already fits is returned unchanged (not copied).
+    Never enlarges: an image that already fits is returned unchanged (not copied). No side
+    becomes shorter than ``min_side`` (at most the side it had): a very thin image is
+    squeezed along its length rather than scaled uniformly, so that it stays usable.
     """
     if isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 1:
         raise ParameterError(f"The largest image side must be a positive whole number, not {max_side!r}.")
+    if isinstance(min_side, bool) or not isinstance(min_side, (int, np.integer)) or not 1 <= min_side <= max_side:
+        raise ParameterError(
+            f"The smallest image side must be a whole number from 1 to the largest side, not {min_side!r}."
+        )
     image = _check_resizable(image, "image")
     height, width = image.shape[:2]
     longest = max(height, width)
@@ -202,6 +208,8 @@ def fit_within(image: np.ndarray, max_side: int) -> np.ndarray:
     scale = max_side / longest
     new_height = max_side if height == longest else max(1, round(height * scale))
     new_width = max_side if width == longest else max(1, round(width * scale))
+    new_height = max(new_height, min(min_side, height))
+    new_width = max(new_width, min(min_side, width))
     return resize_image(image, (new_height, new_width))
 
 

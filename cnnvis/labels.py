@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import ParameterError, UnknownClassError
+from .errors import ParameterError, UnknownClassError, quoted
 
 __all__ = [
     "IMAGENET_NUM_CLASSES",
@@ -93,7 +93,7 @@ def resolve_class(
     if isinstance(target, (int, np.integer)):
         return _check_index(int(target), num_classes)
     if not isinstance(target, str):
-        raise UnknownClassError(f"A class must be given as a whole-number index or a name, not {target!r}.")
+        raise UnknownClassError(f"A class must be given as a whole-number index or a name, not {quoted(target)}.")
     text = target.strip()
     if not text:
         raise UnknownClassError(f"No class was given; {_hint(num_classes, class_names)}.")
@@ -102,16 +102,16 @@ def resolve_class(
     if class_names is not None:
         found = _custom_lookup(tuple(class_names)).get(_normalise(text))
         if found is None:
-            raise UnknownClassError(f"This model has no class called {text!r}; {_hint(num_classes, class_names)}.")
+            raise UnknownClassError(f"This model has no class called {quoted(text)}; {_hint(num_classes, class_names)}.")
         return found
     if num_classes != IMAGENET_NUM_CLASSES:
         raise UnknownClassError(
-            f"This model's classes have no names, so {text!r} cannot be looked up; "
+            f"This model's classes have no names, so {quoted(text)} cannot be looked up; "
             f"use a class index from 0 to {num_classes - 1}."
         )
     found = _imagenet_lookup().get(_normalise(text))
     if found is None:
-        raise UnknownClassError(f"There is no ImageNet class called {text!r}; {_hint(num_classes, None)}.")
+        raise UnknownClassError(f"There is no ImageNet class called {quoted(text)}; {_hint(num_classes, None)}.")
     return found
 
 

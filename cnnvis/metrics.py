@@ -217,6 +217,9 @@ def curves_for_maps(
     total = height * width
     counts = np.rint(np.arange(steps + 1) * total / steps).astype(np.int64)
     fractions = (np.arange(steps + 1) / steps).astype(np.float32)
+    from .techniques import compiled
+
+    batch_size = compiled.capped_batch_size((height, width), batch_size)
     rng = np.random.default_rng(seed)
     ranks = [pixel_ranks(m, rng) for m in maps]
     start_insertion = blurred(pixels)

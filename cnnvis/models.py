@@ -13,6 +13,7 @@ import gc
 import importlib
 import os
 import threading
+import time
 import warnings
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -26,11 +27,13 @@ import numpy as np
 from . import graph
 from .errors import (
     CnnvisError,
+    ComputeError,
     ParameterError,
     UnknownClassError,
     UnknownLayerError,
     UnknownModelError,
     WeightsUnavailableError,
+    quoted,
 )
 from .preprocessing import FAMILIES, Preprocessing, resolve as resolve_preprocessing
 
@@ -117,7 +120,7 @@ def get_spec(name: str) -> ModelSpec:
         close = [n for n in REGISTRY if n.lower() == str(name).lower()]
         hint = f" Did you mean '{close[0]}'?" if close else ""
         raise UnknownModelError(
-            f"There is no model called '{name}'; choose one of the {len(REGISTRY)} models "
+            f"There is no model called {quoted(name)}; choose one of the {len(REGISTRY)} models "
             f"from cnnvis.list_models().{hint}"
         ) from None
 
@@ -226,7 +229,7 @@ class VisModel:
         try:
             return self._layer_index[name]
         except KeyError:
-            raise UnknownLayerError(f"{self.name} has no layer called '{name}'.") from None
+            raise UnknownLayerError(f"{self.name} has no layer called {quoted(name)}.") from None
 
     def info(self, name: str) -> graph.LayerInfo:
         self.layer(name)
@@ -237,7 +240,7 @@ class VisModel:
         info = self.info(name)
         if len(info.shape) != 3:
             raise UnknownLayerError(
-                f"The layer '{name}' of {self.name} does not output a 2-D feature map "
+                f"The layer {quoted(name)} of {self.name} does not output a 2-D feature map "
                 f"(its output shape is {info.shape})."
             )
         return self.layer(name)
@@ -289,6 +292,8 @@ class VisModel:
             fn = self._functions.get(key)
             if fn is None:
                 fn = self._functions[key] = build()
+                if getattr(fn, "model", None) == "":  # a compiled.Compiled: name the model
+                    fn.model = self.name  # in its messages
             return fn
 
     @property
@@ -343,8 +348,12 @@ def _remedy(name: str) -> str:
 
 
 def _load_file(model: keras.Model, name: str, path: Path) -> None:
+    """Load a local weights file into ``model``; the file is only ever read, never changed.
+
+    Messages name the file, never its folder: they may be shown to the users of an app.
+    """
     if not path.is_file():
-        raise WeightsUnavailableError(f"The weights file {path} for {name} does not exist.")
+        raise WeightsUnavailableError(f"The weights file {path.name} for {name} does not exist.")
     try:
         # Keras only warns when parts of a file do not match ("Skipping ... freshly
         # initialised"): a partly loaded model would look fine and explain nonsense.
@@ -355,10 +364,111 @@ def _load_file(model: keras.Model, name: str, path: Path) -> None:
         if partial:
             raise ValueError(str(partial[0].message))
     except Exception as error:  # noqa: BLE001 - any failure means "this file does not fit"
-        reason = str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__
         raise WeightsUnavailableError(
-            f"The weights file {path.name} could not be loaded into {name} ({reason})."
+            f"The weights file {path.name} could not be loaded into {name} ({_reason(error)}); "
+            f"replace it with the {name} ImageNet weights, or remove it so that they are downloaded."
         ) from error
+
+
+def _reason(error: BaseException) -> str:
+    """Why a weights file did not load, in a few words (never the error's own text, which
+    may hold server paths or several sentences)."""
+    text = str(error).lower()
+    if isinstance(error, OSError) or any(
+        word in text for word in ("unable to", "truncated", "signature", "not an hdf5", "file format")
+    ):
+        return "the file is damaged or is not a Keras weights file"
+    if any(word in text for word in ("skipping", "mismatch", "shape", "expected", "layer")):
+        return "the file holds the weights of a different model"
+    return "the file is damaged or does not fit the model"
+
+
+# ----- downloads ---------------------------------------------------------------------------
+# Keras downloads ImageNet weights into its cache (~/.keras/models) on first use. Two
+# things can go wrong there that cnnvis handles: a download that hangs (urllib has no
+# timeout), and a damaged file left in the cache (a download cut off when the process was
+# killed, or a server that sent a bad file): Keras checks no hash for most models, so it
+# would load that file again and fail on every later request. A hanging download goes on
+# in the background, at most one per model: a later request waits for it instead of
+# starting another. A damaged file in Keras' cache is renamed to <file>.damaged, so that
+# the next attempt downloads it again (at once, if it was damaged before this attempt).
+
+
+class _Download:
+    """One background download-and-build of a registry model's ImageNet weights."""
+
+    def __init__(self, spec: ModelSpec) -> None:
+        self.spec = spec
+        self.done = threading.Event()
+        self.model: keras.Model | None = None
+        self.error: BaseException | None = None
+        self.waiters = 0
+        self.thread = threading.Thread(target=self._run, name=f"download-{spec.name}", daemon=True)
+
+    def _run(self) -> None:
+        try:
+            model = _build_from_keras_cache(self.spec)
+        except BaseException as error:  # noqa: BLE001 - reported to the waiting request
+            model, self.error = None, error
+        with _DOWNLOADS_LOCK:
+            # Nobody waits any more (they timed out): do not hold a whole model for a
+            # request that may never come; the weights are in Keras' cache now.
+            self.model = model if self.waiters else None
+        self.done.set()
+
+
+_DOWNLOADS: dict[str, _Download] = {}
+_DOWNLOADS_LOCK = threading.Lock()
+_FETCHED = threading.local()  # the files Keras' get_file returned, per thread
+
+
+def _record_fetched_files() -> None:
+    """Wrap ``keras.src.utils.file_utils.get_file`` (once) so that a build thread can tell
+    which cached file Keras used; calls are passed through unchanged."""
+    from keras.src.utils import file_utils
+
+    get_file = file_utils.get_file
+    if getattr(get_file, "_cnnvis_records", False):
+        return
+
+    def recording_get_file(*args, **kwargs):
+        path = get_file(*args, **kwargs)
+        getattr(_FETCHED, "paths", []).append(path)
+        return path
+
+    recording_get_file._cnnvis_records = True  # type: ignore[attr-defined]
+    recording_get_file.__wrapped__ = get_file  # type: ignore[attr-defined]
+    file_utils.get_file = recording_get_file
+
+
+def _build_from_keras_cache(spec: ModelSpec) -> keras.Model:
+    """``spec.build("imagenet")``. A file that Keras fetched but that could not be loaded is
+    set aside (so that the next attempt downloads it again); if it was in the cache
+    before this attempt, the download is tried once more right away."""
+    _record_fetched_files()
+    for attempt in (1, 2):
+        _FETCHED.paths = []
+        started = time.time_ns()
+        try:
+            return spec.build("imagenet")
+        except Exception:
+            fetched = [Path(p) for p in _FETCHED.paths if p and Path(p).is_file()]
+            if not fetched:
+                raise  # nothing was fetched: a network failure, not a damaged file
+            stale = any(path.stat().st_mtime_ns < started for path in fetched)
+            for path in fetched:
+                path.replace(path.with_name(path.name + ".damaged"))
+            if not stale or attempt == 2:
+                raise  # just downloaded, and damaged: the next request downloads it again
+    raise AssertionError("unreachable")
+
+
+def _out_of_memory(error: BaseException) -> bool:
+    import tensorflow as tf
+
+    return isinstance(error, (MemoryError, tf.errors.ResourceExhaustedError)) or isinstance(
+        error.__cause__, (MemoryError, tf.errors.ResourceExhaustedError)
+    )
 
 
 def _download(spec: ModelSpec, timeout: float) -> keras.Model:
@@ -367,27 +477,31 @@ def _download(spec: ModelSpec, timeout: float) -> keras.Model:
         raise WeightsUnavailableError(
             f"ImageNet weights for {spec.name} are not available offline; {_remedy(spec.name)}."
         )
-    result: dict = {}
-
-    def work() -> None:
-        try:
-            result["model"] = spec.build("imagenet")
-        except BaseException as error:  # noqa: BLE001 - reported below
-            result["error"] = error
-
-    thread = threading.Thread(target=work, name=f"download-{spec.name}", daemon=True)
-    thread.start()
-    thread.join(timeout)
-    if thread.is_alive():
+    with _DOWNLOADS_LOCK:
+        job = _DOWNLOADS.get(spec.name)
+        if job is None or job.done.is_set():
+            job = _DOWNLOADS[spec.name] = _Download(spec)
+            job.thread.start()
+        job.waiters += 1
+    try:
+        finished = job.done.wait(timeout)
+    finally:
+        with _DOWNLOADS_LOCK:
+            job.waiters -= 1
+    if not finished:
         raise WeightsUnavailableError(
             f"Downloading ImageNet weights for {spec.name} took longer than {timeout:.0f} s; "
             f"{_remedy(spec.name)}."
         )
-    if "error" in result:
+    with _DOWNLOADS_LOCK:
+        model, job.model = job.model, None
+        if _DOWNLOADS.get(spec.name) is job:
+            del _DOWNLOADS[spec.name]
+    if job.error is not None or model is None:
         raise WeightsUnavailableError(
             f"ImageNet weights for {spec.name} could not be downloaded; {_remedy(spec.name)}."
-        ) from result["error"]
-    return result["model"]
+        ) from job.error
+    return model
 
 
 def _build_registry_model(
@@ -507,7 +621,19 @@ def load_model(
         weights_key = None
 
     def build() -> VisModel:
-        keras_model, description = _build_registry_model(spec, weights, directory)
+        try:
+            keras_model, description = _build_registry_model(spec, weights, directory)
+        except MemoryError:
+            keras_model = None
+        except Exception as error:
+            if not _out_of_memory(error):
+                raise
+            keras_model = None
+        if keras_model is None:  # raised here, once the failed build's memory can be freed
+            gc.collect()
+            raise ComputeError(
+                f"Loading {spec.name} ran out of memory; try a smaller model."
+            )
         return VisModel(
             keras_model, spec.preprocessing, name=spec.name, spec=spec, weights=description
         )

@@ -22,7 +22,7 @@ import numpy as np
 from matplotlib.colors import Colormap
 from PIL import Image, ImageDraw, ImageFont
 
-from .errors import ParameterError
+from .errors import ParameterError, quoted
 
 COLORMAPS: tuple[str, ...] = (
     "jet",
@@ -88,7 +88,7 @@ def _get_cmap(cmap: str) -> Colormap:
         return matplotlib.colormaps[cmap]
     choices = ", ".join(COLORMAPS)
     raise ParameterError(
-        f"Unknown colormap {cmap!r}; choose one of {choices} (or any matplotlib colormap name)."
+        f"Unknown colormap {quoted(cmap)}; choose one of {choices} (or any matplotlib colormap name)."
     )
 
 

@@ -101,11 +101,13 @@ def _gradients(
 
 
 def _batch_size(prepared: Prepared, batch_size: int | None) -> int:
-    """The images per compiled gradient call: the caller's (bounded), else the default for
-    this input size (:func:`cnnvis.techniques.compiled.batch_size_for`)."""
+    """The images per compiled gradient call: the caller's (1 to MAX_BATCH, then capped by
+    :func:`cnnvis.techniques.compiled.capped_batch_size`), else the default for this
+    input size (:func:`cnnvis.techniques.compiled.batch_size_for`)."""
     if batch_size is None:
         return compiled.batch_size_for(prepared.batch.shape[1:3], GRADIENT_BATCH)
-    return check_int("batch_size", batch_size, 1, MAX_BATCH)
+    batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH)
+    return compiled.capped_batch_size(prepared.batch.shape[1:3], batch_size)
 
 
 def _class_index(model: VisModel, prepared: Prepared, target_class) -> int:

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from ..errors import ParameterError
+from ..errors import ParameterError, quoted
 from ..images import fit_within, load_image, resize_image, resize_map
 from ..models import VisModel, as_vis_model
 
@@ -49,7 +49,7 @@ def check_float(name: str, value, low: float, high: float) -> float:
 
 def check_choice(name: str, value, choices: Sequence[str]) -> str:
     if value not in choices:
-        raise ParameterError(f"{name} must be one of {', '.join(choices)}; got '{value}'.")
+        raise ParameterError(f"{name} must be one of {', '.join(choices)}; got {quoted(value)}.")
     return value
 
 

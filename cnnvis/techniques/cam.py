@@ -24,7 +24,6 @@ Guided Grad-CAM is guided backpropagation multiplied by the upsampled Grad-CAM m
 from __future__ import annotations
 
 import functools
-import math
 from dataclasses import dataclass
 from typing import Callable
 
@@ -178,19 +177,28 @@ def scorecam_weights(
     size = image.shape[:2]
     baseline = zero_input_pixel(model)
     difference = image - baseline
-    buffer = np.empty((min(batch_size, len(chosen)), *image.shape), np.float32)
     forward = compiled.forward(model)
-    scores = np.empty(len(chosen), np.float64)
-    for start in range(0, len(chosen), batch_size):
-        channels = chosen[start : start + batch_size]
+
+    def class_scores(batch: np.ndarray) -> np.ndarray:
+        logits = forward(batch).numpy().astype(np.float64)
+        return (softmax(logits) if score == "probability" else logits)[:, index]
+
+    # A constant channel gives an all-zero mask, i.e. the baseline image itself: its score
+    # is computed once instead of once per such channel (often a third of a ReLU layer).
+    span = maps[..., chosen].max(axis=(0, 1)) - maps[..., chosen].min(axis=(0, 1))
+    varying = chosen[span > EPSILON]
+    scores = np.empty(maps.shape[-1], np.float64)
+    if len(varying) < len(chosen):
+        scores[chosen[span <= EPSILON]] = class_scores(np.broadcast_to(baseline, (1, *image.shape)))[0]
+    buffer = np.empty((min(batch_size, max(len(varying), 1)), *image.shape), np.float32)
+    for start in range(0, len(varying), batch_size):
+        channels = varying[start : start + batch_size]
         masks = score_cam_masks(maps[..., channels], size)
         batch = np.multiply(masks[..., None], difference, out=buffer[: len(channels)])
         batch += baseline
-        logits = forward(batch).numpy().astype(np.float64)
-        values = softmax(logits) if score == "probability" else logits
-        scores[start : start + len(channels)] = values[:, index]
+        scores[channels] = class_scores(batch)
     weights = np.zeros(maps.shape[-1], np.float64)
-    weights[chosen] = softmax(scores)
+    weights[chosen] = softmax(scores[chosen])
     return weights
 
 
@@ -331,11 +339,12 @@ def score_cam(
     if batch_size is None:
         batch_size = compiled.batch_size_for(prepared.batch.shape[1:3], SCORE_CAM_BATCH)
     batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH)
+    batch_size = compiled.capped_batch_size(prepared.batch.shape[1:3], batch_size)
     if max_channels is not None:
         max_channels = check_int("max_channels", max_channels, 1, channels)
     score = check_choice("score", score, SCORE_CAM_SCORES)
     used = channels if max_channels is None else max_channels
-    note = f"{score} scores; {used} masked forward passes in {math.ceil(used / batch_size)} batches"
+    note = f"{score} scores; a masked forward pass per non-constant channel, {batch_size} per batch"
     if used < channels:
         note += f"; {used} of {channels} channels (highest activation variance)"
     weighting = functools.partial(

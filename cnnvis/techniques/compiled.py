@@ -8,24 +8,37 @@ preprocessing runs inside the function, so every gradient is with respect to pix
 
 from __future__ import annotations
 
+import gc
 from dataclasses import dataclass, field
 from typing import Callable, Sequence
 
 import tensorflow as tf
 
 from .. import graph
+from ..errors import ComputeError, out_of_memory_message
 from ..models import VisModel
 
 
 @dataclass
 class Compiled:
-    """A compiled function plus facts gathered while tracing it."""
+    """A compiled function plus facts gathered while tracing it.
+
+    Calling it runs the function; if TensorFlow runs out of memory (a large model, input
+    or batch), the error becomes a :class:`~cnnvis.errors.ComputeError` of one sentence.
+    Nothing cached is changed by a failed call: the next call starts afresh.
+    """
 
     fn: Callable
     gated: set = field(default_factory=set)  # activations gated by the guided rule
+    model: str = ""  # the model's name, for messages
 
     def __call__(self, *args):
-        return self.fn(*args)
+        try:
+            return self.fn(*args)
+        except (tf.errors.ResourceExhaustedError, MemoryError):
+            pass  # raised below, once the error and its frames (and their tensors) are gone
+        gc.collect()
+        raise ComputeError(out_of_memory_message(self.model))
 
 
 def pixel_spec(model: VisModel) -> tf.TensorSpec:
@@ -209,6 +222,7 @@ def _interior_mean_square(maps: tf.Tensor) -> tf.Tensor:
 
 
 REFERENCE_PIXELS = 224 * 224
+MAX_BATCH_AT_REFERENCE = 32  # images per compiled call at most, at 224 x 224 (memory bound)
 
 
 def batch_size_for(size: Sequence[int], preferred: int) -> int:
@@ -218,3 +232,11 @@ def batch_size_for(size: Sequence[int], preferred: int) -> int:
     stays bounded whatever the model."""
     pixels = max(1, int(size[0]) * int(size[1]))
     return max(1, min(preferred, preferred * REFERENCE_PIXELS // pixels))
+
+
+def capped_batch_size(size: Sequence[int], batch_size: int) -> int:
+    """``batch_size`` (already checked against ``MAX_BATCH``), capped so that one compiled
+    call holds at most as many pixels as ``MAX_BATCH_AT_REFERENCE`` images of 224 x 224
+    (a gradient through a large model needs hundreds of MB per image). Results never
+    depend on the batch size, only the speed does, so the cap is silent."""
+    return max(1, min(int(batch_size), batch_size_for(size, MAX_BATCH_AT_REFERENCE)))

@@ -12,7 +12,7 @@ reproducible and free of grid artefacts.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import numpy as np
 
@@ -23,6 +23,11 @@ from . import compiled
 from .base import as_image, check_float, check_int, resolve
 
 MIN_OCTAVE_SIDE = 32
+MAX_OCTAVES, MAX_STEPS = 8, 200
+MAX_SIDE = 1024  # the dream's longest side (memory grows with the pixels of each step)
+# Work one call may ask for: octaves x steps at 512 px on the longer side (more pixels
+# count proportionally more). The app's sliders stay below it (5 x 50).
+MAX_WORK = 400
 
 
 @dataclass(frozen=True)
@@ -97,35 +102,55 @@ def deep_dream_frames(
     max_side: int = 512,
     seed: int = 0,
     every: int = 1,
+    stop: Callable[[], bool] | None = None,
 ) -> Iterator[DreamFrame]:
     """Yield intermediate dream images (every ``every`` steps and at each octave's end);
     the last frame has ``final=True`` and the full-size result.
 
     ``step_size`` is in keras.io units: a fraction of half the pixel range per step
     (0.01 moves pixels by about 1.3 grey levels per step), the same for every family.
-    Stopping the iteration stops the computation.
+    Stopping the iteration stops the computation; so does ``stop``, asked before every
+    step: once it returns True the iteration ends there, without a final frame (an app
+    passes a check for "the request was cancelled").
     """
     model = resolve(model)
     default_layers = layers is None
-    layers = tuple(model.dream_layers if layers is None else layers)
+    if isinstance(layers, str):
+        layers = [layers]
+    try:
+        layers = tuple(model.dream_layers if layers is None else layers)
+    except TypeError:
+        raise ParameterError("Give the Deep Dream layers as a list of layer names.") from None
     if not 1 <= len(layers) <= 8:
         raise ParameterError("Choose between 1 and 8 Deep Dream layers.")
     for name in layers:
         model.feature_layer(name)
     weights = _weights(layers, layer_weights, default_layers)
-    octaves = check_int("octaves", octaves, 1, 8)
+    octaves = check_int("octaves", octaves, 1, MAX_OCTAVES)
     octave_scale = check_float("octave_scale", octave_scale, 1.05, 2.5)
-    steps = check_int("steps", steps, 1, 200)
+    steps = check_int("steps", steps, 1, MAX_STEPS)
     step_size = check_float("step_size", step_size, 1e-5, 1.0)
     if max_loss is not None:
         max_loss = check_float("max_loss", max_loss, 0.0, 1e6)
     jitter = check_int("jitter", jitter, 0, 256)
-    max_side = check_int("max_side", max_side, MIN_OCTAVE_SIDE, 2048)
+    max_side = check_int("max_side", max_side, MIN_OCTAVE_SIDE, MAX_SIDE)
     seed = check_int("seed", seed, 0, 2**31 - 1)
     every = check_int("every", every, 1, 1000)
 
     pre = model.preprocessing
     photo = fit_within(as_image(image), max_side).astype(np.float32)
+    size = photo.shape[:2]
+    if min(size) < MIN_OCTAVE_SIDE:
+        # A tiny or very thin photo: dream on it enlarged to the smallest size every
+        # network takes (the step pads by reflection to a multiple of 32), then shrink.
+        scale = MIN_OCTAVE_SIDE / min(size)
+        photo = resize_image(photo, tuple(max(MIN_OCTAVE_SIDE, round(n * scale)) for n in size))
+    height, width = photo.shape[:2]
+    if octaves * steps * max(1.0, height * width / 512**2) > MAX_WORK:
+        raise ParameterError(
+            f"{octaves} octaves x {steps} steps on a {width} x {height} picture is too much "
+            f"work for one call; up to 512 x 512 pixels, octaves x steps may be at most {MAX_WORK}."
+        )
     original = pre.apply(photo)
     shapes = octave_shapes(*original.shape[:2], octaves, octave_scale)
     step = (step_size * 127.5 * pre.units_per_pixel()).astype(np.float32)
@@ -141,6 +166,8 @@ def deep_dream_frames(
             dream = resize_image(dream, shape)
         loss = float("nan")
         for index in range(1, steps + 1):
+            if stop is not None and stop():
+                return
             shift = rng.integers(-jitter, jitter + 1, size=2).astype(np.int32) if jitter else np.zeros(2, np.int32)
             loss_tensor, stepped = fn(dream[None], weights, step, shift, low, high)
             loss = float(loss_tensor.numpy())
@@ -157,6 +184,8 @@ def deep_dream_frames(
         shrunk = same_size
         result = None
         if octave == len(shapes):
+            if dream.shape[:2] != size:
+                dream = resize_image(dream, size)
             result = Dream(
                 image=_deprocess(pre, dream),
                 model=model.name,

@@ -35,13 +35,17 @@ class FeatureMaps:
 
 
 ORDERS = ("first", "most_active")
+MAX_LAYERS = 64
+MAX_CHANNELS = 4096  # maps one call returns per layer (count, or the length of channels)
 
 
 def _select(mean: np.ndarray, count: int, order: str, channels: Sequence[int] | None) -> np.ndarray:
     total = mean.shape[0]
     if channels is not None:
-        chosen = np.asarray([int(c) for c in channels], dtype=np.int64)
-        if chosen.size == 0 or chosen.min() < 0 or chosen.max() >= total:
+        chosen = np.asarray(
+            [check_int("channel", c, 0, total - 1) for c in channels], dtype=np.int64
+        )
+        if chosen.size == 0:
             raise ParameterError(f"Channels must be between 0 and {total - 1}.")
         return chosen
     if order == "first":
@@ -69,11 +73,16 @@ def feature_maps(
     elif isinstance(layers, str):
         layers = [layers]
     layers = list(dict.fromkeys(layers))
-    if not 1 <= len(layers) <= 64:
-        raise ParameterError("Ask for between 1 and 64 layers at a time.")
+    if not 1 <= len(layers) <= MAX_LAYERS:
+        raise ParameterError(f"Ask for between 1 and {MAX_LAYERS} layers at a time.")
     for name in layers:
         model.feature_layer(name)
-    count = check_int("count", count, 1, 4096)
+    count = check_int("count", count, 1, MAX_CHANNELS)
+    if channels is not None:
+        if isinstance(channels, (str, bytes)) or not hasattr(channels, "__len__"):
+            channels = [channels]
+        if not 1 <= len(channels) <= MAX_CHANNELS:
+            raise ParameterError(f"Ask for between 1 and {MAX_CHANNELS} channels at a time.")
     order = check_choice("order", order, ORDERS)
     prepared = prepare(model, image)
     outputs = compiled.activations(model, tuple(layers))(prepared.batch)

@@ -37,7 +37,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Sequence
 
 import keras
 import numpy as np
@@ -481,6 +481,7 @@ def feature_visualization_frames(
     rotation: float = 20.0,
     seed: int = 0,
     every: int = 16,
+    stop: Callable[[], bool] | None = None,
 ) -> Iterator[FeatureVisFrame]:
     """Yield the pictures every ``every`` steps; the last frame carries the result.
 
@@ -490,7 +491,9 @@ def feature_visualization_frames(
     ``size`` is the side of the square pictures; each step sees them shifted by up to
     ``jitter`` pixels (default: ``size // 8``), scaled by a factor within
     ``1 +- scale`` and rotated by up to ``rotation`` degrees. Adam's step size is
-    ``learning_rate``. Stopping the iteration stops the computation.
+    ``learning_rate``. Stopping the iteration stops the computation; so does ``stop``,
+    asked before every step: once it returns True the iteration ends there, without a
+    final frame (an app passes a check for "the request was cancelled").
     """
     model = resolve(model)
     layer, targets, labels = _targets(model, layer, channels, target_class)
@@ -529,6 +532,8 @@ def feature_visualization_frames(
     history = np.zeros((count, steps), np.float32)
 
     for step in range(1, steps + 1):
+        if stop is not None and stop():
+            return
         draws = _random_transforms(rngs, scale, math.radians(rotation), jitter)
         transforms = sampling_transforms(size, out, zoom, draws[:, 0], draws[:, 1], draws[:, 2:])
         params, m, v, objective = step_fn(

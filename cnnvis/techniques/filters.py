@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .. import graph
-from ..errors import UnknownLayerError
+from ..errors import UnknownLayerError, quoted
 from ..models import VisModel
 from . import compiled
 from .base import check_choice, check_int, resolve
@@ -92,7 +92,7 @@ def filters(
     layer = layer or model.first_conv
     if layer not in model.filter_layers:
         raise UnknownLayerError(
-            f"The layer '{layer}' of {model.name} is not a convolution with a spatial kernel."
+            f"The layer {quoted(layer)} of {model.name} is not a convolution with a spatial kernel."
         )
     order = check_choice("order", order, ("first", "norm"))
     kernel, groups = _kernel(model.layer(layer))

@@ -78,6 +78,7 @@ def occlusion(
     if batch_size is None:
         batch_size = compiled.batch_size_for((height, width), FORWARD_BATCH)
     batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH)
+    batch_size = compiled.capped_batch_size((height, width), batch_size)
     rows, columns = window_starts(height, window, stride), window_starts(width, window, stride)
     positions = [(y, x) for y in rows for x in columns]
     if len(positions) > MAX_WINDOWS:
