@@ -1,9 +1,13 @@
 """cnnvis web app: see what the ImageNet CNNs of keras.applications see.
 
 A thin Gradio face over the ``cnnvis`` package: one shared photo, model picker and
-example photos, then one tab per technique. Every tab is also an API endpoint with a
-stable name (``/classify``, ``/filters``, ``/feature_maps``, ``/guided_backprop``,
-``/grad_cam``, ``/guided_grad_cam``, ``/deep_dream``) for ``gradio_client``.
+example photos, then one tab per technique. Every technique is also an API endpoint
+with a stable name for ``gradio_client`` (``API_NAMES``): ``/classify``, ``/filters``,
+``/feature_maps``, ``/guided_backprop``, ``/grad_cam``, ``/guided_grad_cam``,
+``/deep_dream``; one per heatmap and attribution method of the registry (``/layer_cam``,
+``/score_cam``, ``/occlusion``, ``/smoothgrad``, ``/integrated_gradients``...);
+``/feature_visualization``; and the checks ``/compare``, ``/sanity_check`` and
+``/pointing_game``.
 
 Run ``python app.py --help`` for the options; importing this module builds ``demo``
 but loads no model (``main()`` warms the default model up in a background thread).
@@ -31,8 +35,8 @@ import numpy as np
 
 import cnnvis  # light: TensorFlow loads when a model is first touched
 from cnnvis import render
-from cnnvis.errors import CnnvisError, ImageError, ParameterError
-from cnnvis.images import fit_within
+from cnnvis.errors import CnnvisError, ImageError, ParameterError, out_of_memory_message
+from cnnvis.images import DEFAULT_MIN_SIDE, fit_within
 from cnnvis.labels import imagenet_classes
 
 # Opt-in telemetry: the app works offline and behind firewalls, so it does not phone
@@ -52,10 +56,18 @@ DEFAULT_EXAMPLE = EXAMPLES_DIR / "cat.jpg"
 TOP_CLASS = "top class"
 MAX_SIDE = 1024  # photos are shrunk to this longest side: results stay quick to draw and send
 MAX_DREAM_LAYERS = 8
-# Heatmap techniques offered by the Grad-CAM tab's method picker (registry names, output
-# "heatmap"). Offering another CAM from cnnvis.TECHNIQUES means adding its name here.
-HEATMAP_METHODS: tuple[str, ...] = ("grad_cam",)
-API_NAMES = (
+MAX_FEATURE_PICTURES = 16  # cnnvis.techniques.feature_vis.MAX_IMAGES
+# Attribution techniques with a tab of their own; the others share the Attributions tab.
+OWN_TABS = ("guided_backprop", "guided_grad_cam")
+# Methods that the Compare tab leaves out unless ticked: what each costs (MobileNetV2 on
+# a 2-core CPU), against one or two passes for the others.
+SLOW_METHODS = {
+    "score_cam": "a forward pass per channel, all of them: about 25 s",
+    "occlusion": "169 forward passes: about 3 s",
+    "smoothgrad": "50 gradients: about 2 s",
+    "integrated_gradients": "51 gradients: about 2 s",
+}
+ORIGINAL_API_NAMES = (
     "/classify",
     "/filters",
     "/feature_maps",
@@ -68,10 +80,7 @@ GENERIC_ERROR = (
     "Something went wrong while computing this (the details were logged for the "
     "maintainers); please try again, or try other settings."
 )
-MEMORY_ERROR = (
-    "The server ran out of memory for this request; try a smaller model, fewer layers "
-    "or fewer steps."
-)
+MEMORY_ERROR = out_of_memory_message()  # the sentence of cnnvis' ComputeError
 
 Gallery = list[tuple[np.ndarray, str]]
 
@@ -207,7 +216,82 @@ def pass_original_upload(image: gr.Image) -> gr.Image:
         return gradio_preprocess(payload)  # no photo, or a data: URL
 
     image.preprocess = preprocess
+
+    # An API caller may pass a URL instead of uploading a file, and Gradio would download
+    # it on the server (public hosts only, but of any size): refuse before any request.
+    gradio_fetch = image.async_move_resource_to_block_cache
+
+    async def local_files_only(url_or_file_path):
+        if re.match(r"(?i)\s*[a-z][a-z0-9+.-]*://", str(url_or_file_path or "")):
+            raise gr.Error(
+                "Upload the photo itself; this app does not download photos from links.",
+                print_exception=False,
+            )
+        return await gradio_fetch(url_or_file_path)
+
+    image.async_move_resource_to_block_cache = local_files_only
     return image
+
+
+def guard_inputs(demo: gr.Blocks) -> None:
+    """Make the components' own checks of an API caller's value (a slider's range, a
+    radio's choices, a number given as text) fail with one sentence of ours: Gradio's
+    messages vary, and an exception that is not a gr.Error would reach the caller as
+    Gradio's advice to turn show_error on."""
+    for component in demo.blocks.values():
+        if isinstance(component, (gr.Slider, gr.Number, gr.Radio, gr.Dropdown, gr.Checkbox)):
+            _guard(component)
+
+
+def _guard(component) -> None:
+    check = component.preprocess
+    label = f"“{component.label}”" if component.label else "This setting"
+
+    def preprocess(payload):
+        try:
+            return check(payload)
+        except Exception:  # noqa: BLE001 - replaced by one sentence below
+            pass
+        shown = repr(payload) if len(repr(payload)) <= 40 else repr(payload)[:39] + "…"
+        choices = [str(value) for _, value in getattr(component, "choices", None) or ()]
+        if isinstance(component, (gr.Slider, gr.Number)):
+            low, high = component.minimum, component.maximum
+            bounds = f" from {_number(low)} to {_number(high)}" if None not in (low, high) else ""
+            message = f"{label} must be a number{bounds}; got {shown}."
+        elif choices and len(choices) <= 12:
+            message = f"{label} must be one of {', '.join(choices)}; got {shown}."
+        else:
+            message = f"{shown} is not a valid value for {label}."
+        raise gr.Error(message, print_exception=False)
+
+    component.preprocess = preprocess
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else f"{value:g}"
+
+
+def request_cancelled() -> Callable[[], bool]:
+    """A check that iterative methods ask before every step (cnnvis' ``stop=``): True once
+    the request being served was cancelled or its client went away, so that no more steps
+    are computed. Gradio has no public API for this; the check reads its queue (tested
+    with the pinned gradio by tests/test_faults.py) and is False outside a queued request.
+    """
+    from gradio.context import LocalContext
+
+    queue = getattr(LocalContext.blocks.get(None), "_queue", None)
+    event_id = LocalContext.event_id.get(None)
+    if queue is None or not event_id:
+        return lambda: False
+
+    def cancelled() -> bool:
+        for job in list(getattr(queue, "active_jobs", None) or ()):
+            for event in job or ():
+                if getattr(event, "_id", None) == event_id:
+                    return not getattr(event, "alive", True)
+        return True  # no longer a running job: cancelled
+
+    return cancelled
 
 
 def accept_any_text(dropdown: gr.Dropdown) -> gr.Dropdown:
@@ -225,7 +309,7 @@ def accept_any_text(dropdown: gr.Dropdown) -> gr.Dropdown:
 
 @functools.lru_cache(maxsize=8)
 def _decoded(path: str, mtime_ns: int, size: int) -> np.ndarray:
-    image = fit_within(cnnvis.load_image(path), MAX_SIDE)
+    image = fit_within(cnnvis.load_image(path), MAX_SIDE, min_side=DEFAULT_MIN_SIDE)
     image.setflags(write=False)  # shared by the requests that reuse this upload
     return image
 
@@ -246,7 +330,7 @@ def get_model(name: str | None) -> cnnvis.VisModel:
     compute_device()
     weights = None if SETTINGS.weights == "random" else "imagenet"
     return cnnvis.load_model(
-        (name or "").strip() or DEFAULT_MODEL, weights=weights, weights_dir=SETTINGS.weights_dir
+        str(name or "").strip() or DEFAULT_MODEL, weights=weights, weights_dir=SETTINGS.weights_dir
     )
 
 
@@ -298,22 +382,328 @@ def layer_choices(model: cnnvis.VisModel, names: Sequence[str]) -> list[tuple[st
 
 def layer_list(layers: str | Sequence[str] | None) -> list[str] | None:
     """Layer names from a multiselect (or an API caller's single name); None: the default."""
-    if isinstance(layers, str):
+    if isinstance(layers, (str, int, float)):
         layers = [layers]
-    return [name for name in layers or () if name] or None
+    return [str(name) for name in layers or () if name] or None
 
 
 def caption(model: cnnvis.VisModel, text: str) -> str:
     return f"{text} · random weights" if model.weights == "random" else text
 
 
-def heatmap_technique(method: str | None) -> cnnvis.techniques.Technique:
-    name = method or HEATMAP_METHODS[0]
-    if name not in HEATMAP_METHODS:
-        raise ParameterError(
-            f"The method must be one of {', '.join(HEATMAP_METHODS)}; got '{name}'."
-        )
+# --------------------------------------------------------------------------- methods
+# The heatmap and attribution methods come from the registry: a technique registered
+# with output "heatmap" appears in the Heatmaps tab, one with output "attribution" (and
+# no tab of its own) in the Attributions tab, each with its own endpoint, with no change
+# here. A method's parameters that the app knows (OPTIONS) become controls of its tab.
+
+
+def methods_of(output: str) -> list[str]:
+    """Registry names of the techniques with this output (those with a tab of their own
+    left out), in registry order."""
+    return [
+        name
+        for name, technique in cnnvis.TECHNIQUES.items()
+        if technique.output == output and name not in OWN_TABS
+    ]
+
+
+def map_methods() -> list[str]:
+    """Every heatmap and attribution method: those that Compare can rank."""
+    return [n for n, t in cnnvis.TECHNIQUES.items() if t.output in ("heatmap", "attribution")]
+
+
+def chosen_technique(method: str | None, output: str) -> cnnvis.techniques.Technique:
+    """The registry technique of a method picker's value (default: the first method)."""
+    names = methods_of(output)
+    name = method or names[0]
+    if name not in names:
+        raise ParameterError(f"The method must be one of {', '.join(names)}; got '{name}'.")
     return cnnvis.TECHNIQUES[name]
+
+
+def heatmap_technique(method: str | None) -> cnnvis.techniques.Technique:
+    return chosen_technique(method, "heatmap")
+
+
+def takes(name: str) -> Mapping[str, inspect.Parameter]:
+    """The keyword parameters of a registry technique's function."""
+    return inspect.signature(cnnvis.TECHNIQUES[name].function).parameters
+
+
+@dataclass(frozen=True)
+class Option:
+    """A method parameter that the app offers as a control wherever a method takes it
+    (parameters not listed in OPTIONS keep the package's defaults)."""
+
+    kind: type
+    default: Any
+    doc: str  # for the API page
+    control: Callable[..., gr.components.Component]  # (visible=...) -> the control
+
+
+def _whole(low: int, high: int, value: int, label: str, info: str) -> Callable[..., gr.Slider]:
+    return lambda **shown: gr.Slider(
+        low, high, value=value, step=1, label=label, info=info, **shown
+    )
+
+
+OPTIONS: dict[str, Option] = {
+    "max_channels": Option(
+        int,
+        64,
+        "Score-CAM: score only this many channels, those whose activation varies most "
+        "(Faster Score-CAM); 0 for all of them, as in the paper (slow: one forward pass "
+        "per channel).",
+        _whole(
+            0,
+            2048,
+            64,
+            "Channels to score (0 = all)",
+            "⚠️ Score-CAM runs the model once per channel it scores: 64 channels (those "
+            "whose activation varies most) take about a second; all of them, as in the "
+            "paper (1280 at MobileNetV2's last layer), about 25 s on a CPU.",
+        ),
+    ),
+    "window": Option(
+        int,
+        32,
+        "Occlusion: the side of the grey square, in pixels of the model's input (224 for "
+        "most models).",
+        _whole(
+            4,
+            112,
+            32,
+            "Grey square's side",
+            "In pixels of the model's input (224 for most models). A smaller square gives "
+            "a finer map but needs more forward passes.",
+        ),
+    ),
+    "stride": Option(
+        int,
+        16,
+        "Occlusion: how far the square moves between two passes, at most its side.",
+        _whole(2, 112, 16, "Stride", "How far the square moves each time; at most its side."),
+    ),
+    "samples": Option(
+        int,
+        50,
+        "SmoothGrad: how many noisy copies of the photo, 1 to 256.",
+        _whole(1, 256, 50, "Noisy copies", "More copies: a smoother map, one gradient each."),
+    ),
+    "noise": Option(
+        float,
+        0.15,
+        "SmoothGrad: the noise's standard deviation as a fraction of the pixel range, 0 to 1.",
+        lambda **shown: gr.Slider(
+            0,
+            0.5,
+            value=0.15,
+            step=0.01,
+            label="Noise level",
+            info="Standard deviation, as a fraction of the pixel range; 10-20 % works well.",
+            **shown,
+        ),
+    ),
+    "seed": Option(
+        int,
+        0,
+        "SmoothGrad: the random seed (same seed, same noise).",
+        lambda **shown: gr.Number(
+            0,
+            label="Seed (same seed, same noise)",
+            precision=0,
+            minimum=0,
+            maximum=2**31 - 1,
+            **shown,
+        ),
+    ),
+    "baseline": Option(
+        str,
+        "black",
+        'Integrated Gradients: the picture the path starts from, "black", "white" or '
+        '"blur" (the photo blurred).',
+        lambda **shown: accept_any_text(
+            gr.Dropdown(
+                [("black", "black"), ("white", "white"), ("the photo, blurred", "blur")],
+                value="black",
+                label="Baseline",
+                info="Where the path starts: the attributions explain the change from it.",
+                allow_custom_value=True,
+                **shown,
+            )
+        ),
+    ),
+    "steps": Option(
+        int,
+        50,
+        "Integrated Gradients: steps on the path from the baseline to the photo, 1 to 256.",
+        _whole(
+            1,
+            256,
+            50,
+            "Steps on the path",
+            "More steps: a smaller completeness gap (shown in the caption), one gradient each.",
+        ),
+    ),
+}
+
+# The parameters every method of a tab gets, before its options, with their API docs.
+COMMON = {
+    "heatmap": ("image", "model", "layer", "target_class", "colormap", "opacity"),
+    "attribution": ("image", "model", "target_class"),
+}
+COMMON_DOCS = {
+    "image": (str | None, "the photo (a file)."),
+    "model": (str, 'a keras.applications model name, e.g. "MobileNetV2".'),
+    "layer": (str | None, "a layer with a 2-D feature map; empty for the model's default."),
+    "target_class": (
+        str | None,
+        (
+            '"top class", an index ("285"), a label ("Egyptian cat"), an ImageNet id '
+            '("n02124075") or a picker entry ("285 · Egyptian cat").'
+        ),
+    ),
+    "colormap": (str, 'a matplotlib colormap name, e.g. "jet".'),
+    "opacity": (float, "how strongly the heatmap covers the photo, 0 to 1."),
+}
+
+
+def method_parameters(name: str) -> list[str]:
+    """The API parameters of a method's endpoint: its tab's common ones (the layer only
+    if the method takes one), then the options it takes, in OPTIONS order."""
+    technique, parameters = cnnvis.TECHNIQUES[name], takes(name)
+    common = [p for p in COMMON[technique.output] if p != "layer" or "layer" in parameters]
+    return common + [p for p in OPTIONS if p in parameters]
+
+
+def tab_options(output: str) -> list[str]:
+    """The options that at least one method of the tab takes, in OPTIONS order."""
+    wanted = {p for name in methods_of(output) for p in takes(name)}
+    return [p for p in OPTIONS if p in wanted]
+
+
+def option_values(vis: cnnvis.VisModel, name: str, layer: str | None, given: Mapping) -> dict:
+    """The keyword arguments for a method's options: what was given, else the defaults.
+    Score-CAM's "0 channels" means all of them, and more than the layer has, all too."""
+    values = {p: given.get(p, OPTIONS[p].default) for p in OPTIONS if p in takes(name)}
+    if "max_channels" in values and isinstance(values["max_channels"], (int, float)):
+        channels = vis.info(layer or vis.default_layer).channels or 1
+        if values["max_channels"] == 0 or values["max_channels"] >= channels:
+            values["max_channels"] = None
+    return values
+
+
+def with_signature(
+    name: str, parameters: Sequence[tuple[str, Any]], doc: str, run: Callable
+) -> Callable:
+    """A handler named ``name`` with these (name, type) parameters plus ``progress``,
+    documented by ``doc``: Gradio reads the API's parameter names, and finds where to
+    put its progress tracker, in the signature. ``run`` gets every value by keyword."""
+    signature = inspect.Signature(
+        [
+            inspect.Parameter(p, inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=kind)
+            for p, kind in parameters
+        ]
+        + [
+            inspect.Parameter(
+                "progress", inspect.Parameter.POSITIONAL_OR_KEYWORD, default=gr.Progress()
+            )
+        ]
+    )
+
+    def handler(*args, **kwargs):
+        bound = signature.bind(*args, **kwargs)
+        bound.apply_defaults()
+        return run(**bound.arguments)
+
+    handler.__signature__ = signature
+    handler.__annotations__ = dict(parameters)
+    handler.__name__ = handler.__qualname__ = name
+    handler.__doc__ = doc
+    return friendly_errors(handler)
+
+
+def method_doc(name: str) -> str:
+    technique = cnnvis.TECHNIQUES[name]
+    lines = [f"{technique.title}: {technique.summary} ({technique.paper})", "", "Parameters:"]
+    for p in method_parameters(name):
+        lines.append(f"    {p}: {COMMON_DOCS[p][1] if p in COMMON_DOCS else OPTIONS[p].doc}")
+    return "\n".join(lines)
+
+
+def run_method(
+    name: str,
+    image: str | None,
+    model: str,
+    target_class: str | None,
+    progress: gr.Progress,
+    layer: str | None = None,
+    colormap: str = "jet",
+    opacity: float = 0.5,
+    **options,
+) -> Gallery:
+    """One heatmap or attribution method on the photo, drawn as its tab draws it."""
+    technique = cnnvis.TECHNIQUES[name]
+    vis = load(model, progress)
+    photo = read_image(image)
+    working(progress, f"Computing {technique.title}")
+    arguments = {"target_class": parse_class(target_class)}
+    if "layer" in takes(name):
+        arguments["layer"] = layer or None
+    arguments.update(option_values(vis, name, arguments.get("layer"), options))
+    result = technique.function(vis, photo, **arguments)
+    if technique.output == "heatmap":
+        return heatmap_gallery(vis, photo, result, colormap, opacity)
+    return attribution_gallery(vis, result)
+
+
+def method_endpoint(name: str) -> Callable:
+    """The handler of a method's own endpoint (``/score_cam``, ``/smoothgrad``...)."""
+    parameters = [
+        (p, COMMON_DOCS[p][0] if p in COMMON_DOCS else OPTIONS[p].kind)
+        for p in method_parameters(name)
+    ]
+    return with_signature(name, parameters, method_doc(name), functools.partial(run_method, name))
+
+
+def chosen_method_handler(output: str) -> Callable:
+    """The handler of a tab's Run button: the picked method with the tab's controls."""
+    parameters = (
+        [("method", str)]
+        + [(p, COMMON_DOCS[p][0]) for p in COMMON[output]]
+        + [(p, OPTIONS[p].kind) for p in tab_options(output)]
+    )
+
+    def run(method: str | None, **values) -> Gallery:
+        name = chosen_technique(method, output).name
+        wanted = set(method_parameters(name)) | {"progress"}
+        return run_method(name, **{k: v for k, v in values.items() if k in wanted})
+
+    doc = f"The Run button of the tab of {output} methods: the chosen method, its controls."
+    return with_signature(f"run_{output}", parameters, doc, run)
+
+
+def endpoint_methods(output: str | None = None) -> list[str]:
+    """The heatmap and attribution methods that get an endpoint of their own (/grad_cam
+    keeps its published signature, with a method parameter)."""
+    outputs = ("heatmap", "attribution") if output is None else (output,)
+    return [
+        name
+        for kind in outputs
+        for name in methods_of(kind)
+        if f"/{name}" not in ORIGINAL_API_NAMES
+    ]
+
+
+API_NAMES = (
+    *ORIGINAL_API_NAMES,
+    *(f"/{name}" for name in endpoint_methods()),
+    "/feature_visualization",
+    "/compare",
+    "/sanity_check",
+    "/pointing_game",
+)
 
 
 # --------------------------------------------------------------------------- pictures
@@ -379,6 +769,162 @@ def attribution_gallery(model, result: cnnvis.Attribution, extra: str = "") -> G
             f"{text} · saliency, bright = strong effect",
         ),
     ]
+
+
+def map_picture(photo: np.ndarray, method: str, values: np.ndarray) -> np.ndarray:
+    """A method's H x W map drawn as its tab draws it: a heatmap over the photo, an
+    attribution's saliency in grey (bright = strong effect)."""
+    if cnnvis.TECHNIQUES[method].output == "heatmap":
+        return render.overlay(photo, values, alpha=0.5, cmap="jet")
+    return render.colorize(values, "gray")
+
+
+def feature_sheet(images: np.ndarray, labels: Sequence[str]) -> np.ndarray:
+    """Feature visualisation pictures side by side, each labelled."""
+    pictures = [render.to_uint8(picture) for picture in images]
+    columns = min(len(pictures), 4 if len(pictures) <= 8 else 8)
+    return render.grid(pictures, list(labels), columns=columns)
+
+
+def _outline(picture: np.ndarray, box: Sequence[int], width: int, colour) -> None:
+    x0, y0, x1, y1 = box
+    picture[y0 : y0 + width, x0 : x1 + 1] = colour
+    picture[max(y1 - width + 1, 0) : y1 + 1, x0 : x1 + 1] = colour
+    picture[y0 : y1 + 1, x0 : x0 + width] = colour
+    picture[y0 : y1 + 1, max(x1 - width + 1, 0) : x1 + 1] = colour
+
+
+def mark_box(picture: np.ndarray, box: Sequence[float], peak: tuple[int, int]) -> np.ndarray:
+    """The pointing game drawn: the object's box in white (edged in black) and the map's
+    peak as a black-and-white cross."""
+    marked = picture.copy()
+    height, width = marked.shape[:2]
+    line = max(2, round(max(height, width) / 250))
+    x0, x1 = (min(max(round(v), 0), width - 1) for v in (box[0], box[2]))
+    y0, y1 = (min(max(round(v), 0), height - 1) for v in (box[1], box[3]))
+    _outline(marked, (x0, y0, x1, y1), line + 2, (0, 0, 0))
+    inner = (min(x0 + 1, x1), min(y0 + 1, y1), max(x1 - 1, x0), max(y1 - 1, y0))
+    _outline(marked, inner, line, (255, 255, 255))
+    x, y = peak
+    arm = 5 * line
+    for colour, grow in (((0, 0, 0), line), ((255, 255, 255), 0)):  # black edge, white core
+        half = (line + grow) // 2 + grow // 2
+        across = slice(max(x - arm - grow, 0), x + arm + grow + 1)
+        down = slice(max(y - arm - grow, 0), y + arm + grow + 1)
+        marked[max(y - half, 0) : y + half + 1, across] = colour
+        marked[down, max(x - half, 0) : x + half + 1] = colour
+    return marked
+
+
+def ranked_maps(vis: cnnvis.VisModel, photo: np.ndarray, result) -> Gallery:
+    """Compare's maps, most faithful first, each captioned with its areas and the random
+    map's (a Comparison of cnnvis.metrics)."""
+    target = f"{result.label} ({result.class_index})"
+    random = (
+        f"random map: deletion {result.random_deletion.auc:.3f}, "
+        f"insertion {result.random_insertion.auc:.3f}"
+    )
+    return [
+        (
+            map_picture(photo, row.name, row.map),
+            caption(
+                vis,
+                f"#{rank} {row.title} · deletion {row.deletion.auc:.3f}, insertion "
+                f"{row.insertion.auc:.3f}, score {row.score:.3f} · {vis.name} · {target} · "
+                f"{random} · deletion: lower is better, insertion: higher is better, score: "
+                f"insertion minus deletion · {row.seconds:.1f} s",
+            ),
+        )
+        for rank, row in enumerate(result.rows, 1)
+    ]
+
+
+def faithfulness_chart(vis: cnnvis.VisModel, result) -> np.ndarray:
+    return render.deletion_insertion_chart(
+        result.curves,
+        baseline=result.baseline,
+        title=caption(vis, result.caption),
+        width=1000,
+        height=480,
+    )
+
+
+def randomization_results(vis: cnnvis.VisModel, photo: np.ndarray, result, seed: int):
+    """The sanity check drawn: one grid (a row per method, a column per step) and the
+    table of similarities per step (a RandomizationCheck of cnnvis.metrics)."""
+    titles = [cnnvis.TECHNIQUES[name].title for name in result.methods]
+    cells, texts = [], []
+    for i, name in enumerate(result.methods):  # a row per method, a column per step
+        cells += [fit_within(map_picture(photo, name, m), 176) for m in result.maps[i]]
+        texts += [f"{titles[i]}: trained"] + [
+            f"{step} · rho {rho:.2f}" for step, rho in zip(result.steps[1:], result.spearman[i][1:])
+        ]
+    target = f"{result.label} ({result.class_index})"
+    grid = (
+        render.grid(cells, texts, columns=len(result.steps)),
+        caption(
+            vis,
+            f"Model randomisation · {vis.name} · {target} · seed {seed} · a row per method "
+            f"({', '.join(titles)}): the trained model's map, then layers re-drawn from the "
+            f"top down to the one named (all {result.layers_randomised[-1]} at the right); "
+            "rho: rank correlation with the trained model's map",
+        ),
+    )
+    headers = ["re-drawn down to (layers)"] + [
+        f"{title} {what}" for title in titles for what in ("ρ", "SSIM")
+    ]
+    steps_done = ["nothing (trained)"] + [
+        f"{step} ({result.layers_randomised[j]})" for j, step in enumerate(result.steps) if j
+    ]
+    rows = [
+        [steps_done[j]]
+        + [
+            round(float(values[i, j]), 3)
+            for i in range(len(result.methods))
+            for values in (result.spearman, result.ssim)
+        ]
+        for j in range(len(result.steps))
+    ]
+    return [grid], {"headers": headers, "data": rows}
+
+
+def pointing_picture(vis, photo: np.ndarray, method: str, result, values, outcome):
+    """A method's map with the box and its peak marked, captioned hit or miss (a
+    PointingResult of cnnvis.metrics)."""
+    verdict = "hit" if outcome.hit else "miss"
+    where = (
+        "inside the box"
+        if outcome.distance == 0
+        else f"{outcome.distance:.0f} px from the box (tolerance {outcome.tolerance:g} px)"
+    )
+    peak = f"({outcome.peak[0]}, {outcome.peak[1]})"
+    picture = mark_box(map_picture(photo, method, values), outcome.box, outcome.peak)
+    return picture, caption(vis, f"{result.caption} · {verdict}: its peak {peak} is {where}")
+
+
+def feature_gallery(vis: cnnvis.VisModel, result, labels: Sequence[str]) -> Gallery:
+    """Feature visualisation's pictures: all on one sheet, then each on its own with how
+    far its objective rose (a FeatureVisualization of cnnvis)."""
+    settings = f"{result.size} px, seed {result.seed}"
+    measure = "mean activation" if result.layer is not None else "logit"
+    shown = (
+        f"channels {', '.join(map(str, result.channels))}"
+        if result.channels is not None
+        else ", ".join(labels)
+    )
+    dead = [result.layer is not None and final <= 0 for final in result.final]
+    named = [f"{label} (dead)" if silent else label for label, silent in zip(labels, dead)]
+    sheet = caption(vis, f"{result.caption} · {shown} · {settings}")
+    gallery = [(feature_sheet(result.images, named), sheet)]
+    for picture, label, start, final, silent in zip(
+        result.images, labels, result.start, result.final, dead
+    ):
+        rose = f"{measure} {start:.3g} at the start, {final:.3g} at the end"
+        if silent:
+            rose += " (a dead channel: nothing made it respond, so the picture stays grey)"
+        text = f"{result.caption} · {label} · {rose} · {settings}"
+        gallery.append((render.to_uint8(picture), caption(vis, text)))
+    return gallery
 
 
 # --------------------------------------------------------------------------- handlers
@@ -486,7 +1032,7 @@ def grad_cam(
     target_class: str | None,
     colormap: str,
     opacity: float,
-    method: str = HEATMAP_METHODS[0],
+    method: str = "grad_cam",
     progress: gr.Progress = gr.Progress(),
 ) -> Gallery:
     """Where in the photo the evidence for a class lies (Grad-CAM).
@@ -498,17 +1044,12 @@ def grad_cam(
         target_class: "top class", an index, a label, an ImageNet id or "285 · Egyptian cat".
         colormap: a matplotlib colormap name, e.g. "jet".
         opacity: how strongly the heatmap covers the photo, 0 to 1.
-        method: the heatmap method: "grad_cam".
+        method: "grad_cam", or another heatmap method ("layer_cam", "occlusion"...) with its own parameters at their defaults (its own endpoint sets them).
     """
-    technique = heatmap_technique(method)
-    vis = load(model, progress)
-    photo = read_image(image)
-    working(progress, f"Computing {technique.title}")
-    options = {"target_class": parse_class(target_class)}
-    if "layer" in inspect.signature(technique.function).parameters:  # occlusion has none
-        options["layer"] = layer or None
-    result = technique.function(vis, photo, **options)
-    return heatmap_gallery(vis, photo, result, colormap, opacity)
+    name = heatmap_technique(method).name
+    return run_method(
+        name, image, model, target_class, progress, layer=layer, colormap=colormap, opacity=opacity
+    )
 
 
 @friendly_errors
@@ -570,6 +1111,7 @@ def deep_dream(
         step_size=step_size,
         seed=seed,
         every=max(1, steps // 4) if isinstance(steps, int) else 1,  # about 4 pictures per octave
+        stop=request_cancelled(),
     )
     for frame in frames:
         where = f"octave {frame.octave}/{frame.octaves}, step {frame.step}/{frame.steps}"
@@ -590,6 +1132,229 @@ def deep_dream(
         ]
 
 
+def parse_channels(text: str | None) -> list[int]:
+    """Channel indices typed as "3, 17, 42" (commas or spaces)."""
+    parts = [part for part in re.split(r"[,;\s]+", str(text or "").strip()) if part]
+    if not all(part.isdigit() for part in parts):
+        raise ParameterError("Channels must be whole numbers separated by commas, e.g. 3, 17, 42.")
+    return [int(part) for part in parts]
+
+
+def feature_targets(
+    vis: cnnvis.VisModel,
+    target: str,
+    layer: str | None,
+    count: int,
+    channels: str | None,
+    classes: str | Sequence[str] | None,
+) -> tuple[dict, list[str]]:
+    """cnnvis' keyword arguments for the pictures asked for, and a label per picture."""
+    from cnnvis.techniques.base import check_int
+
+    if target == "class":
+        chosen = [classes] if isinstance(classes, (str, int)) else list(classes or [])
+        indices = [parse_class(choice) for choice in chosen if str(choice).strip()]
+        if not indices or None in indices:
+            raise ParameterError("Choose the classes to visualise (there is no top class here).")
+        indices = [vis.resolve_class(index) for index in indices]
+        return {"target_class": indices}, [f"{vis.class_label(i)} ({i})" for i in indices]
+    if target != "channels":
+        raise ParameterError(f"The target must be 'channels' or 'class'; got '{target}'.")
+    layer = layer or vis.dream_layers[0]
+    indices = parse_channels(channels)
+    if not indices:
+        count = check_int("count", count, 1, MAX_FEATURE_PICTURES)
+        vis.feature_layer(layer)
+        indices = list(range(min(count, vis.info(layer).channels or 1)))
+    return {"layer": layer, "channels": indices}, [f"channel {c}" for c in indices]
+
+
+@friendly_errors
+def feature_visualization(
+    model: str,
+    target: str,
+    layer: str | None,
+    count: int,
+    channels: str | None,
+    classes: Sequence[str] | None,
+    steps: int,
+    size: int,
+    seed: int,
+    progress: gr.Progress = gr.Progress(),
+) -> Iterator[Gallery]:
+    """Pictures grown from noise to excite channels of a layer, or classes (streams intermediate pictures).
+
+    Parameters:
+        model: a keras.applications model name.
+        target: "channels" (of the layer) or "class" (the classes' logits).
+        layer: for "channels", a layer name; empty for the model's default (a middle block).
+        count: for "channels", how many of the first channels, 1 to 16 (when channels is empty).
+        channels: for "channels", channel indices such as "3, 17, 42" (overrides count); empty for the first ones.
+        classes: for "class", 1 to 16 classes: indices, labels, ImageNet ids or picker entries.
+        steps: optimisation steps, 1 to 1024.
+        size: the pictures' side in pixels, 32 to 384.
+        seed: the random seed (same seed, same pictures).
+    """
+    vis = load(model, progress)
+    options, labels = feature_targets(vis, target, layer, count, channels, classes)
+    working(progress, "Starting from grey noise", 0.1)
+    frames = cnnvis.feature_visualization_frames(
+        vis,
+        **options,
+        steps=steps,
+        size=size,
+        seed=seed,
+        every=frame_interval(steps, 8),
+        stop=request_cancelled(),
+    )
+    for frame in frames:
+        progress(frame.progress, desc=f"Growing the pictures: step {frame.step}/{frame.steps}")
+        if frame.result is None:
+            where = f"step {frame.step}/{frame.steps}"
+            text = f"Feature visualisation in progress · {vis.name} · {where}"
+            yield [(feature_sheet(frame.images, labels), caption(vis, text))]
+            continue
+        yield feature_gallery(vis, frame.result, labels)
+
+
+def frame_interval(steps, frames: int) -> int:
+    """Steps between two intermediate pictures, for about ``frames`` of them (cnnvis
+    checks ``steps`` itself)."""
+    if isinstance(steps, (int, float)) and math.isfinite(steps) and steps >= 1:
+        return max(1, int(steps) // frames)
+    return 1
+
+
+def method_list(methods: str | Sequence[str] | None) -> list[str]:
+    """The ticked methods (an API caller may give one name as a string)."""
+    names = [methods] if isinstance(methods, str) else list(methods or [])
+    if not names:
+        raise ParameterError("Tick at least one method.")
+    return names
+
+
+@friendly_errors
+def compare(
+    image: str | None,
+    model: str,
+    target_class: str | None,
+    methods: Sequence[str],
+    steps: int,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Gallery, np.ndarray]:
+    """Several heatmap and attribution methods on one photo, ranked by faithfulness (deletion and insertion).
+
+    Parameters:
+        image: the photo.
+        model: a keras.applications model name.
+        target_class: "top class", an index, a label, an ImageNet id or "285 · Egyptian cat".
+        methods: registry names of heatmap and attribution methods, e.g. ["grad_cam", "vanilla_gradient"].
+        steps: pixels are deleted and inserted in this many steps, 2 to 224.
+    Returns:
+        the maps, most faithful first, each captioned with its deletion and insertion areas; and the chart of the curves, with a random map's as the baseline.
+    """
+    vis = load(model, progress)
+    photo = read_image(image)
+    names = method_list(methods)
+    working(progress, f"Computing {plural(len(names), 'map')} and deleting their pixels", 0.2)
+    result = cnnvis.compare(vis, photo, names, target_class=parse_class(target_class), steps=steps)
+    return ranked_maps(vis, photo, result), faithfulness_chart(vis, result)
+
+
+@friendly_errors
+def sanity_check(
+    image: str | None,
+    model: str,
+    target_class: str | None,
+    methods: Sequence[str],
+    steps: int,
+    seed: int,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Gallery, dict]:
+    """Model randomisation (Adebayo et al. 2018): each method's map as the network's layers are re-drawn at random, from the top.
+
+    Parameters:
+        image: the photo.
+        model: a keras.applications model name.
+        target_class: "top class", an index, a label, an ImageNet id or "285 · Egyptian cat".
+        methods: 1 to 8 registry names of heatmap and attribution methods, e.g. ["grad_cam", "guided_backprop"].
+        steps: randomisation steps, 1 to 12 (the classifier first, then groups of blocks down to the first layer).
+        seed: the random seed of the new weights.
+    Returns:
+        one picture: a row of maps per method, from the trained model to a fully random one, each with its rank correlation (Spearman) to the trained model's map; and the table of rank correlations and structural similarities per step.
+    """
+    vis = load(model, progress)
+    photo = read_image(image)
+    names = method_list(methods)
+    working(progress, "Randomising a copy of the model, layer group by layer group", 0.2)
+    result = cnnvis.randomization_check(
+        vis, photo, names, target_class=parse_class(target_class), steps=steps, seed=seed
+    )
+    return randomization_results(vis, photo, result, seed)
+
+
+def map_technique(name: str) -> cnnvis.techniques.Technique:
+    if name not in map_methods():
+        raise ParameterError(
+            f"'{name}' is not a heatmap or attribution method; choose from {', '.join(map_methods())}."
+        )
+    return cnnvis.TECHNIQUES[name]
+
+
+@friendly_errors
+def pointing_game(
+    image: str | None,
+    model: str,
+    target_class: str | None,
+    methods: Sequence[str],
+    x0: float | None,
+    y0: float | None,
+    x1: float | None,
+    y1: float | None,
+    tolerance: float,
+    progress: gr.Progress = gr.Progress(),
+) -> tuple[Gallery, dict]:
+    """The pointing game (Zhang et al. 2016): does each method's strongest point fall in the object's box?
+
+    Parameters:
+        image: the photo.
+        model: a keras.applications model name.
+        target_class: "top class", an index, a label, an ImageNet id or "285 · Egyptian cat".
+        methods: registry names of heatmap and attribution methods, e.g. ["grad_cam", "occlusion"].
+        x0: the box's left edge, in pixels of the photo (photos longer than 1024 pixels are first shrunk to 1024).
+        y0: the box's top edge (y grows downwards).
+        x1: the box's right edge.
+        y1: the box's bottom edge.
+        tolerance: a peak this many pixels outside the box still counts as a hit (15 in the paper).
+    Returns:
+        each map with the box and its peak marked, captioned hit or miss; and the table of results.
+    """
+    from cnnvis.metrics import saliency_map
+
+    box = (x0, y0, x1, y1)
+    if any(value is None for value in box) or not (x0 < x1 and y0 < y1):
+        raise ParameterError(
+            "Draw over the object on the photo first, or give its box with x0 < x1 and y0 < y1."
+        )
+    techniques = [map_technique(name) for name in dict.fromkeys(method_list(methods))]
+    vis = load(model, progress)
+    photo = read_image(image)
+    wanted = parse_class(target_class)
+    index = vis.resolve_class(wanted) if wanted is not None else None
+    gallery, rows = [], []
+    for done, technique in enumerate(techniques):
+        progress((done, len(techniques)), desc=f"Computing {technique.title}")
+        result = technique.function(vis, photo, target_class=index)
+        index = result.class_index  # the top class, once known, for the other methods
+        values = saliency_map(result)
+        outcome = cnnvis.pointing_game(values, box, tolerance=tolerance)
+        gallery.append(pointing_picture(vis, photo, technique.name, result, values, outcome))
+        verdict = "hit" if outcome.hit else "miss"
+        rows.append([technique.title, verdict, *outcome.peak, round(outcome.distance, 1)])
+    headers = ["method", "result", "peak x", "peak y", "pixels from the box"]
+    return gallery, {"headers": headers, "data": rows}
+
+
 # UI helpers (private events): they fill pickers and the model summary.
 
 
@@ -604,21 +1369,25 @@ def show_predictions(image: str | None, model: str, progress: gr.Progress = gr.P
     return (label, *[gr.update(choices=class_choices(predictions))] * CLASS_PICKERS)
 
 
+LAYER_PICKERS = 6  # model_changed returns the summary, then these pickers' updates
+
+
 @friendly_errors
 def model_changed(model: str, progress: gr.Progress = gr.Progress()):
     """The model summary and every layer picker filled (and preselected) for ``model``."""
     try:
         vis = load(model, progress)
     except CnnvisError as error:  # say it where the model is chosen; the pickers stay
-        return (f"⚠️ {error}", *[gr.update()] * 5)
+        return (f"⚠️ {error}", *[gr.update()] * LAYER_PICKERS)
     layers = layer_choices(vis, vis.visual_layers)
     return (
         model_summary(vis),
         gr.update(choices=layer_choices(vis, vis.filter_layers), value=vis.first_conv),
         gr.update(choices=layers, value=vis.default_layer),  # feature maps
-        gr.update(choices=layers, value=vis.default_layer),  # Grad-CAM
+        gr.update(choices=layers, value=vis.default_layer),  # heatmaps
         gr.update(choices=layers, value=vis.default_layer),  # Guided Grad-CAM
         gr.update(choices=layers, value=list(vis.dream_layers)),  # Deep Dream
+        gr.update(choices=layers, value=vis.dream_layers[0]),  # feature visualisation
     )
 
 
@@ -635,10 +1404,41 @@ def model_summary(vis: cnnvis.VisModel) -> str:
 
 
 @friendly_errors
-def method_changed(method: str | None) -> tuple[str, dict]:
-    """The Grad-CAM tab's explanation and button for the chosen heatmap method."""
-    technique = heatmap_technique(method)
-    return technique_text(technique.name), gr.update(value=f"Run {technique.title}")
+def method_changed(method: str | None, output: str = "heatmap") -> tuple:
+    """A method tab's explanation, button, layer picker (heatmaps) and options, shown
+    only where the chosen method takes them."""
+    technique = chosen_technique(method, output)
+    parameters = takes(technique.name)
+    updates = [technique_text(technique.name), gr.update(value=f"Run {technique.title}")]
+    if output == "heatmap":
+        updates.append(gr.update(visible="layer" in parameters))
+    updates += [gr.update(visible=option in parameters) for option in tab_options(output)]
+    return tuple(updates)
+
+
+def photo_for_drawing(image: str | None):
+    """The pointing game's drawing area shows the photo (as the methods see it); the box
+    is cleared."""
+    try:
+        photo = read_image(image) if image else None
+    except CnnvisError:  # the predictions panel already says what is wrong with it
+        photo = None
+    return (photo, *[None] * 4)
+
+
+def box_drawn(drawing: Mapping | None) -> tuple:
+    """The box (x0, y0, x1, y1) around everything drawn on the photo, or four blanks."""
+    ink = [
+        np.asarray(layer)[..., 3] > 0
+        for layer in (drawing or {}).get("layers") or ()
+        if layer is not None and np.ndim(layer) == 3 and np.shape(layer)[2] == 4
+    ]
+    if not ink or len({mask.shape for mask in ink}) != 1:
+        return (None,) * 4
+    ys, xs = np.nonzero(np.logical_or.reduce(ink))
+    if xs.size == 0:
+        return (None,) * 4
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
 
 
 def technique_text(name: str) -> str:
@@ -648,7 +1448,7 @@ def technique_text(name: str) -> str:
 
 # --------------------------------------------------------------------------- interface
 
-CLASS_PICKERS = 3  # Guided backprop, Grad-CAM and Guided Grad-CAM each have one
+CLASS_PICKERS = 5  # Guided backprop, Attributions, Heatmaps, Guided Grad-CAM, Compare
 MODEL_WORK = {"concurrency_id": "model"}  # every event that runs a model shares one limit
 PRIVATE = {"api_visibility": "private"}
 
@@ -667,6 +1467,11 @@ CSS = """
   white-space: normal; overflow-wrap: anywhere; max-width: 100%; padding: 0 1em;
 }
 .gallery-container .media-button { height: calc(100% - 104px) !important; }
+/* Compare's grid of maps: the caption's start (rank, method, areas) on two lines */
+#ranked-maps .caption-label {
+  white-space: normal; max-width: 100%; font-size: 0.8em;
+  display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical;
+}
 """
 
 LAUNCH_KWARGS: dict[str, Any] = {
@@ -682,7 +1487,9 @@ LAUNCH_KWARGS: dict[str, Any] = {
 }
 
 
-def layer_picker(label: str, info: str, multiselect: bool = False) -> gr.Dropdown:
+def layer_picker(
+    label: str, info: str, multiselect: bool = False, visible: bool = True
+) -> gr.Dropdown:
     # Filled for the chosen model when the page opens and whenever the model changes;
     # any value is accepted here and checked by cnnvis (API callers may name any layer).
     picker = gr.Dropdown(
@@ -693,6 +1500,7 @@ def layer_picker(label: str, info: str, multiselect: bool = False) -> gr.Dropdow
         multiselect=multiselect,
         max_choices=MAX_DREAM_LAYERS if multiselect else None,
         allow_custom_value=True,
+        visible=visible,
     )
     return accept_any_text(picker)
 
@@ -728,29 +1536,146 @@ class TabParts:
     text: gr.Markdown
 
 
-@contextlib.contextmanager
-def technique_tab(name: str) -> Iterator[TabParts]:
-    """A tab: the technique's explanation, then controls (built by the caller) beside a
-    results gallery of lossless PNGs with captions, downloadable one by one or all."""
-    gallery = gr.Gallery(
-        label=cnnvis.TECHNIQUES[name].title,
+def results_gallery(
+    label: str, *, preview: bool = True, columns: int = 2, elem_id: str | None = None
+) -> gr.Gallery:
+    """Lossless PNGs with captions, downloadable one by one or all (rendered by the tab)."""
+    return gr.Gallery(
+        label=label,
         format="png",
-        columns=2,
+        columns=columns,
         height=560,
         object_fit="contain",
-        preview=True,  # the first picture large, its caption in full, the others below
-        selected_index=0,
+        preview=preview,  # the first picture large, its caption in full, the others below
+        selected_index=0 if preview else None,
         buttons=["download", "download_all", "fullscreen"],
         interactive=False,
         render=False,
+        elem_id=elem_id,
     )
-    with gr.Tab(cnnvis.TECHNIQUES[name].title, id=name, elem_id=f"tab-{name}"):
-        text = gr.Markdown(technique_text(name), elem_classes="technique-text")
+
+
+@contextlib.contextmanager
+def technique_tab(
+    name: str,
+    *,
+    title: str | None = None,
+    key: str | None = None,
+    text: str | None = None,
+    gallery: gr.Gallery | None = None,
+    below: Sequence[gr.components.Component] = (),
+) -> Iterator[TabParts]:
+    """A tab: the technique's explanation, then controls (built by the caller) beside a
+    results gallery (then the components ``below``, built with ``render=False``)."""
+    title = title or cnnvis.TECHNIQUES[name].title
+    key = key or name
+    gallery = gallery or results_gallery(title)
+    with gr.Tab(title, id=key, elem_id=f"tab-{key}"):
+        explanation = gr.Markdown(text or technique_text(name), elem_classes="technique-text")
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
-                yield TabParts(gallery, text)
+                yield TabParts(gallery, explanation)
             with gr.Column(scale=2):
                 gallery.render()
+                for component in below:
+                    component.render()
+
+
+def accept_any_names(group: gr.CheckboxGroup) -> gr.CheckboxGroup:
+    """Let a method checklist pass any names to cnnvis, which says which ones it knows
+    (Gradio would refuse them with a message of its own), and document it as a list of
+    strings."""
+
+    def preprocess(payload):
+        return [payload] if isinstance(payload, str) else list(payload or [])
+
+    group.preprocess = preprocess
+    group.api_info = lambda: {"type": "array", "items": {"type": "string"}}
+    return group
+
+
+def method_checklist(default: Sequence[str], info: str) -> gr.CheckboxGroup:
+    """Every heatmap and attribution method of the registry, to tick."""
+    group = gr.CheckboxGroup(
+        [
+            (cnnvis.TECHNIQUES[m].title + (" (slow)" if m == "score_cam" else ""), m)
+            for m in map_methods()
+        ],
+        value=list(default),
+        label="Methods",
+        info=info,
+    )
+    return accept_any_names(group)
+
+
+def method_tab(
+    image: gr.Image, model: gr.Dropdown, output: str, title: str, key: str
+) -> tuple[gr.Dropdown | None, gr.Dropdown]:
+    """A tab for the registry's methods of one output ("heatmap" or "attribution"): a
+    method picker, the controls each method takes (shown only for the methods that take
+    them), and an endpoint per method. Returns the layer picker (heatmaps) and the
+    class picker."""
+    names = methods_of(output)
+    first = names[0]
+    with technique_tab(first, title=title, key=key) as tab:
+        method = gr.Dropdown(
+            label="Method",
+            choices=[(cnnvis.TECHNIQUES[m].title, m) for m in names],
+            value=first,
+            filterable=False,
+        )
+        controls: dict[str, gr.components.Component] = {"image": image, "model": model}
+        if "layer" in COMMON[output]:
+            controls["layer"] = layer_picker(
+                "Layer",
+                "Default: the last feature map, the one the classifier reads.",
+                visible="layer" in takes(first),
+            )
+        controls["target_class"] = class_picker()
+        for option in tab_options(output):
+            controls[option] = OPTIONS[option].control(visible=option in takes(first))
+        if "colormap" in COMMON[output]:
+            controls["colormap"] = colormap_picker("jet")
+            controls["opacity"] = gr.Slider(
+                0, 1, value=0.5, step=0.05, label="Heatmap opacity over the photo"
+            )
+        run = run_button(f"Run {cnnvis.TECHNIQUES[first].title}")
+        # One endpoint per method, with the parameters it takes (never-shown triggers).
+        for name in endpoint_methods(output):
+            gr.Button(visible=False).click(
+                method_endpoint(name),
+                [controls[p] for p in method_parameters(name)],
+                [tab.gallery],
+                api_name=name,
+                **MODEL_WORK,
+            )
+        inputs = [controls[p] for p in (*COMMON[output], *tab_options(output))]
+        if output == "heatmap":  # the published endpoint of the original Grad-CAM tab
+            gr.Button(visible=False).click(
+                grad_cam,
+                [*inputs[: len(COMMON[output])], method],
+                [tab.gallery],
+                api_name="grad_cam",
+                **MODEL_WORK,
+            )
+    shown = [controls[p] for p in ("layer", *tab_options(output)) if p in controls]
+    method.change(
+        functools.partial(method_changed, output=output),
+        [method],
+        [tab.text, run, *shown],
+        api_name=f"{key}_method_changed",
+        queue=False,
+        **PRIVATE,
+    )
+    run.click(
+        chosen_method_handler(output),
+        [method, *inputs],
+        [tab.gallery],
+        api_name=f"run_{key}",
+        **PRIVATE,
+        **MODEL_WORK,
+    )
+    return controls.get("layer"), controls["target_class"]
 
 
 def example_paths() -> list[str]:
@@ -766,7 +1691,11 @@ def filters_tab(model: gr.Dropdown) -> gr.Dropdown:
             value="norm",
             label="Which filters",
         )
-        gr.Markdown("Filters belong to the model: they are the same for every photo.")
+        gr.Markdown(
+            "Filters belong to the model: they are the same for every photo. Only the first "
+            "layer's can be read as pictures; to see what a deeper filter responds to, use "
+            "the **Feature visualisation** tab."
+        )
         run = run_button("Show filters")
     run.click(
         filters, [model, layer, count, order], [tab.gallery], api_name="filters", **MODEL_WORK
@@ -811,34 +1740,6 @@ def guided_backprop_tab(image: gr.Image, model: gr.Dropdown) -> gr.Dropdown:
     return target
 
 
-def grad_cam_tab(image: gr.Image, model: gr.Dropdown) -> tuple[gr.Dropdown, gr.Dropdown]:
-    with technique_tab("grad_cam") as tab:
-        method = gr.Dropdown(
-            label="Method",
-            choices=[(cnnvis.TECHNIQUES[m].title, m) for m in HEATMAP_METHODS],
-            value=HEATMAP_METHODS[0],
-            filterable=False,
-        )
-        layer = layer_picker(
-            "Layer", "Default: the last feature map, the one the classifier reads."
-        )
-        target = class_picker()
-        colormap = colormap_picker("jet")
-        opacity = gr.Slider(0, 1, value=0.5, step=0.05, label="Heatmap opacity over the photo")
-        run = run_button("Run Grad-CAM")
-    method.change(
-        method_changed, [method], [tab.text, run], api_name="method_changed", queue=False, **PRIVATE
-    )
-    run.click(
-        grad_cam,
-        [image, model, layer, target, colormap, opacity, method],
-        [tab.gallery],
-        api_name="grad_cam",
-        **MODEL_WORK,
-    )
-    return layer, target
-
-
 def guided_grad_cam_tab(image: gr.Image, model: gr.Dropdown) -> tuple[gr.Dropdown, gr.Dropdown]:
     with technique_tab("guided_grad_cam") as tab:
         layer = layer_picker("Grad-CAM layer", "Default: the last feature map.")
@@ -879,6 +1780,238 @@ def deep_dream_tab(image: gr.Image, model: gr.Dropdown) -> gr.Dropdown:
     )
     stop.click(None, cancels=[dreaming], api_name="stop_dream", **PRIVATE)
     return layers
+
+
+def feature_visualization_tab(model: gr.Dropdown) -> gr.Dropdown:
+    with technique_tab("feature_visualization") as tab:
+        target = gr.Radio(
+            [("channels of a layer", "channels"), ("classes", "class")],
+            value="channels",
+            label="What to visualise",
+        )
+        layer = layer_picker(
+            "Layer", "Middle layers: textures and patterns. Deep layers: object parts."
+        )
+        count = gr.Slider(1, MAX_FEATURE_PICTURES, value=8, step=1, label="How many channels")
+        channels = gr.Textbox(
+            "",
+            label="Or these channels",
+            placeholder="e.g. 3, 17, 42",
+            info="Channel indices separated by commas; empty: the first ones.",
+        )
+        classes = accept_any_text(
+            gr.Dropdown(
+                label="Classes",
+                info="Up to 16; type to search. Each picture maximises one class's logit.",
+                choices=[class_choice(c.index) for c in imagenet_classes()],
+                value=[class_choice(130)],  # flamingo
+                multiselect=True,
+                max_choices=MAX_FEATURE_PICTURES,
+                allow_custom_value=True,
+                visible=False,
+            )
+        )
+        steps = gr.Slider(
+            4, 512, value=128, step=4, label="Steps", info="More steps: clearer patterns."
+        )
+        size = gr.Slider(32, 384, value=128, step=32, label="Picture size (pixels)")
+        seed = gr.Number(
+            0, label="Seed (same seed, same pictures)", precision=0, minimum=0, maximum=2**31 - 1
+        )
+        with gr.Row():
+            run = run_button("Visualise")
+            stop = gr.Button("Stop", variant="stop")
+    target.change(
+        feature_target_changed,
+        [target],
+        [layer, count, channels, classes],
+        api_name="feature_target_changed",
+        queue=False,
+        **PRIVATE,
+    )
+    growing = run.click(
+        feature_visualization,
+        [model, target, layer, count, channels, classes, steps, size, seed],
+        [tab.gallery],
+        api_name="feature_visualization",
+        **MODEL_WORK,
+    )
+    stop.click(None, cancels=[growing], api_name="stop_feature_visualization", **PRIVATE)
+    return layer
+
+
+def feature_target_changed(target: str) -> tuple:
+    """Channel controls for "channels", the class picker for "class"."""
+    channels = target != "class"
+    return (*[gr.update(visible=channels)] * 3, gr.update(visible=not channels))
+
+
+COMPARE_TEXT = """
+Is an explanation right? Three checks, each on the photo and the class chosen here:
+**deletion & insertion** (do the pixels a method points at matter to the model?),
+the **sanity check** (does the map change when the model's weights are destroyed?) and
+the **pointing game** (is the map's strongest point on the object?).
+"""
+SANITY_TEXT = (
+    "The layers of a copy of the model are re-drawn at random, from the classifier down "
+    "to the first convolution, and each method's map is compared with the trained "
+    "model's. A map that explains the model must change as its weights are destroyed: a "
+    "method whose map stays the same shows the photo's edges, not what the model learnt. "
+    "ρ (rho), the rank correlation with the trained model's map, should fall towards 0. "
+    "*(Adebayo et al. 2018, Sanity Checks for Saliency Maps)*"
+)
+POINTING_TEXT = (
+    "Draw over the object on the photo (a scribble or its outline will do): the box "
+    "around what you draw is the object's box, and you can type or correct its corners. "
+    "A method scores a hit when its map's strongest point falls in the box, or within the "
+    "tolerance. *(Zhang et al. 2016, Top-down Neural Attention by Excitation Backprop)*"
+)
+
+
+def compare_tab(image: gr.Image, model: gr.Dropdown) -> tuple[gr.Dropdown, list]:
+    """Deletion & insertion, the sanity check and the pointing game, each a tab inside
+    this one, on one photo and one class. Returns the class picker and the pointing
+    game's drawing area and box (they follow the photo)."""
+    with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
+        gr.Markdown(COMPARE_TEXT, elem_classes="technique-text")
+        target = class_picker()
+        with gr.Tabs():
+            deletion_insertion_tab(image, model, target)
+            sanity_check_tab(image, model, target)
+            drawing = pointing_game_tab(image, model, target)
+    return target, drawing
+
+
+def quick_methods() -> tuple[list[str], str]:
+    """The methods ticked by default (one or two passes each), and the others' costs."""
+    costs = "; ".join(f"{cnnvis.TECHNIQUES[m].title}, {cost}" for m, cost in SLOW_METHODS.items())
+    quick = [m for m in map_methods() if m not in SLOW_METHODS]
+    return quick, f"Ticked: the quick ones. Slower, on a CPU: {costs}."
+
+
+def deletion_insertion_tab(image: gr.Image, model: gr.Dropdown, target: gr.Dropdown) -> None:
+    chart = gr.Image(
+        label="Deletion and insertion curves",
+        show_label=False,
+        format="png",
+        type="numpy",
+        interactive=False,
+        buttons=["download", "fullscreen"],
+        render=False,
+        elem_id="faithfulness-chart",
+    )
+    ranked = results_gallery(
+        "Maps, most faithful first", preview=False, columns=3, elem_id="ranked-maps"
+    )
+    with technique_tab(
+        "compare",
+        title="Deletion & insertion",
+        key="deletion_insertion",
+        gallery=ranked,
+        below=[chart],
+    ) as tab:
+        methods = method_checklist(*quick_methods())
+        steps = gr.Slider(
+            4,
+            100,
+            value=20,
+            step=1,
+            label="Steps",
+            info="Pixels are deleted (inserted) 1/steps at a time: one forward pass each.",
+        )
+        run = run_button("Compare")
+    run.click(
+        compare,
+        [image, model, target, methods, steps],
+        [tab.gallery, chart],
+        api_name="compare",
+        **MODEL_WORK,
+    )
+
+
+def sanity_check_tab(image: gr.Image, model: gr.Dropdown, target: gr.Dropdown) -> None:
+    table = gr.Dataframe(
+        label="Rank correlation (ρ) and similarity (SSIM) with the trained model's map",
+        interactive=False,
+        render=False,
+    )
+    with technique_tab(
+        "compare", title="Sanity check", key="sanity_check", text=SANITY_TEXT, below=[table]
+    ) as tab:
+        methods = method_checklist(
+            ["grad_cam", "guided_backprop"],
+            "Up to 8. Guided backprop is the classic failure: its map barely changes.",
+        )
+        steps = gr.Slider(
+            1,
+            12,
+            value=4,
+            step=1,
+            label="Randomisation steps",
+            info="The classifier first, then groups of blocks, down to the first layer.",
+        )
+        seed = gr.Number(
+            0, label="Seed of the random weights", precision=0, minimum=0, maximum=2**31 - 1
+        )
+        run = run_button("Run the sanity check")
+    run.click(
+        sanity_check,
+        [image, model, target, methods, steps, seed],
+        [tab.gallery, table],
+        api_name="sanity_check",
+        **MODEL_WORK,
+    )
+
+
+def pointing_game_tab(image: gr.Image, model: gr.Dropdown, target: gr.Dropdown) -> list:
+    """The pointing game's tab; returns its drawing area and box (they follow the photo)."""
+    hits = gr.Dataframe(label="Hits and misses", interactive=False, render=False)
+    with technique_tab(
+        "compare", title="Pointing game", key="pointing_game", text=POINTING_TEXT, below=[hits]
+    ) as tab:
+        drawing = gr.ImageEditor(  # the photo comes with the page (see build_demo)
+            label="Draw over the object",
+            show_label=False,
+            type="numpy",
+            sources=[],
+            transforms=(),
+            layers=False,
+            brush=gr.Brush(default_size=6, colors=["#ffdd00"], color_mode="fixed"),
+            format="png",
+            height=320,
+            elem_id="pointing-drawing",
+        )
+        gr.Markdown(
+            "The box, in pixels of the photo: (x0, y0) its top left corner, (x1, y1) its "
+            "bottom right one.",
+            elem_classes="technique-text",
+        )
+        with gr.Row():
+            box = [
+                gr.Number(None, label=name, precision=0, min_width=60)
+                for name in ("x0", "y0", "x1", "y1")
+            ]
+        tolerance = gr.Slider(
+            0,
+            50,
+            value=15,
+            step=1,
+            label="Tolerance (pixels)",
+            info="A peak this close to the box still counts as a hit (15 in the paper).",
+        )
+        methods = method_checklist(*quick_methods())
+        run = run_button("Play the pointing game")
+    # "input", not "change": Gradio 6.31's editor reports no change for a drawing made on
+    # a photo it received while its tab was hidden.
+    drawing.input(box_drawn, [drawing], box, api_name="box_drawn", queue=False, **PRIVATE)
+    run.click(
+        pointing_game,
+        [image, model, target, methods, *box, tolerance],
+        [tab.gallery, hits],
+        api_name="pointing_game",
+        **MODEL_WORK,
+    )
+    return [drawing, *box]
 
 
 def shared_inputs() -> tuple[gr.Image, gr.Dropdown, gr.Markdown, gr.Label]:
@@ -927,14 +2060,34 @@ def build_demo() -> gr.Blocks:
         with gr.Tabs():
             filter_layer = filters_tab(model)
             maps_layer = feature_maps_tab(image, model)
+            visualised_layer = feature_visualization_tab(model)
             backprop_class = guided_backprop_tab(image, model)
-            cam_layer, cam_class = grad_cam_tab(image, model)
+            _, attribution_class = method_tab(
+                image, model, "attribution", "Attributions", "attributions"
+            )
+            cam_layer, cam_class = method_tab(image, model, "heatmap", "Heatmaps", "grad_cam")
             guided_cam_layer, guided_cam_class = guided_grad_cam_tab(image, model)
             dream_layers = deep_dream_tab(image, model)
+            compare_class, drawing = compare_tab(image, model)
 
         # The predictions and the pickers follow the photo and the model (private events).
-        refresh = [predictions, backprop_class, cam_class, guided_cam_class]
-        fill = [summary, filter_layer, maps_layer, cam_layer, guided_cam_layer, dream_layers]
+        refresh = [
+            predictions,
+            backprop_class,
+            attribution_class,
+            cam_class,
+            guided_cam_class,
+            compare_class,
+        ]
+        fill = [
+            summary,
+            filter_layer,
+            maps_layer,
+            cam_layer,
+            guided_cam_layer,
+            dream_layers,
+            visualised_layer,
+        ]
         image.change(
             show_predictions,
             [image, model],
@@ -943,6 +2096,9 @@ def build_demo() -> gr.Blocks:
             **PRIVATE,
             **MODEL_WORK,
         )
+        # The pointing game's drawing area shows the photo.
+        for source, trigger in (("page", demo.load), ("photo", image.change)):
+            trigger(photo_for_drawing, [image], drawing, api_name=f"{source}_drawing", **PRIVATE)
         for source, trigger in (("page", demo.load), ("model", model.change)):
             trigger(
                 model_changed, [model], fill, api_name=f"{source}_layers", **PRIVATE, **MODEL_WORK
@@ -959,6 +2115,7 @@ def build_demo() -> gr.Blocks:
         gr.Button(visible=False).click(
             classify, [image, model], [predictions], api_name="classify", **MODEL_WORK
         )
+    guard_inputs(demo)
     return apply_queue(demo, SETTINGS)
 
 

@@ -38,6 +38,14 @@ from cnnvis.techniques.base import prepare  # noqa: E402
 REFERENCE_MODELS = ["MobileNetV2", "ResNet50", "InceptionV3", "EfficientNetB0", "VGG16", "ConvNeXtTiny"]
 # Techniques timed outside the registry loop (no image, or one step stands for the method).
 SPECIAL = {"filters", "deep_dream", "feature_visualization", "compare"}
+# Settings for the table: batched methods at the sample counts the targets name.
+OPTIONS = {
+    "smoothgrad": ({"samples": 16}, "16 samples"),
+    "integrated_gradients": ({"steps": 15}, "16 points"),
+    "score_cam": ({"max_channels": 256}, "256 channels"),
+}
+# Forward passes (or gradients) each batched method makes, for passes per second.
+PASSES = {"smoothgrad": 16, "integrated_gradients": 16, "score_cam": 256}
 
 
 def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
@@ -50,7 +58,7 @@ def timed(fn: Callable[[], object], repeats: int) -> tuple[float, float]:
         start = time.perf_counter()
         fn()
         times.append(time.perf_counter() - start)
-    return first, statistics.median(times)
+    return first, statistics.median(times) if times else first
 
 
 def peak_rss_mb() -> float:
@@ -67,7 +75,7 @@ def eager_grad_cam(model: cnnvis.VisModel, batch: np.ndarray) -> Callable[[], ob
     """The common keras.io recipe: an eager GradientTape over a two-output sub-model."""
     keras_model = model.keras_model
     layer = keras_model.get_layer(model.default_layer)
-    grad_model = tf.keras.Model(keras_model.inputs, [layer.output, keras_model.output])
+    grad_model = tf.keras.Model(keras_model.input, [layer.output, keras_model.output])
     x = model.preprocessing.apply(batch)
 
     def run():
@@ -95,12 +103,21 @@ def bench_model(name: str, image: np.ndarray, repeats: int, weights_dir: Path | 
     _, eager_cam = timed(eager_grad_cam(model, batch), max(3, repeats // 2))
     rows["Grad-CAM, eager keras.io recipe"] = {"first": None, "warm": eager_cam}
 
+    gradient = compiled.input_gradient(model, guided=False)
+    _, one_gradient = timed(lambda: gradient(batch, np.array([-1], np.int32))[0].numpy(), repeats)
+    rows["one input gradient (compiled)"] = {"first": None, "warm": one_gradient}
+
     for technique in TECHNIQUES.values():
         if technique.name in SPECIAL:
             continue
-        call = lambda t=technique: t.function(model, image)  # noqa: E731
-        first, warm = timed(call, repeats)
-        rows[technique.title] = {"first": first, "warm": warm}
+        options, label = OPTIONS.get(technique.name, ({}, ""))
+        call = lambda t=technique, o=options: t.function(model, image, **o)  # noqa: E731
+        first, warm = timed(call, 3 if technique.name == "score_cam" else repeats)
+        title = f"{technique.title} ({label})" if label else technique.title
+        rows[title] = {"first": first, "warm": warm}
+        if technique.name in PASSES:
+            rows[title]["passes_per_s"] = PASSES[technique.name] / warm
+            rows[title]["x_gradient"] = warm / one_gradient
 
     layers = list(model.visual_layers)
     four = [layers[int(i)] for i in np.linspace(len(layers) * 0.2, len(layers) - 1, 4)]
@@ -117,6 +134,14 @@ def bench_model(name: str, image: np.ndarray, repeats: int, weights_dir: Path | 
     args = (dream, weights_vec, np.full(3, 0.01, np.float32), np.zeros(2, np.int32), low, high)
     first, warm = timed(lambda: step(*args)[1].numpy(), repeats)
     rows["Deep Dream, one step"] = {"first": first, "warm": warm}
+
+    # Feature visualisation at the model's input size: (16 steps - 1 step) / 15 per step.
+    side = int(batch.shape[1])
+    vis = lambda n: cnnvis.feature_visualization(model, channels=[0], steps=n, size=side)  # noqa: E731
+    first, _ = timed(lambda: vis(1), 0)
+    _, one = timed(lambda: vis(1), 3)
+    _, sixteen = timed(lambda: vis(16), 3)
+    rows["Feature visualisation, one step"] = {"first": first, "warm": (sixteen - one) / 15}
 
     for row in rows.values():
         row["ratio"] = row["warm"] / base
@@ -203,11 +228,14 @@ def bench_curves(image: np.ndarray, weights_dir: Path | None, repeats: int) -> d
 def print_model(result: dict) -> None:
     print(f"\n### {result['model']} ({result['weights']} weights): load {result['load_s']:.1f} s, "
           f"peak RSS {result['peak_rss_mb']:.0f} MB\n")
-    print("| technique | warm (ms) | x forward | first call (s) |")
-    print("|---|---:|---:|---:|")
+    print("| technique | warm (ms) | x forward | first call (s) | notes |")
+    print("|---|---:|---:|---:|---|")
     for title, row in result["rows"].items():
         first = "" if row["first"] is None else f"{row['first']:.2f}"
-        print(f"| {title} | {row['warm'] * 1000:.1f} | {row['ratio']:.2f} | {first} |")
+        notes = ""
+        if "passes_per_s" in row:
+            notes = f"{row['passes_per_s']:.0f} passes/s, {row['x_gradient']:.1f}x one input gradient"
+        print(f"| {title} | {row['warm'] * 1000:.1f} | {row['ratio']:.2f} | {first} | {notes} |")
 
 
 def main() -> None:

@@ -78,14 +78,85 @@ def check_pngs(
     return pictures
 
 
-def test_named_endpoints_are_the_documented_set(client):
-    info = client.view_api(print_info=False, return_format="dict")
-    assert sorted(info["named_endpoints"]) == sorted(app.API_NAMES)
-    assert not info["unnamed_endpoints"]
-    grad_cam = [p["parameter_name"] for p in info["named_endpoints"]["/grad_cam"]["parameters"]]
-    assert grad_cam == ["image", "model", "layer", "target_class", "colormap", "opacity", "method"]
-    layer = info["named_endpoints"]["/grad_cam"]["parameters"][2]
+# The endpoints and their parameters as the README documents them: a change here is a
+# change of the published API.
+HEATMAP = ["image", "model", "layer", "target_class", "colormap", "opacity"]
+ATTRIBUTION = ["image", "model", "target_class"]
+DOCUMENTED = {
+    "/classify": ["image", "model"],
+    "/filters": ["model", "layer", "count", "order"],
+    "/feature_maps": ["image", "model", "layer", "count", "order", "colormap"],
+    "/guided_backprop": ATTRIBUTION,
+    "/grad_cam": [*HEATMAP, "method"],
+    "/guided_grad_cam": ["image", "model", "layer", "target_class"],
+    "/deep_dream": ["image", "model", "layers", "octaves", "steps", "step_size", "seed"],
+    "/grad_cam_plus_plus": HEATMAP,
+    "/layer_cam": HEATMAP,
+    "/score_cam": [*HEATMAP, "max_channels"],
+    "/eigen_cam": HEATMAP,
+    "/occlusion": ["image", "model", "target_class", "colormap", "opacity", "window", "stride"],
+    "/vanilla_gradient": ATTRIBUTION,
+    "/smoothgrad": [*ATTRIBUTION, "samples", "noise", "seed"],
+    "/integrated_gradients": [*ATTRIBUTION, "baseline", "steps"],
+    "/gradient_x_input": ATTRIBUTION,
+    "/feature_visualization": [
+        "model",
+        "target",
+        "layer",
+        "count",
+        "channels",
+        "classes",
+        "steps",
+        "size",
+        "seed",
+    ],
+    "/compare": ["image", "model", "target_class", "methods", "steps"],
+    "/sanity_check": ["image", "model", "target_class", "methods", "steps", "seed"],
+    "/pointing_game": [
+        "image",
+        "model",
+        "target_class",
+        "methods",
+        "x0",
+        "y0",
+        "x1",
+        "y1",
+        "tolerance",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def api_info(client):
+    return client.view_api(print_info=False, return_format="dict")
+
+
+def test_named_endpoints_are_the_documented_set(api_info):
+    assert sorted(api_info["named_endpoints"]) == sorted(DOCUMENTED) == sorted(app.API_NAMES)
+    assert not api_info["unnamed_endpoints"]
+    for name, parameters in DOCUMENTED.items():
+        endpoint = api_info["named_endpoints"][name]
+        assert [p["parameter_name"] for p in endpoint["parameters"]] == parameters, name
+        assert len(endpoint["description"]) > 40, name  # the handler's docstring
+    layer = api_info["named_endpoints"]["/grad_cam"]["parameters"][2]
     assert layer["python_type"]["type"] == "str"  # any layer of any model, not today's choices
+
+
+def test_new_endpoints_document_their_types_and_defaults(api_info):
+    endpoints = api_info["named_endpoints"]
+
+    def parameter(endpoint: str, name: str) -> dict:
+        [found] = [p for p in endpoints[endpoint]["parameters"] if p["parameter_name"] == name]
+        return found
+
+    assert parameter("/compare", "methods")["python_type"]["type"] == "list[str]"
+    assert "score_cam" not in parameter("/compare", "methods")["parameter_default"]
+    assert parameter("/score_cam", "max_channels")["parameter_default"] == 64
+    assert parameter("/feature_visualization", "classes")["python_type"]["type"] == "list[str]"
+    assert parameter("/feature_visualization", "channels")["parameter_default"] == ""
+    for corner in ("x0", "y0", "x1", "y1"):  # no default: API callers give the box
+        assert not parameter("/pointing_game", corner)["parameter_has_default"]
+    assert "Score-CAM" in endpoints["/score_cam"]["description"]
 
 
 def test_classify(client, cat):
@@ -147,6 +218,101 @@ def test_deep_dream_streams(client, cat):
     assert dream.tobytes() != photo.tobytes()
 
 
+# Every method endpoint, with small settings (a second or so on a CPU each).
+METHOD_CALLS = {
+    "/grad_cam_plus_plus": ("", "281", "jet", 0.5),
+    "/layer_cam": ("block_13_expand_relu", "281", "jet", 0.5),
+    "/score_cam": ("", "281", "jet", 0.5, 8),
+    "/eigen_cam": ("", "281", "jet", 0.5),
+    "/occlusion": ("281", "jet", 0.5, 64, 64),
+    "/vanilla_gradient": ("281",),
+    "/smoothgrad": ("281", 4, 0.1, 3),
+    "/integrated_gradients": ("281", "white", 4),
+    "/gradient_x_input": ("281",),
+}
+METHOD_WORDS = {
+    "/grad_cam_plus_plus": ("Grad-CAM++", "out_relu"),
+    "/layer_cam": ("LayerCAM", "block_13_expand_relu"),
+    "/score_cam": ("Score-CAM", "8 of 1280 channels"),
+    "/eigen_cam": ("Eigen-CAM", "class-agnostic"),
+    "/occlusion": ("Occlusion", "64-pixel grey window, stride 64"),
+    "/vanilla_gradient": ("Gradient",),
+    "/smoothgrad": ("SmoothGrad", "4 samples", "seed 3"),
+    "/integrated_gradients": ("Integrated Gradients", "4 steps", "white baseline", "gap"),
+    "/gradient_x_input": ("Gradient x input",),
+}
+
+
+@pytest.mark.parametrize("api_name", list(METHOD_CALLS))
+def test_each_method_endpoint(client, cat, api_name):
+    items = client.predict(cat, MODEL, *METHOD_CALLS[api_name], api_name=api_name)
+    first, second = check_pngs(
+        items, 2, MODEL, "tabby (281)", *METHOD_WORDS[api_name], size=CAT_SIZE
+    )
+    assert first.tobytes() != second.tobytes()
+
+
+def test_grad_cam_takes_every_heatmap_method(client, cat):
+    items = client.predict(
+        cat, MODEL, "", "top class", "jet", 0.5, "eigen_cam", api_name="/grad_cam"
+    )
+    check_pngs(items, 2, "Eigen-CAM", size=CAT_SIZE)
+
+
+def test_feature_visualization_streams(client):
+    job = client.submit(
+        MODEL, "channels", "", 2, "", [], 8, 64, 1, api_name="/feature_visualization"
+    )
+    final = job.result(timeout=120)
+    outputs = job.outputs()
+    assert len(outputs) >= 3  # intermediate pictures came before the result
+    check_pngs(outputs[0], 1, "in progress")
+    sheet, *pictures = check_pngs(final, 3, "Feature visualisation", MODEL, "8 steps", "seed 1")
+    assert [p.size for p in pictures] == [(64, 64)] * 2 and sheet.size[0] > 128
+    items = client.predict(
+        MODEL, "class", "", 1, "", ["flamingo"], 4, 64, 0, api_name="/feature_visualization"
+    )
+    check_pngs(items, 2, "class logits", "flamingo (130)")
+
+
+def test_compare(client, cat):
+    gallery, chart = client.predict(
+        cat, MODEL, "top class", ["eigen_cam", "gradient_x_input"], 4, api_name="/compare"
+    )
+    check_pngs(gallery, 2, "deletion", "insertion", "random map", size=CAT_SIZE)
+    ranks, titles = zip(*(item["caption"].split(" · ")[0].split(" ", 1) for item in gallery))
+    assert ranks == ("#1", "#2") and set(titles) == {"Eigen-CAM", "Gradient x input"}
+    picture = Image.open(chart)
+    assert picture.format == "PNG" and picture.size == (1000, 480)
+
+
+def test_sanity_check(client, cat):
+    gallery, table = client.predict(
+        cat, MODEL, "top class", ["grad_cam"], 1, 5, api_name="/sanity_check"
+    )
+    check_pngs(gallery, 1, "Model randomisation", "Grad-CAM", "seed 5")
+    assert table["headers"] == ["re-drawn down to (layers)", "Grad-CAM ρ", "Grad-CAM SSIM"]
+    assert len(table["data"]) == 2 and table["data"][0][1:] == [1.0, 1.0]
+
+
+def test_pointing_game(client, cat):
+    width, height = CAT_SIZE
+    gallery, table = client.predict(
+        cat,
+        MODEL,
+        "top class",
+        ["grad_cam", "occlusion"],
+        0,
+        0,
+        width - 1,
+        height - 1,
+        15,
+        api_name="/pointing_game",
+    )
+    check_pngs(gallery, 2, "hit: its peak", size=CAT_SIZE)
+    assert [row[:2] for row in table["data"]] == [["Grad-CAM", "hit"], ["Occlusion", "hit"]]
+
+
 @pytest.fixture(scope="module")
 def bad_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad")
@@ -177,6 +343,34 @@ BAD_CALLS = {
     "steps out of range": lambda cat, bad: ((cat, MODEL, [], 1, 0, 0.01, 0), "/deep_dream"),
     "unknown dream layer": lambda cat, bad: ((cat, MODEL, ["nope"], 1, 1, 0.01, 0), "/deep_dream"),
     "negative seed": lambda cat, bad: ((cat, MODEL, [], 1, 1, 0.01, -1), "/deep_dream"),
+    "Score-CAM channels out of range": lambda cat, bad: (
+        (cat, MODEL, "", "top class", "jet", 0.5, 5000),
+        "/score_cam",
+    ),
+    "occlusion stride beyond its square": lambda cat, bad: (
+        (cat, MODEL, "top class", "jet", 0.5, 16, 40),
+        "/occlusion",
+    ),
+    "unknown baseline": lambda cat, bad: (
+        (cat, MODEL, "top class", "grey", 4),
+        "/integrated_gradients",
+    ),
+    "channels that are not numbers": lambda cat, bad: (
+        (MODEL, "channels", "", 2, "three", [], 4, 64, 0),
+        "/feature_visualization",
+    ),
+    "unknown method to compare": lambda cat, bad: (
+        (cat, MODEL, "top class", ["grad_cam", "magic"], 4),
+        "/compare",
+    ),
+    "too many methods to sanity-check": lambda cat, bad: (
+        (cat, MODEL, "top class", app.map_methods()[:9], 1, 0),
+        "/sanity_check",
+    ),
+    "no box": lambda cat, bad: (
+        (cat, MODEL, "top class", ["grad_cam"], None, None, None, None, 15),
+        "/pointing_game",
+    ),
 }
 
 
