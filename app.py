@@ -19,6 +19,7 @@ import argparse
 import contextlib
 import functools
 import inspect
+import io
 import logging
 import math
 import os
@@ -32,6 +33,8 @@ from typing import Any
 
 import gradio as gr
 import numpy as np
+from gradio import processing_utils
+from PIL import Image
 
 import cnnvis  # light: TensorFlow loads when a model is first touched
 from cnnvis import render
@@ -1540,7 +1543,7 @@ def results_gallery(
     label: str, *, preview: bool = True, columns: int = 2, elem_id: str | None = None
 ) -> gr.Gallery:
     """Lossless PNGs with captions, downloadable one by one or all (rendered by the tab)."""
-    return gr.Gallery(
+    gallery = gr.Gallery(
         label=label,
         format="png",
         columns=columns,
@@ -1553,6 +1556,35 @@ def results_gallery(
         render=False,
         elem_id=elem_id,
     )
+    return fast_png(gallery)
+
+
+def fast_png(gallery: gr.Gallery) -> gr.Gallery:
+    """Encode the gallery's pictures as PNG with zlib level 1, straight into Gradio's cache.
+
+    Gradio saves arrays as PNG at Pillow's default level 6, which on a 2-core CPU takes
+    about 50 ms per photo-sized picture; level 1 is five times faster for files about a
+    third larger, still lossless. Files written into the cache are used as they are and
+    cleaned by ``delete_cache`` like Gradio's own. (Patched on the instance, as above.)
+    """
+    postprocess = gallery.postprocess
+
+    def encoded(value):
+        if isinstance(value, list):
+            value = [_png_item(item, gallery.GRADIO_CACHE) for item in value]
+        return postprocess(value)
+
+    gallery.postprocess = encoded
+    return gallery
+
+
+def _png_item(item, cache_dir: str):
+    picture, text = item if isinstance(item, tuple) else (item, None)
+    if isinstance(picture, np.ndarray):
+        with io.BytesIO() as buffer:
+            Image.fromarray(render.to_uint8(picture)).save(buffer, format="png", compress_level=1)
+            picture = processing_utils.save_bytes_to_cache(buffer.getvalue(), "result.png", cache_dir)
+    return (picture, text) if isinstance(item, tuple) else picture
 
 
 @contextlib.contextmanager

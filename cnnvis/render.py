@@ -232,12 +232,14 @@ def overlay(
     height, width = picture.shape[:2]
     heat = np.nan_to_num(_as_2d(heatmap, "The heatmap"), nan=0.0, posinf=1.0, neginf=0.0)
     heat = _resize_bilinear(heat, height, width)
-    colours = colorize(heat, cmap).astype(np.float64)
-    weight = np.full((height, width, 1), alpha)
-    if mask_below is not None:
-        weight[heat < mask_below] = 0.0
-    blended = (1.0 - weight) * picture.astype(np.float64) + weight * colours
-    return to_uint8(blended)
+    colours = colorize(heat, cmap)
+    if mask_below is None:
+        weight = np.float32(alpha)
+    else:
+        weight = np.where(heat < mask_below, 0.0, alpha).astype(np.float32)[:, :, None]
+    # float32 is exact enough here (24-bit mantissa for values <= 255) and twice as fast
+    blended = picture * (np.float32(1.0) - weight) + colours * weight
+    return np.ascontiguousarray(np.rint(blended).astype(np.uint8))
 
 
 # --------------------------------------------------------------------------- gradients
