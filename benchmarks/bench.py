@@ -74,8 +74,9 @@ def load(name: str, weights_dir: Path | None) -> tuple[cnnvis.VisModel, str]:
 def eager_grad_cam(model: cnnvis.VisModel, batch: np.ndarray) -> Callable[[], object]:
     """The common keras.io recipe: an eager GradientTape over a two-output sub-model."""
     keras_model = model.keras_model
-    layer = keras_model.get_layer(model.default_layer)
-    grad_model = tf.keras.Model(keras_model.input, [layer.output, keras_model.output])
+    # the default layer may be an operation rather than a layer (ConvNeXt's residual add)
+    [maps_output] = [op.output for op in keras_model.operations if op.name == model.default_layer]
+    grad_model = tf.keras.Model(keras_model.input, [maps_output, keras_model.output])
     x = model.preprocessing.apply(batch)
 
     def run():

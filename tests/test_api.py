@@ -3,7 +3,9 @@ its outputs (PNG files with captions), and its refusals."""
 
 from __future__ import annotations
 
+import re
 import socket
+from pathlib import Path
 
 import pytest
 from gradio_client import Client, handle_file
@@ -426,3 +428,30 @@ def test_uploads_over_the_size_limit_are_refused(client, tmp_path):
     assert (
         len(client.predict(handle_file(str(CAT)), MODEL, api_name="/classify")["confidences"]) == 5
     )
+
+
+def readme_http_example() -> str:
+    """The Python block of the README's "The HTTP API" section."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## The HTTP API", 1)[1].split("\n## ", 1)[0]
+    return section.split("```python\n", 1)[1].split("```", 1)[0]
+
+
+def test_readme_http_example_covers_every_endpoint():
+    example = readme_http_example()
+    shown = set(re.findall(r'api_name="(/\w+)"', example))
+    assert shown == set(app.API_NAMES), sorted(set(app.API_NAMES) ^ shown)
+
+
+def test_readme_http_example_runs(client, monkeypatch):
+    """The README's gradio_client calls, as written, against this server."""
+    example = readme_http_example()
+    address = 'Client("http://127.0.0.1:7860/")'
+    assert address in example
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    namespace: dict = {}
+    exec(compile(example.replace(address, "_client"), "README.md", "exec"), {"_client": client}, namespace)
+    assert len(namespace["top5"]["confidences"]) == 5
+    assert namespace["gallery"] and check_pngs(namespace["gallery"], len(namespace["gallery"]))
+    check_pngs(namespace["dream"], 2)
+    assert Image.open(namespace["chart"]).format == "PNG"

@@ -104,3 +104,21 @@ def test_first_layer_filters_of_real_weights_are_coloured_edges(mobilenet_v2):
     # Trained first-layer kernels have structure: not all filters are flat.
     spatial_spread = result.kernels.std(axis=(1, 2)).mean(axis=-1)
     assert (spatial_spread > 0.01 * np.abs(result.kernels).max()).sum() > 16
+
+
+def test_readme_python_examples_run(weights_dir, monkeypatch):
+    """The README's Python API blocks, as written (they load MobileNetV2's real weights)."""
+    from pathlib import Path
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## The Python API", 1)[1].split("\n## ", 1)[0]
+    blocks = [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+    runnable = [block for block in blocks if "wrap_model" not in block]  # needs your own model
+    assert len(runnable) == 2
+    monkeypatch.setenv("CNNVIS_WEIGHTS_DIR", str(weights_dir))
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    namespace: dict = {}
+    exec(compile("\n".join(runnable), "README.md", "exec"), namespace)
+    assert namespace["cam"].heatmap.shape == namespace["image"].shape[:2]
+    assert abs(namespace["ig"].completeness_gap) < 0.1 * abs(namespace["ig"].expected_total)
+    assert namespace["vis"].images.shape[0] == 2
