@@ -130,11 +130,43 @@ def test_integrated_gradients_batches_its_steps(monkeypatch):
     model, image = wrap(smooth_model(seed=6), "tf"), seeded_image(seed=6)
     sizes = count_batches(monkeypatch, compiled, "input_gradient")
     batched = cnnvis.integrated_gradients(model, image, target_class=0, steps=20, batch_size=8)
-    assert sizes == [8, 8, 5]  # 21 points (both ends), 8 per compiled call
+    assert sizes == [7, 7, 7]  # 21 points (both ends), at most 8 a call, spread evenly
     sizes.clear()
     single = cnnvis.integrated_gradients(model, image, target_class=0, steps=20, batch_size=1)
     assert sizes == [1] * 21
     np.testing.assert_allclose(batched.values, single.values, rtol=1e-4, atol=1e-9)
+
+
+def test_gradient_batches_stay_within_the_memory_for_activations(monkeypatch):
+    model, image = wrap(smooth_model(seed=6), "tf"), seeded_image(seed=6)
+    per_image = compiled.activation_bytes(model)
+    assert per_image == 4 * sum(int(np.prod(info.shape)) for info in model.layer_infos)
+    expected = cnnvis.smoothgrad(model, image, samples=12, seed=2, batch_size=12).values
+    sizes = count_batches(monkeypatch, compiled, "input_gradient")
+    monkeypatch.setattr(compiled, "GRADIENT_MEMORY", 5 * per_image)  # room for 5 images
+    capped = cnnvis.smoothgrad(model, image, samples=12, seed=2, batch_size=12).values
+    assert sizes == [4, 4, 4]  # at most 5 a call, spread evenly over 3 calls
+    np.testing.assert_allclose(capped, expected, rtol=1e-4, atol=1e-9)
+    sizes.clear()
+    monkeypatch.setattr(compiled, "GRADIENT_MEMORY", per_image // 2)  # not even one image
+    cnnvis.integrated_gradients(model, image, steps=3)
+    assert sizes == [1, 1, 1, 1]  # one at a time, never none
+
+
+def test_memory_cap_of_large_models_is_one_image():
+    from types import SimpleNamespace
+
+    from cnnvis.graph import LayerInfo
+
+    def fake(*shapes):
+        return SimpleNamespace(layer_infos=[LayerInfo(f"l{i}", "X", "other", s) for i, s in enumerate(shapes)])
+
+    # EfficientNetB7-like: 600 x 600 maps with many channels, GBs per image
+    assert compiled.gradient_batch_cap(fake(*[(600, 600, 96)] * 20)) == 1  # 2.6 GB per image
+    small = fake((56, 56, 32), (7, 7, 1280), (1000,))
+    assert compiled.gradient_batch_cap(small) == compiled.GRADIENT_MEMORY // (4 * (56 * 56 * 32 + 7 * 7 * 1280 + 1000))
+    assert compiled.activation_bytes(fake((None, None, 8), (4, 4, 2))) == 4 * 32  # unknown sizes left out
+    assert [compiled.even_batches(16, b) for b in (16, 14, 5, 1)] == [16, 8, 4, 1]
 
 
 # ----- SmoothGrad ---------------------------------------------------------------------------
@@ -186,7 +218,7 @@ def test_smoothgrad_explains_one_class_for_every_noisy_copy(monkeypatch):
 
     monkeypatch.setattr(compiled, "input_gradient", recording)
     result = cnnvis.smoothgrad(model, image, samples=40, noise=0.5, batch_size=16)
-    assert [size for size, _ in calls] == [16, 16, 8]
+    assert [size for size, _ in calls] == [14, 14, 12]  # at most 16 a call, spread evenly
     assert all(indices == {result.class_index} for _, indices in calls)
 
 

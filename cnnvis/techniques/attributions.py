@@ -100,14 +100,19 @@ def _gradients(
     return grads.numpy(), objective.numpy(), int(resolved.numpy()[0])
 
 
-def _batch_size(prepared: Prepared, batch_size: int | None) -> int:
-    """The images per compiled gradient call: the caller's (1 to MAX_BATCH, then capped by
-    :func:`cnnvis.techniques.compiled.capped_batch_size`), else the default for this
-    input size (:func:`cnnvis.techniques.compiled.batch_size_for`)."""
+def _batch_size(model: VisModel, prepared: Prepared, batch_size: int | None, total: int) -> int:
+    """The images per compiled gradient call for ``total`` images: the caller's (1 to
+    MAX_BATCH, then capped by :func:`cnnvis.techniques.compiled.capped_batch_size`), else
+    the default for this input size (:func:`cnnvis.techniques.compiled.batch_size_for`);
+    at most what the model's activations allow in memory
+    (:func:`cnnvis.techniques.compiled.gradient_batch_cap`), spread evenly over the calls."""
     if batch_size is None:
-        return compiled.batch_size_for(prepared.batch.shape[1:3], GRADIENT_BATCH)
-    batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH)
-    return compiled.capped_batch_size(prepared.batch.shape[1:3], batch_size)
+        batch_size = compiled.batch_size_for(prepared.batch.shape[1:3], GRADIENT_BATCH)
+    else:
+        batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH)
+        batch_size = compiled.capped_batch_size(prepared.batch.shape[1:3], batch_size)
+    batch_size = min(batch_size, compiled.gradient_batch_cap(model))
+    return compiled.even_batches(total, batch_size)
 
 
 def _class_index(model: VisModel, prepared: Prepared, target_class) -> int:
@@ -182,7 +187,7 @@ def smoothgrad(
     noise = check_float("noise", noise, 0.0, 1.0)
     seed = check_int("seed", seed, 0, MAX_SEED)
     prepared = prepare(model, image)
-    batch_size = _batch_size(prepared, batch_size)
+    batch_size = _batch_size(model, prepared, batch_size, samples)
     index = _class_index(model, prepared, target_class)
     image_batch = prepared.batch[0]
     sigma = np.float32(noise * 255.0)
@@ -277,7 +282,7 @@ def integrated_gradients(
     steps = check_int("steps", steps, 1, MAX_STEPS)
     rule = check_choice("rule", rule, RULES)
     prepared = prepare(model, image)
-    batch_size = _batch_size(prepared, batch_size)
+    batch_size = _batch_size(model, prepared, batch_size, steps + 1)
     reference, baseline_name = baseline_image(prepared, baseline)
     index = _class_index(model, prepared, target_class)
     difference = prepared.batch[0] - reference
