@@ -257,3 +257,15 @@ def test_real_weights_class_logit_rises_tenfold(mobilenet_v2):
     )
     assert start[0] > 0.0
     assert final[0] >= 10.0 * start[0], (start, final)
+
+
+def test_pictures_whose_activations_do_not_fit_in_memory_are_refused(tiny, monkeypatch):
+    from cnnvis.techniques import compiled
+
+    per_picture = compiled.activation_bytes(tiny, upto="features", side=32)
+    assert per_picture > 0
+    assert compiled.activation_bytes(tiny, side=64) == 4 * compiled.activation_bytes(tiny, side=32)
+    monkeypatch.setattr(fv, "FEATURE_VIS_MEMORY", 3 * per_picture)
+    fv.feature_visualization(tiny, layer="features", channels=[0, 1, 2], steps=2, size=32)
+    with pytest.raises(ParameterError, match=r"ask for at most 3 at this size"):
+        fv.feature_visualization(tiny, layer="features", channels=[0, 1, 2, 3], steps=2, size=32)

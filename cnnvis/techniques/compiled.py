@@ -238,15 +238,23 @@ def batch_size_for(size: Sequence[int], preferred: int) -> int:
 GRADIENT_MEMORY = 1536 * 2**20  # activations one compiled gradient call may keep, bytes
 
 
-def activation_bytes(model: VisModel) -> int:
+def activation_bytes(model: VisModel, upto: str | None = None, side: int | None = None) -> int:
     """Bytes of float32 activations one image leaves for the backward pass: the sum of
-    every layer's output (83 MB on MobileNetV2, 4 GB on EfficientNetB7 at 600 x 600).
-    Layers whose output size is not fixed are left out."""
+    every layer's output (83 MB on MobileNetV2, 4 GB on EfficientNetB7 at 600 x 600), up
+    to and including layer ``upto`` when given, for a square input of ``side`` pixels
+    when given (maps scale with the input's area). Layers whose output size is not fixed
+    are left out."""
     total = 0
     for info in model.layer_infos:
         if info.shape and all(isinstance(d, int) for d in info.shape):
             total += math.prod(info.shape)
-    return 4 * total
+        if info.name == upto:
+            break
+    if side is not None:
+        height, width = model.input_size
+        if height and width:
+            total = total * side * side / (height * width)
+    return int(4 * total)
 
 
 def gradient_batch_cap(model: VisModel) -> int:

@@ -55,6 +55,8 @@ MAX_STEPS = 1024
 MAX_JITTER = 64
 # Work one call may ask for, in picture-steps at 128 x 128 (8 pictures x 512 steps).
 MAX_WORK = 8 * 512
+# Activations one ascent step may keep for its backward pass (all pictures at once).
+FEATURE_VIS_MEMORY = 2 * compiled.GRADIENT_MEMORY
 INIT_STD = 0.01  # the starting spectrum: a nearly uniform grey picture
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
 
@@ -187,6 +189,19 @@ def _fixed_size_head(keras_model: keras.Model) -> bool:
             if len(shape) == 4 and (shape[1] or 2) * (shape[2] or 2) > 1:
                 return True
     return False
+
+
+def _check_memory(model: VisModel, layer: str | None, count: int, size: int, out: int) -> None:
+    """Refuse a batch of pictures whose activations would not fit in memory: all of them
+    go through the network at once (EfficientNetB7 keeps about 180 MB per 128-pixel
+    picture for the backward pass, a 384-pixel one 1.6 GB)."""
+    per_picture = compiled.activation_bytes(model, upto=layer, side=out)
+    if count * per_picture > FEATURE_VIS_MEMORY:
+        fits = max(1, FEATURE_VIS_MEMORY // max(1, per_picture))
+        raise ParameterError(
+            f"{count} pictures of {size} px at once need about {count * per_picture / 2**30:.1f} GB "
+            f"on {model.name}; ask for at most {fits} at this size, or a smaller size."
+        )
 
 
 def network_size(model: VisModel, size: int, classes: bool) -> tuple[int, float]:
@@ -515,6 +530,7 @@ def feature_visualization_frames(
     fourier = FourierImage(size, size)
     classes = layer is None
     out, zoom = network_size(model, size, classes=classes)
+    _check_memory(model, layer, len(targets), size, out)
     pre = pre_activation(model, layer) if layer is not None else None
     streams = starting_spectra(size, targets, seed=seed, classes=classes)
     rngs = [rng for rng, _ in streams]
