@@ -151,6 +151,9 @@ def bench_model(name: str, image: np.ndarray, repeats: int, weights_dir: Path | 
 
 def bench_peers(image: np.ndarray, name: str, repeats: int, weights_dir: Path | None) -> list[dict]:
     """tf-keras-vis 0.8.7 on the same model, image and class (a dev-only dependency)."""
+    import keras
+
+    keras.utils.disable_interactive_logging()  # ScoreCAM's model.predict draws progress bars
     from tf_keras_vis.gradcam import Gradcam
     from tf_keras_vis.gradcam_plus_plus import GradcamPlusPlus
     from tf_keras_vis.saliency import Saliency
