@@ -107,6 +107,7 @@ def test_every_model_builds_and_explains(name):
     assert result.layer == default and 0 <= result.class_index < 1000
 
     # The headless walk for Deep Dream runs at an arbitrary size on the default layers.
+    assert model.dream_layers and len(model.dream_layers) <= 4
     step = compiled.dream_step(model, model.dream_layers)
     low, high = (b.astype(np.float32) for b in model.preprocessing.pixel_bounds())
     dream = model.preprocessing.apply(image[:77, :101].astype(np.float32))[None]
@@ -115,7 +116,6 @@ def test_every_model_builds_and_explains(name):
         np.zeros(2, np.int32), low, high,
     )
     assert np.isfinite(loss.numpy()) and stepped.shape == dream.shape
-    assert 1 <= len(model.dream_layers) <= 4
 
 
 def test_nested_layers_are_listed_and_usable():
