@@ -10,17 +10,14 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
-import subprocess
-import sys
 import time
-import urllib.request
 from pathlib import Path
 
 import pytest
 
 from .app_helpers import ESPRESSO, TAB_IDS, WEIGHTS, app_cli_args, truncated_jpeg
 from .conftest import ROOT
+from .serve import app_process
 
 # Debian's Chromium (CI installs it); CNNVIS_CHROMIUM may point at another build.
 CHROMIUM = (
@@ -61,54 +58,12 @@ expect = playwright.expect
 pytestmark = pytest.mark.browser
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module", params=[WEIGHTS], ids=[f"weights={WEIGHTS}"])
 def server(tmp_path_factory):
     """`python app.py` on a free port, as the Space runs it (command line and warm-up)."""
-    port = free_port()
     log = tmp_path_factory.mktemp("server") / "app.log"
-    env = {
-        **os.environ,
-        "GRADIO_ANALYTICS_ENABLED": "False",
-        "HF_HUB_OFFLINE": "1",
-        "CNNVIS_OFFLINE": "1",
-    }
-    command = [
-        sys.executable,
-        "app.py",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        *app_cli_args(),
-    ]
-    with open(log, "wb") as output:
-        process = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=output, stderr=subprocess.STDOUT
-        )
-    url = f"http://127.0.0.1:{port}/"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            try:
-                urllib.request.urlopen(url + "gradio_api/info", timeout=2).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    pytest.fail(f"the app did not start:\n{log.read_text()[-3000:]}")
-                time.sleep(0.5)
+    with app_process(log, *app_cli_args()) as (url, _):
         yield url, log
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture(scope="module")
