@@ -32,7 +32,8 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import cnnvis  # noqa: E402
-from cnnvis.techniques import TECHNIQUES, compiled  # noqa: E402
+from cnnvis import TECHNIQUES  # noqa: E402
+from cnnvis.techniques import compiled  # noqa: E402
 from cnnvis.techniques.base import prepare  # noqa: E402
 
 REFERENCE_MODELS = ["MobileNetV2", "ResNet50", "InceptionV3", "EfficientNetB0", "VGG16", "ConvNeXtTiny"]
@@ -109,8 +110,8 @@ def bench_model(name: str, image: np.ndarray, repeats: int, weights_dir: Path | 
     rows["one input gradient (compiled)"] = {"first": None, "warm": one_gradient}
 
     for technique in TECHNIQUES.values():
-        if technique.name in SPECIAL:
-            continue
+        if technique.name in SPECIAL or technique.output in ("ranking", "randomization", "pointing"):
+            continue  # the checks are measured in benchmarks/bench_trust.py
         options, label = OPTIONS.get(technique.name, ({}, ""))
         call = lambda t=technique, o=options: t.function(model, image, **o)  # noqa: E731
         first, warm = timed(call, 3 if technique.name == "score_cam" else repeats)

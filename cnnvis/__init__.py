@@ -13,6 +13,7 @@ Techniques compute float32 arrays; :mod:`cnnvis.render` turns them into pictures
 from __future__ import annotations
 
 import importlib
+import importlib.util
 from typing import TYPE_CHECKING
 
 from . import errors, render
@@ -33,7 +34,10 @@ from .errors import (
 from .images import load_image
 
 # Everything that needs TensorFlow is imported on first use, so that `import cnnvis`
-# (or cnnvis.render, cnnvis.images) stays light until a model is actually touched.
+# (or cnnvis.render, cnnvis.images) stays light until a model is actually touched. The
+# techniques are found in the registry (each module registers its own), so adding one
+# needs no change here.
+_REGISTERING = ("techniques", "checks")  # importing these registers every technique
 _LAZY = {
     "LayerInfo": "graph",
     "imagenet_classes": "labels",
@@ -45,62 +49,70 @@ _LAZY = {
     "load_model": "models",
     "wrap_model": "models",
     "Preprocessing": "preprocessing",
-    "TECHNIQUES": "techniques",
-    "Dream": "techniques",
-    "DreamFrame": "techniques",
-    "FeatureMaps": "techniques",
-    "Filters": "techniques",
-    "Prediction": "techniques",
-    "classify": "techniques",
-    "deep_dream": "techniques",
-    "deep_dream_frames": "techniques",
-    "feature_visualization": "techniques",
-    "feature_visualization_frames": "techniques",
-    "FeatureVisualization": "techniques",
-    "FeatureVisFrame": "techniques",
-    "compare": "metrics",
-    "deletion_insertion": "metrics",
-    "randomization_check": "metrics",
-    "pointing_game": "metrics",
+    "Technique": "registry",
+    "Option": "registry",
     "Comparison": "metrics",
     "Faithfulness": "metrics",
     "RandomizationCheck": "metrics",
     "PointingResult": "metrics",
-    "feature_maps": "techniques",
-    "filters": "techniques",
-    "grad_cam": "techniques",
-    "guided_backprop": "techniques",
-    "guided_grad_cam": "techniques",
-    "grad_cam_plus_plus": "techniques",
-    "layer_cam": "techniques",
-    "score_cam": "techniques",
-    "eigen_cam": "techniques",
-    "occlusion": "techniques",
-    "Occlusion": "techniques",
-    "vanilla_gradient": "techniques",
-    "smoothgrad": "techniques",
-    "integrated_gradients": "techniques",
-    "IntegratedGradients": "techniques",
-    "gradient_x_input": "techniques",
-    "Attribution": "techniques.base",
-    "Heatmap": "techniques.base",
+    "deletion_insertion": "metrics",
+    "pointing_game": "metrics",
+    "PointingGame": "checks",
+    **{name: "techniques" for name in (
+        "Attribution",
+        "Dream",
+        "DreamFrame",
+        "FeatureMaps",
+        "FeatureVisFrame",
+        "FeatureVisualization",
+        "Filters",
+        "Heatmap",
+        "IntegratedGradients",
+        "Occlusion",
+        "Prediction",
+        "deep_dream_frames",
+        "feature_visualization_frames",
+    )},
 }
 
 if TYPE_CHECKING:  # pragma: no cover - for type checkers and IDEs only
     from .graph import LayerInfo
     from .models import VisModel
+    from .registry import Technique
+
+
+def _registry() -> "dict[str, Technique]":
+    """The complete technique registry (every registering module imported)."""
+    for module in _REGISTERING:
+        importlib.import_module(f".{module}", __name__)
+    from .registry import TECHNIQUES
+
+    return TECHNIQUES
+
+
+def _is_submodule(name: str) -> bool:
+    """``from . import graph`` asks the package for the attribute first: a submodule's
+    name must not make it load the registry."""
+    return importlib.util.find_spec(f"{__name__}.{name}") is not None
 
 
 def __getattr__(name: str):
     if name in _LAZY:
         value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'cnnvis' has no attribute '{name}'")
+    elif name == "TECHNIQUES":
+        value = _registry()
+    elif name == "__all__":
+        return sorted(set(_EAGER) | set(_LAZY) | {"TECHNIQUES"} | set(_registry()))
+    elif not name.startswith("_") and not _is_submodule(name) and name in _registry():
+        value = _registry()[name].function
+    else:
+        raise AttributeError(f"module 'cnnvis' has no attribute '{name}'")
+    globals()[name] = value
+    return value
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
+    return sorted(set(globals()) | set(__getattr__("__all__")))
 
 
 __version__ = "0.1.0"
@@ -123,61 +135,13 @@ def default_layer(model: "VisModel | str") -> str:
     return as_vis_model(model).default_layer
 
 
-__all__ = [
+# Names defined here (the rest comes from _LAZY and the registry).
+_EAGER = (
     "errors",
     "render",
-    "list_models",
-    "load_model",
-    "wrap_model",
     "load_image",
     "conv_layers",
     "default_layer",
-    "imagenet_classes",
-    "classify",
-    "filters",
-    "feature_maps",
-    "guided_backprop",
-    "grad_cam",
-    "guided_grad_cam",
-    "grad_cam_plus_plus",
-    "layer_cam",
-    "score_cam",
-    "eigen_cam",
-    "occlusion",
-    "vanilla_gradient",
-    "smoothgrad",
-    "integrated_gradients",
-    "gradient_x_input",
-    "deep_dream",
-    "deep_dream_frames",
-    "feature_visualization",
-    "feature_visualization_frames",
-    "compare",
-    "deletion_insertion",
-    "randomization_check",
-    "pointing_game",
-    "TECHNIQUES",
-    "REGISTRY",
-    "MODEL_CACHE",
-    "ModelSpec",
-    "VisModel",
-    "LayerInfo",
-    "Preprocessing",
-    "Prediction",
-    "Filters",
-    "FeatureMaps",
-    "Heatmap",
-    "Attribution",
-    "Occlusion",
-    "IntegratedGradients",
-    "Dream",
-    "DreamFrame",
-    "FeatureVisualization",
-    "FeatureVisFrame",
-    "Comparison",
-    "Faithfulness",
-    "RandomizationCheck",
-    "PointingResult",
     "CnnvisError",
     "ComputeError",
     "ImageError",
@@ -190,4 +154,4 @@ __all__ = [
     "UnknownLayerError",
     "UnknownModelError",
     "WeightsUnavailableError",
-]
+)

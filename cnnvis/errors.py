@@ -7,6 +7,8 @@ also derives from the matching built-in exception, so ``except ValueError`` keep
 
 from __future__ import annotations
 
+import sys
+
 
 class CnnvisError(Exception):
     """Base class: ``str(error)`` is one clear sentence, safe to show to a user."""
@@ -64,6 +66,24 @@ def out_of_memory_message(model: str = "") -> str:
         f"The computation{on} ran out of memory; try a smaller model, a smaller image or "
         "batch size, or fewer steps, samples or layers."
     )
+
+
+def is_out_of_memory(error: BaseException | None) -> bool:
+    """Whether ``error``, or an error it was raised from, is an out-of-memory error
+    (``MemoryError`` or TensorFlow's ``ResourceExhaustedError``): the package's one
+    detector. TensorFlow is not imported for this; if it is not loaded, its error
+    cannot have happened."""
+    tf = sys.modules.get("tensorflow")
+    kinds: tuple[type, ...] = (MemoryError,)
+    if tf is not None:
+        kinds += (tf.errors.ResourceExhaustedError,)
+    for _ in range(8):  # the error and the ones it was raised from
+        if error is None:
+            return False
+        if isinstance(error, kinds):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def quoted(value, limit: int = 40) -> str:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from typing import Iterator, Sequence
 
 import keras
 import tensorflow as tf
@@ -297,14 +297,6 @@ def head_feature_layer(model: keras.Model) -> str:
     raise UnknownLayerError(f"The model '{model.name}' has no 4-D feature map to explain.")
 
 
-def find_layer(model: keras.Model, name: str) -> keras.layers.Layer:
-    """A layer by name, nested layers included."""
-    for layer in iter_layers(model):
-        if layer.name == name:
-            return layer
-    raise UnknownLayerError(f"The model '{model.name}' has no layer called {quoted(name)}.")
-
-
 class _Finished(Exception):
     """Raised inside the walk once every captured layer has been computed."""
 
@@ -367,14 +359,3 @@ def run_graph(
             f"The layer {quoted(missing[0])} is not on the path from the model's input to its output."
         )
     return run
-
-
-def layers_by_name(model: keras.Model, names: Iterable[str]) -> list[keras.layers.Layer]:
-    """Resolve several layer names at once (one pass over the graph)."""
-    index = {layer.name: layer for layer in iter_layers(model)}
-    result = []
-    for name in names:
-        if name not in index:
-            raise UnknownLayerError(f"The model '{model.name}' has no layer called {quoted(name)}.")
-        result.append(index[name])
-    return result

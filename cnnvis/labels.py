@@ -27,7 +27,6 @@ __all__ = [
 
 IMAGENET_NUM_CLASSES = 1000
 _DATA_FILE = "data/imagenet_classes.tsv"
-_WNID = re.compile(r"n\d{8}")
 _INTEGER = re.compile(r"[+-]?\d+")
 
 

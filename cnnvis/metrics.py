@@ -17,23 +17,31 @@
   on one photo, ranked by deletion and insertion.
 
 Everything heavy runs through the compiled functions of :mod:`cnnvis.techniques`, in
-batches; TensorFlow-dependent modules are imported inside the functions, so this module
-and the technique registry may import each other.
+batches. The metrics take methods as functions (``f(model, image, target_class=...)``
+returning a map or a technique's result); naming methods by their registry names is the
+job of :mod:`cnnvis.checks`, which registers ``compare`` and ``randomization_check``.
 """
 
 from __future__ import annotations
 
 import inspect
+import time
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import cv2
+import keras
 import numpy as np
 
-from . import render
-from .errors import ComputeError, ParameterError
+from . import graph
+from .errors import ComputeError, ParameterError, quoted
 from .images import resize_map
+from .maps import saliency_map
 from .models import VisModel, as_vis_model
+from .registry import SEED_MAX, check_choice, check_float, check_int
+from .techniques import compiled
+from .techniques.base import MAX_BATCH, class_index, prepare
+from .techniques.classification import softmax
 
 DEFAULT_STEPS = 20
 MAX_STEPS = 224  # RISE's own granularity on 224 x 224 inputs: 224 pixels per step
@@ -45,40 +53,9 @@ MAX_RANDOMIZATION_METHODS = 8
 MAX_PASSES = 4096  # forward passes (images) one deletion/insertion call may ask for
 POINTING_TOLERANCE = 15  # pixels, as in Zhang et al. 2016
 SSIM_SIGMA, SSIM_KERNEL = 1.5, 11  # Wang et al. 2004
-MAP_OUTPUTS = ("heatmap", "attribution")
 
 
 # ----- maps ----------------------------------------------------------------------------
-def saliency_map(result) -> np.ndarray:
-    """An ``H x W`` float32 map from a technique's result or an array.
-
-    A :class:`~cnnvis.techniques.base.Heatmap` gives its heatmap; an
-    :class:`~cnnvis.techniques.base.Attribution` (or any ``H x W x 3`` array) gives
-    :func:`cnnvis.render.saliency` of its values (the largest absolute value over the
-    colour channels); an ``H x W`` array is used as it is.
-    """
-    if hasattr(result, "heatmap"):
-        values = np.asarray(result.heatmap)
-    elif isinstance(getattr(result, "values", None), np.ndarray):
-        values = np.asarray(result.values)
-    else:
-        values = np.asarray(result)
-    if values.ndim == 3 and values.shape[2] == 1:
-        values = values[..., 0]
-    if values.ndim == 3 and values.shape[2] == 3:
-        return render.saliency(values)
-    if values.ndim != 2 or values.size == 0:
-        raise ParameterError(
-            "A saliency map must be an H x W array (or an H x W x 3 attribution), "
-            f"got shape {values.shape}."
-        )
-    if not np.issubdtype(values.dtype, np.number) or np.issubdtype(
-        values.dtype, np.complexfloating
-    ):
-        raise ParameterError("A saliency map must hold real numbers.")
-    return np.nan_to_num(values.astype(np.float32), nan=0.0, posinf=0.0, neginf=0.0)
-
-
 def _map_for(image_shape: tuple[int, int], saliency) -> np.ndarray:
     values = saliency_map(saliency)
     if values.shape != tuple(image_shape):
@@ -175,17 +152,12 @@ def _probabilities(
 ) -> np.ndarray:
     """Softmax probabilities of class ``class_index`` for ``count`` images made by
     ``rows(start, stop)``, ``batch_size`` images per compiled forward call."""
-    from .techniques import compiled
-
     forward = compiled.forward(model)
     scores = np.empty(count, np.float32)
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
         logits = forward(rows(start, stop)).numpy().astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        scores[start:stop] = probabilities[:, class_index]
+        scores[start:stop] = softmax(logits)[:, class_index]
     return scores
 
 
@@ -217,8 +189,6 @@ def curves_for_maps(
     total = height * width
     counts = np.rint(np.arange(steps + 1) * total / steps).astype(np.int64)
     fractions = (np.arange(steps + 1) / steps).astype(np.float32)
-    from .techniques import compiled
-
     batch_size = compiled.capped_batch_size((height, width), batch_size)
     rng = np.random.default_rng(seed)
     ranks = [pixel_ranks(m, rng) for m in maps]
@@ -302,20 +272,10 @@ def _with_baseline(
     return curves[: len(maps)], mean  # type: ignore[return-value]
 
 
-def _top_class(model: VisModel, batch: np.ndarray, target_class) -> int:
-    from .techniques import compiled
-
-    if target_class is not None:
-        return model.resolve_class(target_class)
-    return int(np.argmax(compiled.forward(model)(batch).numpy()[0]))
-
-
 def _check_common(steps, seed, batch_size, random, random_maps) -> tuple[int, int, int, str, int]:
-    from .techniques.base import MAX_BATCH, check_choice, check_int
-
     return (
         check_int("steps", steps, 2, MAX_STEPS),
-        check_int("seed", seed, 0, 2**31 - 1),
+        check_int("seed", seed, 0, SEED_MAX),
         check_int("batch_size", batch_size, 1, MAX_BATCH),
         check_choice("random", random, RANDOM_MAPS),
         check_int("random_maps", random_maps, 1, MAX_RANDOM_MAPS),
@@ -345,8 +305,6 @@ def deletion_insertion(
     the kind of random map (see :func:`random_map`); the baseline curves are the mean
     curves of ``random_maps`` seeded random maps.
     """
-    from .techniques.base import prepare
-
     model = as_vis_model(model)
     steps, seed, batch_size, random, random_maps = _check_common(
         steps, seed, batch_size, random, random_maps
@@ -354,7 +312,7 @@ def deletion_insertion(
     prepared = prepare(model, image)
     values = _map_for(prepared.size, saliency)
     pixels = prepared.batch[0]
-    klass = _top_class(model, prepared.batch, target_class)
+    klass = class_index(model, prepared, target_class)
     [(deletion, insertion)], (random_deletion, random_insertion) = _with_baseline(
         model,
         pixels,
@@ -439,13 +397,6 @@ class Comparison:
         return f"Deletion / insertion · {self.model} · {target} · {self.steps} steps"
 
 
-def map_methods() -> dict[str, object]:
-    """The registered techniques whose result is a heatmap or an attribution."""
-    from .techniques import TECHNIQUES
-
-    return {name: t for name, t in TECHNIQUES.items() if t.output in MAP_OUTPUTS}
-
-
 def _call_with_class(function: Callable, model: VisModel, image, class_index: int):
     """``function(model, image, target_class=class_index)``, or without the class for a
     class-agnostic method (one without a ``target_class`` parameter)."""
@@ -461,11 +412,12 @@ def _call_with_class(function: Callable, model: VisModel, image, class_index: in
     return function(model, image)
 
 
-def compare(
+def rank_methods(
     model: VisModel | str,
     image,
-    methods: Sequence[str] | None = None,
+    methods: Mapping[str, Callable],
     *,
+    titles: Mapping[str, str] | None = None,
     target_class: int | str | None = None,
     steps: int = DEFAULT_STEPS,
     seed: int = 0,
@@ -473,47 +425,36 @@ def compare(
     random: str = "blobs",
     random_maps: int = 3,
 ) -> Comparison:
-    """Rank heatmap and attribution methods of the registry by faithfulness on one photo.
+    """Rank methods by faithfulness on one photo (deletion and insertion, RISE).
 
-    ``methods``: registry names of techniques whose output is a heatmap or an
-    attribution (default: all of them). Every method explains the same class (default:
-    the image's top class). Each map gets deletion and insertion curves (see
-    :func:`deletion_insertion`); rows are sorted by insertion area minus deletion area,
-    highest first: both areas are class probabilities averaged over the same [0, 1]
-    axis, so the difference weighs "removing the top pixels destroys the evidence" and
-    "the top pixels alone restore it" equally. A random map's curves come alongside
-    (the mean of ``random_maps`` random maps of kind ``random``: see :func:`random_map`).
+    ``methods`` maps a name to a function ``f(model, image, target_class=index)`` that
+    returns a map or a technique's result (see :func:`cnnvis.maps.saliency_map`); ``titles``
+    gives each a title for the chart (default: its name). Every method explains the same
+    class (default: the image's top class). Each map gets deletion and insertion curves
+    (see :func:`deletion_insertion`); rows are sorted by insertion area minus deletion
+    area, highest first: both areas are class probabilities averaged over the same
+    [0, 1] axis, so the difference weighs "removing the top pixels destroys the
+    evidence" and "the top pixels alone restore it" equally. A random map's curves come
+    alongside (the mean of ``random_maps`` random maps of kind ``random``: see
+    :func:`random_map`).
     """
-    import time
-
-    from .techniques.base import prepare
-
     model = as_vis_model(model)
-    available = map_methods()
-    names = list(available) if methods is None else list(methods)
-    if isinstance(methods, str):
-        names = [methods]
-    if not 1 <= len(names) <= MAX_METHODS:
+    if not isinstance(methods, Mapping) or not 1 <= len(methods) <= MAX_METHODS:
         raise ParameterError(f"Compare between 1 and {MAX_METHODS} methods at once.")
-    for name in names:
-        if name not in available:
-            raise ParameterError(
-                f"'{name}' is not a heatmap or attribution method; "
-                f"choose from {', '.join(available)}."
-            )
-    if len(set(names)) != len(names):
-        raise ParameterError("Name each method once.")
+    if not all(callable(function) for function in methods.values()):
+        raise ParameterError("Every method must be a function of (model, image).")
+    titles = dict(titles or {})
     steps, seed, batch_size, random, random_maps = _check_common(
         steps, seed, batch_size, random, random_maps
     )
-    _check_passes(len(names) + random_maps, steps)
+    _check_passes(len(methods) + random_maps, steps)
     prepared = prepare(model, image)
-    klass = _top_class(model, prepared.batch, target_class)
+    klass = class_index(model, prepared, target_class)
     pixels = prepared.batch[0]
     maps, seconds = [], []
-    for name in names:
+    for function in methods.values():
         start = time.perf_counter()
-        result = _call_with_class(available[name].function, model, prepared.image, klass)
+        result = _call_with_class(function, model, prepared.image, klass)
         seconds.append(time.perf_counter() - start)
         maps.append(_map_for(prepared.size, result))
     curves, (random_deletion, random_insertion) = _with_baseline(
@@ -528,8 +469,8 @@ def compare(
         random_maps=random_maps,
     )
     rows = [
-        ComparisonRow(name, available[name].title, values, deletion, insertion, spent)
-        for name, values, (deletion, insertion), spent in zip(names, maps, curves, seconds)
+        ComparisonRow(str(name), titles.get(name, str(name)), values, deletion, insertion, spent)
+        for name, values, (deletion, insertion), spent in zip(methods, maps, curves, seconds)
     ]
     rows.sort(key=lambda row: -row.score)
     return Comparison(
@@ -613,10 +554,6 @@ def independent_copy(model: VisModel) -> VisModel:
     """A copy of ``model`` that shares no variable with it (the cached model is never
     modified): a fresh registry build, or ``keras.models.clone_model`` for a wrapped
     model, with the weights copied over."""
-    import keras
-
-    from . import graph
-
     source = model.keras_model
     if model.spec is not None:
         copy = model.spec.build()
@@ -650,8 +587,6 @@ def weighted_layers(model: VisModel) -> list:
     """Layers with weights that randomisation re-draws, in graph order (bottom to top):
     everything but normalisation layers (whose statistics belong to the data) and the
     nested models themselves (their layers are listed)."""
-    from . import graph
-
     layers = []
     for layer in graph.iter_layers(model.keras_model):
         if graph._graph_of(layer) is not None or type(layer).__name__ in _NORMALISATION_TYPES:
@@ -672,8 +607,6 @@ def randomization_groups(model: VisModel, steps: int) -> list[list[str]]:
     One step randomises everything at once; a network with few blocks may give fewer
     groups than ``steps``.
     """
-    from . import graph
-
     order = list(graph.iter_layers(model.keras_model))
     position = {id(layer): i for i, layer in enumerate(order)}
     weighted = weighted_layers(model)
@@ -748,43 +681,30 @@ class RandomizationCheck:
         return f"Model randomisation · {self.model} · {self.label} ({self.class_index})"
 
 
-def _resolve_methods(methods) -> list[tuple[str, Callable]]:
+def _functions(methods) -> list[tuple[str, Callable]]:
+    """(name, function) pairs from a mapping or a sequence of functions."""
+    if callable(methods):
+        methods = [methods]
     if isinstance(methods, Mapping):
-        items = list(methods.items())
+        items = [(str(name), function) for name, function in methods.items()]
+    elif isinstance(methods, (str, bytes)):
+        items = [("method", methods)]
     else:
-        if isinstance(methods, str) or callable(methods):
-            methods = [methods]
-        items = []
-        for method in methods:
-            if isinstance(method, str):
-                items.append((method, method))
-            else:
-                items.append((getattr(method, "__name__", "method"), method))
+        items = [(getattr(m, "__name__", "method"), m) for m in methods]
     if not 1 <= len(items) <= MAX_RANDOMIZATION_METHODS:
         raise ParameterError(f"Check between 1 and {MAX_RANDOMIZATION_METHODS} methods at once.")
-    resolved = []
-    available = None
-    for name, method in items:
-        if isinstance(method, str):
-            available = available if available is not None else map_methods()
-            if method not in available:
-                raise ParameterError(
-                    f"'{method}' is not a heatmap or attribution method; "
-                    f"choose from {', '.join(available)}."
-                )
-            method = available[method].function
-        if not callable(method):
-            raise ParameterError(f"The method '{name}' is neither a registry name nor a function.")
-        resolved.append((str(name), method))
-    if len({name for name, _ in resolved}) != len(resolved):
+    for name, function in items:
+        if not callable(function):
+            raise ParameterError(f"The method {quoted(name)} is not a function of (model, image).")
+    if len({name for name, _ in items}) != len(items):
         raise ParameterError("Give each method a different name.")
-    return resolved
+    return items
 
 
 def randomization_check(
     model: VisModel | str,
     image,
-    methods: Sequence[str | Callable] | Mapping[str, Callable] = ("grad_cam", "guided_backprop"),
+    methods: Sequence[Callable] | Mapping[str, Callable],
     *,
     target_class: int | str | None = None,
     steps: int = 6,
@@ -792,8 +712,8 @@ def randomization_check(
 ) -> RandomizationCheck:
     """Cascading model-parameter randomisation (Adebayo et al. 2018).
 
-    ``methods``: registry names, functions, or a mapping from names to functions; a
-    function is called as ``method(model, image, target_class=index)`` and returns an
+    ``methods``: functions, or a mapping from names to functions (registry names are
+    resolved by :func:`cnnvis.checks.randomization_check`); a function is called as ``method(model, image, target_class=index)`` and returns an
     ``H x W`` map, an attribution array, or a technique's result. Every map explains the
     same class (default: the top class of the trained model). At each of ``steps``
     steps one more group of layers (see :func:`randomization_groups`) of an independent
@@ -801,14 +721,12 @@ def randomization_check(
     map on the trained model; the results start with the untouched copy (similarity 1
     when the copy is exact).
     """
-    from .techniques.base import check_int, prepare
-
     model = as_vis_model(model)
-    resolved = _resolve_methods(methods)
+    resolved = _functions(methods)
     steps = check_int("steps", steps, 1, MAX_RANDOMIZATION_STEPS)
-    seed = check_int("seed", seed, 0, 2**31 - 1)
+    seed = check_int("seed", seed, 0, SEED_MAX)
     prepared = prepare(model, image)
-    klass = _top_class(model, prepared.batch, target_class)
+    klass = class_index(model, prepared, target_class)
 
     def maps_of(vis_model: VisModel) -> list[np.ndarray]:
         return [
@@ -867,8 +785,6 @@ def pointing_game(
 
     The peak is the first maximum in raster order.
     """
-    from .techniques.base import check_float
-
     values = saliency_map(saliency)
     height, width = values.shape
     if isinstance(box, (str, bytes)) or len(box) != 4:
@@ -901,7 +817,7 @@ __all__ = [
     "PointingResult",
     "area_under_curve",
     "deletion_insertion",
-    "compare",
+    "rank_methods",
     "randomization_check",
     "randomization_groups",
     "independent_copy",

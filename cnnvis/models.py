@@ -33,6 +33,7 @@ from .errors import (
     UnknownLayerError,
     UnknownModelError,
     WeightsUnavailableError,
+    is_out_of_memory,
     quoted,
 )
 from .preprocessing import FAMILIES, Preprocessing, resolve as resolve_preprocessing
@@ -463,14 +464,6 @@ def _build_from_keras_cache(spec: ModelSpec) -> keras.Model:
     raise AssertionError("unreachable")
 
 
-def _out_of_memory(error: BaseException) -> bool:
-    import tensorflow as tf
-
-    return isinstance(error, (MemoryError, tf.errors.ResourceExhaustedError)) or isinstance(
-        error.__cause__, (MemoryError, tf.errors.ResourceExhaustedError)
-    )
-
-
 def _download(spec: ModelSpec, timeout: float) -> keras.Model:
     """Keras' own download and cache, bounded in time and with errors made readable."""
     if os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes"):
@@ -623,10 +616,8 @@ def load_model(
     def build() -> VisModel:
         try:
             keras_model, description = _build_registry_model(spec, weights, directory)
-        except MemoryError:
-            keras_model = None
-        except Exception as error:
-            if not _out_of_memory(error):
+        except Exception as error:  # MemoryError included
+            if not is_out_of_memory(error):
                 raise
             keras_model = None
         if keras_model is None:  # raised here, once the failed build's memory can be freed

@@ -22,6 +22,7 @@ import numpy as np
 from matplotlib.colors import Colormap
 from PIL import Image, ImageDraw, ImageFont
 
+from . import maps
 from .errors import ParameterError, quoted
 
 COLORMAPS: tuple[str, ...] = (
@@ -246,17 +247,10 @@ def overlay(
 
 
 def saliency(gradient: np.ndarray, *, clip_percentile: float = 99.5) -> np.ndarray:
-    """Signed ``H x W x 3`` gradient -> ``H x W`` float32 saliency in [0, 1].
-
-    Takes the maximum of ``|g|`` over channels, clips it at the given percentile and
-    divides by that value, so zero stays zero and a zero gradient gives zeros.
-    """
-    percentile = _check_percentile(clip_percentile)
-    magnitude = np.abs(_as_hwc(gradient, "The gradient")).max(axis=2)
-    scale = _robust_scale(magnitude, percentile)
-    if scale == 0:
-        return np.zeros(magnitude.shape, dtype=np.float32)
-    return np.clip(magnitude / scale, 0.0, 1.0).astype(np.float32)
+    """Signed ``H x W x 3`` gradient -> ``H x W`` float32 saliency in [0, 1]: the maximum
+    of ``|g|`` over channels, clipped at the given percentile and divided by that value
+    (:func:`cnnvis.maps.saliency`, the same map the metrics rank)."""
+    return maps.saliency(gradient, clip_percentile=_check_percentile(clip_percentile))
 
 
 def gradient_image(

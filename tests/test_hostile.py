@@ -562,8 +562,10 @@ def _call(function, model, image, **options):
     positional = [p for p in inspect.signature(function).parameters.values() if p.kind == p.POSITIONAL_OR_KEYWORD]
     names = [p.name for p in positional]
     args = [model] + ([image] if "image" in names else [])
-    if function.__name__ == "compare":
+    if function.__name__ in ("compare", "pointing_games"):
         options.setdefault("methods", ["grad_cam"])
+    if function.__name__ == "pointing_games":
+        options.setdefault("box", (4, 4, 20, 20))
     result = function(*args, **options)
     if hasattr(result, "__next__"):
         result = list(result)
@@ -576,13 +578,13 @@ def test_every_numeric_option_of_every_technique_and_metric_is_bounded(tiny):
     import inspect
 
     import cnnvis
-    from cnnvis import metrics
+    from cnnvis import checks, metrics
     from cnnvis.errors import CnnvisError
 
     image = noise(32, 32)
     functions = [t.function for t in cnnvis.TECHNIQUES.values()]
     functions += [cnnvis.deep_dream_frames, cnnvis.feature_visualization_frames]
-    functions += [metrics.deletion_insertion, metrics.randomization_check]
+    functions += [metrics.deletion_insertion, checks.randomization_check]
     checked = []
     for function in functions:
         valid = {"saliency": np.ones((32, 32), np.float32)} if function is metrics.deletion_insertion else {}

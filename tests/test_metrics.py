@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 import cnnvis
 from cnnvis import metrics
 from cnnvis.errors import ParameterError
-from cnnvis.techniques import TECHNIQUES
+from cnnvis import TECHNIQUES, checks, registry
 
 from .conftest import EXAMPLES
 from .tiny import cam_model, seeded_image, wrap
@@ -159,7 +159,7 @@ def test_deletion_bounds_are_enforced(quadrant, noise_image, params):
 def test_compare_ranks_registry_methods_by_insertion_minus_deletion():
     model = wrap(cam_model(seed=2, size=32))
     image = seeded_image(32, 32, seed=7)
-    result = metrics.compare(model, image, ["grad_cam", "guided_backprop"], steps=6)
+    result = checks.compare(model, image, ["grad_cam", "guided_backprop"], steps=6)
     assert {row.name for row in result.rows} == {"grad_cam", "guided_backprop"}
     scores = [row.score for row in result.rows]
     assert scores == sorted(scores, reverse=True)
@@ -178,12 +178,12 @@ def test_compare_ranks_registry_methods_by_insertion_minus_deletion():
 
 
 def test_compare_defaults_to_every_map_method_of_the_registry():
-    names = set(metrics.map_methods())
+    names = set(registry.map_methods())
     assert {"grad_cam", "guided_backprop"} <= names
     assert all(TECHNIQUES[name].output in ("heatmap", "attribution") for name in names)
-    assert "compare" in TECHNIQUES and TECHNIQUES["compare"].function is metrics.compare
+    assert "compare" in TECHNIQUES and TECHNIQUES["compare"].function is checks.compare
     model = wrap(cam_model(seed=3, size=32))
-    result = metrics.compare(model, seeded_image(32, 32, seed=1), steps=4, random_maps=1)
+    result = checks.compare(model, seeded_image(32, 32, seed=1), steps=4, random_maps=1)
     assert {row.name for row in result.rows} == names
 
 
@@ -192,7 +192,7 @@ def test_compare_defaults_to_every_map_method_of_the_registry():
 )
 def test_compare_refuses_unknown_or_repeated_methods(methods):
     with pytest.raises(ParameterError):
-        metrics.compare(wrap(cam_model(seed=0)), seeded_image(), methods, steps=4)
+        checks.compare(wrap(cam_model(seed=0)), seeded_image(), methods, steps=4)
 
 
 def test_compare_refuses_too_much_work_before_doing_any(monkeypatch):
@@ -202,7 +202,7 @@ def test_compare_refuses_too_much_work_before_doing_any(monkeypatch):
     model = wrap(cam_model(seed=0))
     monkeypatch.setattr(metrics, "_call_with_class", explode)
     with pytest.raises(ParameterError, match="too much work"):
-        metrics.compare(
+        checks.compare(
             model, seeded_image(), ["grad_cam", "guided_backprop"], steps=224, random_maps=8
         )
 
@@ -308,7 +308,7 @@ def test_randomisation_leaves_the_cached_model_untouched_and_destroys_a_weight_d
     def brightness(vis_model, photo, target_class):
         return photo.astype(np.float32).mean(axis=2)  # ignores the model entirely
 
-    result = metrics.randomization_check(
+    result = checks.randomization_check(
         model, image, {"Grad-CAM": "grad_cam", "brightness": brightness}, target_class=1, steps=3
     )
     for old, new in zip(before, keras_model.get_weights()):
@@ -341,13 +341,13 @@ def test_independent_copy_shares_no_variables():
 def test_randomisation_bounds_are_enforced():
     model = wrap(cam_model(seed=0))
     with pytest.raises(ParameterError):
-        metrics.randomization_check(model, seeded_image(), ["grad_cam"], steps=0)
+        checks.randomization_check(model, seeded_image(), ["grad_cam"], steps=0)
     with pytest.raises(ParameterError):
-        metrics.randomization_check(model, seeded_image(), ["grad_cam"], steps=100)
+        checks.randomization_check(model, seeded_image(), ["grad_cam"], steps=100)
     with pytest.raises(ParameterError):
-        metrics.randomization_check(model, seeded_image(), ["classify"])
+        checks.randomization_check(model, seeded_image(), ["classify"])
     with pytest.raises(ParameterError):
-        metrics.randomization_check(model, seeded_image(), [42])
+        checks.randomization_check(model, seeded_image(), [42])
 
 
 # ----- real weights --------------------------------------------------------------------
@@ -398,7 +398,7 @@ def test_real_weights_randomisation_changes_grad_cam_more_than_guided_backprop(
     mobilenet_v2, cat_image
 ):
     before = mobilenet_v2.keras_model.get_layer("predictions").get_weights()[0].copy()
-    result = metrics.randomization_check(
+    result = checks.randomization_check(
         mobilenet_v2, cat_image, ["grad_cam", "guided_backprop"], steps=2
     )
     np.testing.assert_array_equal(

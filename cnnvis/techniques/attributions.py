@@ -28,22 +28,13 @@ import numpy as np
 from ..errors import ParameterError
 from ..images import resize_image
 from ..models import VisModel
+from ..registry import SEED_MAX, Option, check_choice, technique
 from . import compiled
-from .base import (
-    MAX_BATCH,
-    Attribution,
-    Prepared,
-    check_choice,
-    check_float,
-    check_int,
-    prepare,
-    resolve,
-)
+from .base import MAX_BATCH, Attribution, Prepared, class_index, prepare, resolve
 
 GRADIENT_BATCH = 16  # images per compiled gradient call (bounded by MAX_BATCH)
 MAX_SAMPLES = 256
 MAX_STEPS = 256
-MAX_SEED = 2**32 - 1
 BASELINES = ("black", "white", "blur")
 RULES = ("trapezoid", "right", "left")
 BLUR_FRACTION = 1 / 16  # Gaussian sigma of the "blur" baseline, as a fraction of the shorter side
@@ -109,21 +100,18 @@ def _batch_size(model: VisModel, prepared: Prepared, batch_size: int | None, tot
     if batch_size is None:
         batch_size = compiled.batch_size_for(prepared.batch.shape[1:3], GRADIENT_BATCH)
     else:
-        batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH)
         batch_size = compiled.capped_batch_size(prepared.batch.shape[1:3], batch_size)
     batch_size = min(batch_size, compiled.gradient_batch_cap(model))
     return compiled.even_batches(total, batch_size)
 
 
-def _class_index(model: VisModel, prepared: Prepared, target_class) -> int:
-    """The class to explain: the one asked for, else the top class of the clean image
-    (fixed once, so that noisy or interpolated copies all explain the same class)."""
-    if target_class is not None:
-        return model.resolve_class(target_class)
-    logits = compiled.forward(model)(prepared.batch).numpy()[0]
-    return int(np.argmax(logits))
-
-
+@technique(
+    title="Gradient",
+    output="attribution",
+    paper="Simonyan et al. 2014",
+    summary="How much each pixel, changed a little, would change the class score. Fast and "
+    "faithful to the model, but noisy.",
+)
 def vanilla_gradient(
     model: VisModel | str,
     image,
@@ -143,28 +131,58 @@ def vanilla_gradient(
     )
 
 
-def gradient_x_input(
-    model: VisModel | str,
-    image,
-    *,
-    target_class: int | str | None = None,
-) -> Attribution:
-    """The gradient times the input measured from black, ``grad f(x) * (x - 0)``, in pixel
-    space: Integrated Gradients with a black baseline and a single right-Riemann step."""
-    model = resolve(model)
-    prepared = prepare(model, image)
-    index = -1 if target_class is None else model.resolve_class(target_class)
-    grads, _, index = _gradients(model, prepared.batch, index)
-    values = grads[0] * prepared.batch[0]
-    return Attribution(
-        values=prepared.to_image_size(values),
-        method="Gradient x input",
-        model=model.name,
-        note="input measured from a black image",
-        **_target(model, index),
-    )
-
-
+@technique(
+    title="SmoothGrad",
+    output="attribution",
+    paper="Smilkov et al. 2017",
+    summary="The gradient averaged over many noisy copies of the photo. The noise cancels "
+    "out and the object's outline stands out.",
+    cost="long",
+    options=(
+        Option(
+            "samples",
+            int,
+            50,
+            "Noisy copies",
+            "More copies: a smoother map, one gradient each.",
+            low=1,
+            high=MAX_SAMPLES,
+            app_range=(1, MAX_SAMPLES, 1),
+        ),
+        Option(
+            "noise",
+            float,
+            0.15,
+            "Noise level",
+            "Standard deviation, as a fraction of the pixel range; 10-20 % works well.",
+            low=0.0,
+            high=1.0,
+            app_range=(0.0, 0.5, 0.01),
+        ),
+        Option(
+            "seed",
+            int,
+            0,
+            "Seed (same seed, same noise)",
+            "The random seed of the noise.",
+            low=0,
+            high=SEED_MAX,
+        ),
+        Option(
+            "batch_size",
+            int,
+            None,
+            "Images per call",
+            "Images per compiled gradient call (speed only).",
+            low=1,
+            high=MAX_BATCH,
+            none="16 at 224 x 224, fewer for larger inputs and models",
+            in_app=False,
+            bound=f"1 … {MAX_BATCH} (capped by pixels and by activation memory)",
+        ),
+    ),
+    work="samples gradients, in batches capped by activation memory",
+)
 def smoothgrad(
     model: VisModel | str,
     image,
@@ -183,12 +201,9 @@ def smoothgrad(
     on the seed only, not on ``batch_size``. ``noise=0`` gives the vanilla gradient.
     """
     model = resolve(model)
-    samples = check_int("samples", samples, 1, MAX_SAMPLES)
-    noise = check_float("noise", noise, 0.0, 1.0)
-    seed = check_int("seed", seed, 0, MAX_SEED)
     prepared = prepare(model, image)
     batch_size = _batch_size(model, prepared, batch_size, samples)
-    index = _class_index(model, prepared, target_class)
+    index = class_index(model, prepared, target_class)
     image_batch = prepared.batch[0]
     sigma = np.float32(noise * 255.0)
     total = np.zeros(image_batch.shape, np.float64)
@@ -261,6 +276,59 @@ def quadrature_weights(steps: int, rule: str) -> np.ndarray:
     return weights
 
 
+@technique(
+    title="Integrated Gradients",
+    output="attribution",
+    paper="Sundararajan et al. 2017",
+    summary="Adds up the gradients along a straight path from a baseline (a black image) to "
+    "the photo. The pixel attributions sum to the change in the class score, which the "
+    "result checks.",
+    cost="long",
+    options=(
+        Option(
+            "baseline",
+            str,
+            "black",
+            "Baseline",
+            "Where the path starts: the attributions explain the change from it "
+            "(black, white, or the photo blurred).",
+            choices=BASELINES,
+            bound="`black`, `white`, `blur`, an RGB colour or an RGB image with values 0 … 255",
+        ),
+        Option(
+            "steps",
+            int,
+            50,
+            "Steps on the path",
+            "More steps: a smaller completeness gap (shown in the caption), one gradient each.",
+            low=1,
+            high=MAX_STEPS,
+            app_range=(1, MAX_STEPS, 1),
+        ),
+        Option(
+            "rule",
+            str,
+            "trapezoid",
+            "Quadrature rule",
+            "How the gradients on the path are added up.",
+            choices=RULES,
+            in_app=False,
+        ),
+        Option(
+            "batch_size",
+            int,
+            None,
+            "Images per call",
+            "Images per compiled gradient call (speed only).",
+            low=1,
+            high=MAX_BATCH,
+            none="16 at 224 x 224, fewer for larger inputs and models",
+            in_app=False,
+            bound=f"1 … {MAX_BATCH} (capped by pixels and by activation memory)",
+        ),
+    ),
+    work="steps + 1 gradients, in batches capped by activation memory",
+)
 def integrated_gradients(
     model: VisModel | str,
     image,
@@ -279,12 +347,10 @@ def integrated_gradients(
     enough for completeness within 5 %; the result reports the gap.
     """
     model = resolve(model)
-    steps = check_int("steps", steps, 1, MAX_STEPS)
-    rule = check_choice("rule", rule, RULES)
     prepared = prepare(model, image)
     batch_size = _batch_size(model, prepared, batch_size, steps + 1)
     reference, baseline_name = baseline_image(prepared, baseline)
-    index = _class_index(model, prepared, target_class)
+    index = class_index(model, prepared, target_class)
     difference = prepared.batch[0] - reference
     alphas = np.linspace(0.0, 1.0, steps + 1, dtype=np.float64)
     weights = quadrature_weights(steps, rule)
@@ -314,5 +380,34 @@ def integrated_gradients(
         steps=steps,
         rule=rule,
         baseline=baseline_name,
+        **_target(model, index),
+    )
+
+
+@technique(
+    title="Gradient x input",
+    output="attribution",
+    paper="Shrikumar et al. 2016",
+    summary="The gradient multiplied by the pixel values: how much each pixel contributes "
+    "compared with black. It is Integrated Gradients with a single step.",
+)
+def gradient_x_input(
+    model: VisModel | str,
+    image,
+    *,
+    target_class: int | str | None = None,
+) -> Attribution:
+    """The gradient times the input measured from black, ``grad f(x) * (x - 0)``, in pixel
+    space: Integrated Gradients with a black baseline and a single right-Riemann step."""
+    model = resolve(model)
+    prepared = prepare(model, image)
+    index = -1 if target_class is None else model.resolve_class(target_class)
+    grads, _, index = _gradients(model, prepared.batch, index)
+    values = grads[0] * prepared.batch[0]
+    return Attribution(
+        values=prepared.to_image_size(values),
+        method="Gradient x input",
+        model=model.name,
+        note="input measured from a black image",
         **_target(model, index),
     )

@@ -10,47 +10,19 @@ are resized back with bilinear interpolation.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
 
-from ..errors import ParameterError, quoted
 from ..images import fit_within, load_image, resize_image, resize_map
 from ..models import VisModel, as_vis_model
+from ..registry import check_choice, check_float, check_int  # noqa: F401 - the one style
+from . import compiled
 
 # Bounds enforced for every caller (the app's sliders cannot be bypassed through the API).
 MAX_BATCH = 256
 FLEXIBLE_INPUT_MAX_SIDE = 512
-
-
-def check_int(name: str, value, low: int, high: int) -> int:
-    """An integer within [low, high], or a ParameterError that names the bounds."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer, float, np.floating)):
-        raise ParameterError(f"{name} must be a whole number from {low} to {high}.")
-    if isinstance(value, (float, np.floating)) and (not math.isfinite(value) or value != int(value)):
-        raise ParameterError(f"{name} must be a whole number from {low} to {high}.")
-    value = int(value)
-    if not low <= value <= high:
-        raise ParameterError(f"{name} must be from {low} to {high}; got {value}.")
-    return value
-
-
-def check_float(name: str, value, low: float, high: float) -> float:
-    """A finite number within [low, high], or a ParameterError that names the bounds."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
-        raise ParameterError(f"{name} must be a number from {low:g} to {high:g}.")
-    value = float(value)
-    if not math.isfinite(value) or not low <= value <= high:
-        raise ParameterError(f"{name} must be a number from {low:g} to {high:g}; got {value:g}.")
-    return value
-
-
-def check_choice(name: str, value, choices: Sequence[str]) -> str:
-    if value not in choices:
-        raise ParameterError(f"{name} must be one of {', '.join(choices)}; got {quoted(value)}.")
-    return value
 
 
 @dataclass(frozen=True)
@@ -95,6 +67,20 @@ def prepare(model: VisModel, image) -> Prepared:
 
 def resolve(model) -> VisModel:
     return as_vis_model(model)
+
+
+def top_class(logits: np.ndarray) -> int:
+    """The package's one top-class rule: the index of the largest logit (the first one on
+    a tie), for one image's logits."""
+    return int(np.argmax(np.asarray(logits)))
+
+
+def class_index(model: VisModel, prepared: Prepared, target_class) -> int:
+    """The class to explain: the one asked for, else the model's top class for the
+    prepared image (fixed once, so that noisy or perturbed copies all explain it)."""
+    if target_class is not None:
+        return model.resolve_class(target_class)
+    return top_class(compiled.forward(model)(prepared.batch).numpy()[0])
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,12 @@ import numpy as np
 from ..images import resize_map
 from ..models import VisModel
 from . import compiled
+from ..registry import Option, technique
 from .base import (
     MAX_BATCH,
     Attribution,
     Heatmap,
     Prepared,
-    check_choice,
     check_int,
     prepare,
     resolve,
@@ -57,9 +57,7 @@ class CamContext:
 
     model: VisModel
     prepared: Prepared
-    layer: str
     class_index: int
-    logits: np.ndarray  # the logits of the unmasked image
 
 
 # (maps h x w x C, gradients h x w x C, context) -> weights, shape C or h x w x C.
@@ -236,7 +234,7 @@ def class_activation_map(
     )
     maps, grads, logits = maps.numpy()[0], grads.numpy()[0], logits.numpy()[0]
     index = int(resolved.numpy()[0])
-    context = CamContext(model, prepared, layer, index, logits)
+    context = CamContext(model, prepared, index)
     weights = np.asarray(weighting(maps, grads, context)).astype(np.float32)
     cam = combine(maps, weights)
     return Heatmap(
@@ -267,6 +265,13 @@ def _cam(model, image, target_class, layer, weighting, method, **options) -> Hea
     )
 
 
+@technique(
+    title="Grad-CAM",
+    output="heatmap",
+    paper="Selvaraju et al. 2017",
+    summary="Where in the photo the evidence for a class lies, from the gradient of the class "
+    "score at a deep feature map. Coarse but class-specific.",
+)
 def grad_cam(
     model: VisModel | str,
     image,
@@ -279,6 +284,14 @@ def grad_cam(
     return _cam(model, image, target_class, layer, gradcam_weights, "Grad-CAM")
 
 
+@technique(
+    title="Grad-CAM++",
+    output="heatmap",
+    paper="Chattopadhay et al. 2018",
+    summary="Like Grad-CAM, but each channel's weight counts only positive gradients, each "
+    "position weighted by a closed-form factor. It covers more of an object, and several "
+    "objects of the same class, better than Grad-CAM.",
+)
 def grad_cam_plus_plus(
     model: VisModel | str,
     image,
@@ -291,6 +304,13 @@ def grad_cam_plus_plus(
     return _cam(model, image, target_class, layer, gradcam_plus_plus_weights, "Grad-CAM++")
 
 
+@technique(
+    title="LayerCAM",
+    output="heatmap",
+    paper="Jiang et al. 2021",
+    summary="Weights every position of every channel by its own positive gradient instead "
+    "of one weight per channel. It stays sharp at early layers, where Grad-CAM blurs.",
+)
 def layer_cam(
     model: VisModel | str,
     image,
@@ -305,6 +325,56 @@ def layer_cam(
     return _cam(model, image, target_class, layer, layercam_weights, "LayerCAM")
 
 
+@technique(
+    title="Score-CAM",
+    output="heatmap",
+    paper="Wang et al. 2020",
+    summary="Shows the photo to the model through each channel's map used as a mask, and "
+    "weights the channel by how much the class score rises. No gradients, but one forward "
+    "pass per channel, so it is slower.",
+    cost="long",
+    options=(
+        Option(
+            "max_channels",
+            int,
+            None,
+            "Channels to score (0 = all)",
+            "Score-CAM runs the model once per channel it scores: the channels whose "
+            "activation varies most (Faster Score-CAM) take about a second per 64; all of "
+            "them, as in the paper (1280 at MobileNetV2's last layer), about 25 s on a CPU.",
+            low=1,
+            high=1_000_000,
+            none="all the layer's channels, as in the paper",
+            app_default=64,
+            app_range=(0, 2048, 1),
+            bound="1 … channels of the layer (or none: all of them)",
+        ),
+        Option(
+            "batch_size",
+            int,
+            None,
+            "Masked copies per call",
+            "Masked copies of the photo per compiled forward call (speed only).",
+            low=1,
+            high=MAX_BATCH,
+            none="32 at 224 x 224, fewer for larger inputs",
+            in_app=False,
+            bound=f"1 … {MAX_BATCH} (capped by pixels)",
+        ),
+        Option(
+            "score",
+            str,
+            "logit",
+            "Class score",
+            "The score whose increase weights a channel: the logit (class-discriminative) "
+            "or the softmax probability.",
+            choices=SCORE_CAM_SCORES,
+            in_app=False,
+        ),
+    ),
+    work="one forward pass per non-constant channel of the layer (1280 on MobileNetV2's "
+    "default layer, 4032 on NASNetLarge's)",
+)
 def score_cam(
     model: VisModel | str,
     image,
@@ -338,11 +408,9 @@ def score_cam(
     prepared = prepare(model, image)
     if batch_size is None:
         batch_size = compiled.batch_size_for(prepared.batch.shape[1:3], SCORE_CAM_BATCH)
-    batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH)
     batch_size = compiled.capped_batch_size(prepared.batch.shape[1:3], batch_size)
     if max_channels is not None:
         max_channels = check_int("max_channels", max_channels, 1, channels)
-    score = check_choice("score", score, SCORE_CAM_SCORES)
     used = channels if max_channels is None else max_channels
     note = f"{score} scores; a masked forward pass per non-constant channel, {batch_size} per batch"
     if used < channels:
@@ -362,6 +430,14 @@ def score_cam(
     )
 
 
+@technique(
+    title="Eigen-CAM",
+    output="heatmap",
+    paper="Muhammad & Yeasin 2020",
+    summary="The main pattern of a layer's activations (their first principal component), "
+    "shown as a map. It needs no gradient and no class: it shows what stands out to the "
+    "network, the same for every class.",
+)
 def eigen_cam(
     model: VisModel | str,
     image,
@@ -386,6 +462,14 @@ def eigen_cam(
     )
 
 
+@technique(
+    title="Guided Grad-CAM",
+    output="attribution",
+    paper="Selvaraju et al. 2017",
+    summary="Guided backprop multiplied by the Grad-CAM map: fine detail, restricted to the "
+    "region that supports the class.",
+    own_tab=True,
+)
 def guided_grad_cam(
     model: VisModel | str,
     image,

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..models import VisModel
+from ..registry import Option, technique
 from . import compiled
 from .base import check_int, prepare, resolve
 
@@ -58,6 +59,26 @@ def predictions_from_logits(model: VisModel, values: np.ndarray, top: int) -> li
     ]
 
 
+@technique(
+    title="Predictions",
+    output="classes",
+    paper="Krizhevsky et al. 2012; Deng et al. 2009 (ImageNet)",
+    summary="The model's five most probable ImageNet classes for the photo. Probabilities "
+    "come from a softmax over the model's logits.",
+    options=(
+        Option(
+            "top",
+            int,
+            5,
+            "Classes shown",
+            "How many of the most probable classes.",
+            low=1,
+            high=100_000,
+            in_app=False,
+            bound="1 … number of classes",
+        ),
+    ),
+)
 def classify(model: VisModel | str, image, *, top: int = 5) -> list[Prediction]:
     """The ``top`` most probable classes for ``image``, most probable first."""
     model = resolve(model)

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import tensorflow as tf
 
 from .. import graph
-from ..errors import ComputeError, out_of_memory_message
+from ..errors import ComputeError, is_out_of_memory, out_of_memory_message
 from ..models import VisModel
 
 
@@ -36,8 +36,10 @@ class Compiled:
     def __call__(self, *args):
         try:
             return self.fn(*args)
-        except (tf.errors.ResourceExhaustedError, MemoryError):
-            pass  # raised below, once the error and its frames (and their tensors) are gone
+        except Exception as error:  # MemoryError included
+            if not is_out_of_memory(error):
+                raise
+        # raised here, once the error and its frames (and their tensors) are gone
         gc.collect()
         raise ComputeError(out_of_memory_message(self.model))
 

@@ -19,8 +19,9 @@ import numpy as np
 from ..errors import ParameterError
 from ..images import fit_within, resize_image
 from ..models import VisModel
+from ..registry import SEED_MAX, Option, checks, technique
 from . import compiled
-from .base import as_image, check_float, check_int, resolve
+from .base import as_image, check_float, resolve
 
 MIN_OCTAVE_SIDE = 32
 MAX_OCTAVES, MAX_STEPS = 8, 200
@@ -28,6 +29,99 @@ MAX_SIDE = 1024  # the dream's longest side (memory grows with the pixels of eac
 # Work one call may ask for: octaves x steps at 512 px on the longer side (more pixels
 # count proportionally more). The app's sliders stay below it (5 x 50).
 MAX_WORK = 400
+
+OPTIONS = (
+    Option(
+        "octaves",
+        int,
+        3,
+        "Octaves (scales, smallest first)",
+        "How many scales the dream grows over, each 1.4 times the last.",
+        low=1,
+        high=MAX_OCTAVES,
+        app_range=(1, 5, 1),
+    ),
+    Option(
+        "octave_scale",
+        float,
+        1.4,
+        "Octave scale",
+        "The size ratio between two octaves (1.4 in the original).",
+        low=1.05,
+        high=2.5,
+        in_app=False,
+    ),
+    Option(
+        "steps",
+        int,
+        20,
+        "Steps per octave",
+        "Gradient-ascent steps at each scale.",
+        low=1,
+        high=MAX_STEPS,
+        app_range=(1, 50, 1),
+    ),
+    Option(
+        "step_size",
+        float,
+        0.01,
+        "Step size",
+        "How far each step moves the pixels (a fraction of half the pixel range).",
+        low=1e-5,
+        high=1.0,
+        app_range=(0.001, 0.1, 0.001),
+    ),
+    Option(
+        "max_loss",
+        float,
+        None,
+        "Largest loss",
+        "Stop an octave early once the loss passes this value.",
+        low=0.0,
+        high=1e6,
+        none="no limit",
+        in_app=False,
+    ),
+    Option(
+        "jitter",
+        int,
+        16,
+        "Jitter",
+        "Pixels the image is shifted at random before each step (seeded).",
+        low=0,
+        high=256,
+        in_app=False,
+    ),
+    Option(
+        "max_side",
+        int,
+        512,
+        "Largest side",
+        "The photo is shrunk to this longest side before dreaming.",
+        low=MIN_OCTAVE_SIDE,
+        high=MAX_SIDE,
+        in_app=False,
+    ),
+    Option(
+        "seed",
+        int,
+        0,
+        "Seed (same seed, same dream)",
+        "The random seed of the jitter.",
+        low=0,
+        high=SEED_MAX,
+    ),
+    Option(
+        "every",
+        int,
+        1,
+        "Frames every",
+        "Steps between two intermediate pictures.",
+        low=1,
+        high=1000,
+        in_app=False,
+    ),
+)
 
 
 @dataclass(frozen=True)
@@ -87,6 +181,7 @@ def _weights(layers: Sequence[str], layer_weights: Sequence[float] | None, defau
     return values.astype(np.float32)
 
 
+@checks(OPTIONS)
 def deep_dream_frames(
     model: VisModel | str,
     image,
@@ -126,16 +221,6 @@ def deep_dream_frames(
     for name in layers:
         model.feature_layer(name)
     weights = _weights(layers, layer_weights, default_layers)
-    octaves = check_int("octaves", octaves, 1, MAX_OCTAVES)
-    octave_scale = check_float("octave_scale", octave_scale, 1.05, 2.5)
-    steps = check_int("steps", steps, 1, MAX_STEPS)
-    step_size = check_float("step_size", step_size, 1e-5, 1.0)
-    if max_loss is not None:
-        max_loss = check_float("max_loss", max_loss, 0.0, 1e6)
-    jitter = check_int("jitter", jitter, 0, 256)
-    max_side = check_int("max_side", max_side, MIN_OCTAVE_SIDE, MAX_SIDE)
-    seed = check_int("seed", seed, 0, 2**31 - 1)
-    every = check_int("every", every, 1, 1000)
 
     pre = model.preprocessing
     photo = fit_within(as_image(image), max_side).astype(np.float32)
@@ -201,6 +286,17 @@ def _deprocess(pre, dream: np.ndarray) -> np.ndarray:
     return np.clip(pre.invert(dream), 0.0, 255.0).astype(np.float32)
 
 
+@technique(
+    title="Deep Dream",
+    output="image",
+    paper="Mordvintsev, Olah & Tyka 2015",
+    summary="The photo changed step by step to excite chosen layers more and more, over "
+    "several scales: the patterns the network looks for appear in it.",
+    cost="long",
+    options=OPTIONS,
+    own_tab=True,
+    work=f"octaves x steps <= {MAX_WORK} up to 512 x 512 pixels, proportionally less above",
+)
 def deep_dream(model: VisModel | str, image, **params) -> Dream:
     """The finished Deep Dream (see :func:`deep_dream_frames` for the parameters)."""
     params["every"] = 10**3  # no intermediate frames needed

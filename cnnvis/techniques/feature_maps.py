@@ -14,7 +14,8 @@ import numpy as np
 from ..errors import ParameterError
 from ..models import VisModel
 from . import compiled
-from .base import check_choice, check_int, prepare, resolve
+from ..registry import Option, technique
+from .base import check_int, prepare, resolve
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,37 @@ def _select(mean: np.ndarray, count: int, order: str, channels: Sequence[int] | 
     return np.argsort(-mean, kind="stable")[:count]
 
 
+@technique(
+    title="Feature maps",
+    output="maps",
+    paper="Zeiler & Fergus 2014",
+    summary="What each channel of a layer computes for this photo: bright where the channel "
+    "responds. Early layers respond to edges, deep layers to parts and objects.",
+    options=(
+        Option(
+            "count",
+            int,
+            16,
+            "How many channels",
+            "How many channels of the layer to show.",
+            low=1,
+            high=MAX_CHANNELS,
+            app_range=(1, 64, 1),
+        ),
+        Option(
+            "order",
+            str,
+            "first",
+            "Which channels",
+            "The first ones in index order, or the most active for this photo first.",
+            choices=ORDERS,
+            app_default="most_active",
+        ),
+    ),
+    own_tab=True,
+    work=f"1 … {MAX_LAYERS} layers per call; 1 … {MAX_CHANNELS} channel indices, each a "
+    "channel of the layer",
+)
 def feature_maps(
     model: VisModel | str,
     image,
@@ -77,13 +109,11 @@ def feature_maps(
         raise ParameterError(f"Ask for between 1 and {MAX_LAYERS} layers at a time.")
     for name in layers:
         model.feature_layer(name)
-    count = check_int("count", count, 1, MAX_CHANNELS)
     if channels is not None:
         if isinstance(channels, (str, bytes)) or not hasattr(channels, "__len__"):
             channels = [channels]
         if not 1 <= len(channels) <= MAX_CHANNELS:
             raise ParameterError(f"Ask for between 1 and {MAX_CHANNELS} channels at a time.")
-    order = check_choice("order", order, ORDERS)
     prepared = prepare(model, image)
     outputs = compiled.activations(model, tuple(layers))(prepared.batch)
     result = []

@@ -46,8 +46,9 @@ import tensorflow as tf
 from .. import graph
 from ..errors import ParameterError
 from ..models import VisModel
+from ..registry import SEED_MAX, Option, checks, technique
 from . import compiled
-from .base import check_float, check_int, resolve
+from .base import check_int, resolve
 
 MAX_IMAGES = 16
 MIN_SIZE, MAX_SIZE = 32, 384
@@ -59,6 +60,95 @@ MAX_WORK = 8 * 512
 FEATURE_VIS_MEMORY = 2 * compiled.GRADIENT_MEMORY
 INIT_STD = 0.01  # the starting spectrum: a nearly uniform grey picture
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
+
+OPTIONS = (
+    Option(
+        "steps",
+        int,
+        192,
+        "Steps",
+        "Optimisation steps; more steps give clearer patterns.",
+        low=1,
+        high=MAX_STEPS,
+        app_default=128,
+        app_range=(4, 512, 4),
+    ),
+    Option(
+        "size",
+        int,
+        128,
+        "Picture size (pixels)",
+        "The side of the square pictures.",
+        low=MIN_SIZE,
+        high=MAX_SIZE,
+        app_range=(MIN_SIZE, MAX_SIZE, 32),
+    ),
+    Option(
+        "learning_rate",
+        float,
+        0.08,
+        "Learning rate",
+        "Adam's step size.",
+        low=1e-3,
+        high=1.0,
+        in_app=False,
+    ),
+    Option(
+        "jitter",
+        int,
+        None,
+        "Jitter",
+        "Pixels each step's view is shifted by, at most.",
+        low=0,
+        high=MAX_JITTER,
+        none="an eighth of the size",
+        in_app=False,
+    ),
+    Option(
+        "scale",
+        float,
+        0.2,
+        "Scale",
+        "Each step's view is scaled by a factor within 1 +- scale.",
+        low=0.0,
+        high=0.5,
+        in_app=False,
+    ),
+    Option(
+        "rotation",
+        float,
+        20.0,
+        "Rotation (degrees)",
+        "Each step's view is rotated by up to this angle.",
+        low=0.0,
+        high=45.0,
+        in_app=False,
+    ),
+    Option(
+        "seed",
+        int,
+        0,
+        "Seed (same seed, same pictures)",
+        "The random seed of the starting noise and the transformations.",
+        low=0,
+        high=SEED_MAX,
+    ),
+    Option(
+        "every",
+        int,
+        16,
+        "Frames every",
+        "Steps between two intermediate pictures.",
+        low=1,
+        high=MAX_STEPS,
+        in_app=False,
+    ),
+)
+WORK = (
+    f"pictures x steps x (size / 128)² <= {MAX_WORK}; the pictures' activations (up to the "
+    "target layer, at their size) <= 3 GB estimated: e.g. at most 1 picture of 384 px on "
+    "EfficientNetB7, 16 of 128 px"
+)
 
 # ----- the colour correlation matrix -------------------------------------------------
 # Origin: the principal components of the RGB values of ImageNet training pixels (pixels
@@ -383,11 +473,6 @@ class FeatureVisualization:
     seed: int
 
     @property
-    def targets(self) -> tuple[int, ...]:
-        chosen = self.channels if self.channels is not None else self.classes
-        return chosen or ()
-
-    @property
     def caption(self) -> str:
         what = self.layer if self.layer is not None else "class logits"
         return f"Feature visualisation · {self.model} · {what} · {self.steps} steps"
@@ -482,6 +567,7 @@ def _random_transforms(
     )
 
 
+@checks(OPTIONS)
 def feature_visualization_frames(
     model: VisModel | str,
     *,
@@ -512,14 +598,7 @@ def feature_visualization_frames(
     """
     model = resolve(model)
     layer, targets, labels = _targets(model, layer, channels, target_class)
-    steps = check_int("steps", steps, 1, MAX_STEPS)
-    size = check_int("size", size, MIN_SIZE, MAX_SIZE)
-    learning_rate = check_float("learning_rate", learning_rate, 1e-3, 1.0)
-    jitter = size // 8 if jitter is None else check_int("jitter", jitter, 0, MAX_JITTER)
-    scale = check_float("scale", scale, 0.0, 0.5)
-    rotation = check_float("rotation", rotation, 0.0, 45.0)
-    seed = check_int("seed", seed, 0, 2**31 - 1)
-    every = check_int("every", every, 1, MAX_STEPS)
+    jitter = size // 8 if jitter is None else jitter
     work = len(targets) * steps * (size / 128) ** 2
     if work > MAX_WORK:
         raise ParameterError(
@@ -580,6 +659,19 @@ def feature_visualization_frames(
     yield FeatureVisFrame(images, steps, steps, history[:, -1].copy(), result)
 
 
+@technique(
+    title="Feature visualisation",
+    output="images",
+    paper="Olah, Mordvintsev & Schubert 2017 (Distill)",
+    summary="A picture grown from grey noise, step by step, to excite one channel of a layer "
+    "(or one class) as much as possible: what that unit looks for. Random shifts, scalings "
+    "and rotations, and the colour and frequency statistics of photos, keep it free of "
+    "adversarial noise.",
+    cost="long",
+    options=tuple(o for o in OPTIONS if o.name != "every"),
+    own_tab=True,
+    work=WORK,
+)
 def feature_visualization(
     model: VisModel | str,
     *,

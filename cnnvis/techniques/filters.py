@@ -18,7 +18,8 @@ from .. import graph
 from ..errors import UnknownLayerError, quoted
 from ..models import VisModel
 from . import compiled
-from .base import check_choice, check_int, resolve
+from ..registry import Option, technique
+from .base import resolve
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,45 @@ def pixel_jacobian(model: VisModel, layer_name: str) -> np.ndarray:
     return ((centre[1:] - centre[0]) / 100.0).T.astype(np.float32)
 
 
+@technique(
+    title="Filters",
+    output="filters",
+    paper="Krizhevsky et al. 2012, Fig. 3",
+    summary="The weights of a convolution. The first layer's kernels are shown as colour "
+    "pictures in pixel space: they look for edges, colours and textures.",
+    options=(
+        Option(
+            "count",
+            int,
+            16,
+            "How many filters",
+            "How many filters to show.",
+            low=1,
+            high=1024,
+            app_range=(1, 64, 1),
+        ),
+        Option(
+            "order",
+            str,
+            "first",
+            "Which filters",
+            "The first ones in index order, or the strongest (largest weights) first.",
+            choices=("first", "norm"),
+            app_default="norm",
+        ),
+        Option(
+            "input_channels",
+            int,
+            8,
+            "Input channels",
+            "For a deeper convolution: how many of each filter's input channels to show.",
+            low=1,
+            high=64,
+            in_app=False,
+        ),
+    ),
+    own_tab=True,
+)
 def filters(
     model: VisModel | str,
     layer: str | None = None,
@@ -94,11 +134,8 @@ def filters(
         raise UnknownLayerError(
             f"The layer {quoted(layer)} of {model.name} is not a convolution with a spatial kernel."
         )
-    order = check_choice("order", order, ("first", "norm"))
     kernel, groups = _kernel(model.layer(layer))
     total = kernel.shape[-1]
-    count = check_int("count", count, 1, 1024)
-    input_channels = check_int("input_channels", input_channels, 1, 64)
     norms = np.sqrt((kernel.astype(np.float64) ** 2).sum(axis=(0, 1, 2)))
     chosen = np.arange(total) if order == "first" else np.argsort(-norms, kind="stable")
     chosen = chosen[: min(count, total)]

@@ -16,6 +16,7 @@ import numpy as np
 from ..errors import ParameterError
 from ..models import VisModel
 from . import compiled
+from ..registry import technique
 from .base import Attribution, Prepared, check_int, guided_note, prepare, resolve
 
 
@@ -74,6 +75,15 @@ def guided_backprop_prepared(
     )
 
 
+@technique(
+    title="Guided backprop",
+    output="attribution",
+    paper="Springenberg et al. 2015",
+    summary="Which pixels, if brightened, would raise the class score, keeping only positive "
+    "signals at every ReLU. Sharp, but known to be weakly class-specific (Adebayo et al. 2018).",
+    own_tab=True,
+    work="`channel`: with a `layer`, one of its channels (0 … channels − 1) instead of a class",
+)
 def guided_backprop(
     model: VisModel | str,
     image,

@@ -25,7 +25,8 @@ import numpy as np
 from ..errors import ParameterError
 from ..models import VisModel
 from . import compiled
-from .base import MAX_BATCH, Heatmap, check_choice, check_int, prepare, resolve
+from ..registry import Option, technique
+from .base import MAX_BATCH, Heatmap, check_int, prepare, resolve, top_class
 from .classification import softmax
 
 MAX_WINDOWS = 4096  # occluded copies (forward passes) one call may ask for
@@ -53,6 +54,65 @@ def window_starts(length: int, window: int, stride: int) -> list[int]:
     return starts
 
 
+@technique(
+    title="Occlusion",
+    output="heatmap",
+    paper="Zeiler & Fergus 2014",
+    summary="Covers the photo with a grey square, position by position, and records how "
+    "much the class probability drops. Slow but easy to trust: it only asks the model.",
+    cost="long",
+    options=(
+        Option(
+            "window",
+            int,
+            None,
+            "Grey square's side",
+            "In pixels of the model's input (224 for most models). A smaller square gives a "
+            "finer map but needs more forward passes.",
+            low=1,
+            high=100_000,
+            none="a seventh of the input's shorter side (32 at 224)",
+            app_default=32,
+            app_range=(4, 112, 1),
+            bound="1 … the input's shorter side",
+        ),
+        Option(
+            "stride",
+            int,
+            None,
+            "Stride",
+            "How far the square moves each time; at most its side.",
+            low=1,
+            high=100_000,
+            none="half the window",
+            app_default=16,
+            app_range=(2, 112, 1),
+            bound="1 … window",
+        ),
+        Option(
+            "fill",
+            str,
+            "grey",
+            "Fill",
+            "What covers the square: mid grey, or the photo's mean colour.",
+            choices=FILLS,
+            in_app=False,
+        ),
+        Option(
+            "batch_size",
+            int,
+            None,
+            "Copies per call",
+            "Occluded copies per compiled forward call (speed only).",
+            low=1,
+            high=MAX_BATCH,
+            none="32 at 224 x 224, fewer for larger inputs",
+            in_app=False,
+            bound=f"1 … {MAX_BATCH} (capped by pixels)",
+        ),
+    ),
+    work=f"at most {MAX_WINDOWS} occluded copies (forward passes)",
+)
 def occlusion(
     model: VisModel | str,
     image,
@@ -74,10 +134,8 @@ def occlusion(
         window = max(1, round(min(height, width) / 7))
     window = check_int("window", window, 1, min(height, width))
     stride = check_int("stride", max(1, window // 2) if stride is None else stride, 1, window)
-    fill = check_choice("fill", fill, FILLS)
     if batch_size is None:
         batch_size = compiled.batch_size_for((height, width), FORWARD_BATCH)
-    batch_size = check_int("batch_size", batch_size, 1, MAX_BATCH)
     batch_size = compiled.capped_batch_size((height, width), batch_size)
     rows, columns = window_starts(height, window, stride), window_starts(width, window, stride)
     positions = [(y, x) for y in rows for x in columns]
@@ -91,7 +149,7 @@ def occlusion(
     forward = compiled.forward(model)
     clean = prepared.batch[0]
     logits = forward(prepared.batch).numpy()[0].astype(np.float64)
-    index = int(np.argmax(logits)) if target_class is None else model.resolve_class(target_class)
+    index = top_class(logits) if target_class is None else model.resolve_class(target_class)
     probability = float(softmax(logits)[index])
     colour = np.full(3, GREY, np.float32) if fill == "grey" else clean.mean(axis=(0, 1))
 

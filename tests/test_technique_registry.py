@@ -1,0 +1,244 @@
+"""The technique registry is the one source of truth: every declaration is complete and
+consistent with its function, the bounds it declares are the ones applied, the package
+exports and the generated documents follow it, and the package has no import cycle."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import cnnvis
+from cnnvis import docs, registry
+from cnnvis.errors import ParameterError
+from cnnvis.registry import COSTS, OUTPUTS, Option, technique
+
+from .app_helpers import is_one_sentence
+from .tiny import cam_model, seeded_image, wrap
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "cnnvis"
+
+
+def all_techniques():
+    return list(cnnvis.TECHNIQUES.values())
+
+
+@pytest.mark.parametrize("entry", all_techniques(), ids=lambda t: t.name)
+def test_every_declaration_is_complete(entry):
+    assert entry.output in OUTPUTS and entry.cost in COSTS
+    assert entry.title and entry.paper and entry.summary.endswith(".")
+    assert entry.function.__name__ == entry.name
+    assert inspect.signature(entry.function).parameters, "the signature is kept by the wrapper"
+
+
+@pytest.mark.parametrize("entry", all_techniques(), ids=lambda t: t.name)
+def test_declared_options_match_the_function(entry):
+    """An option's default is the function's own default; its bounds hold the default;
+    its app default (when it has one) lies in the app's range."""
+    parameters = inspect.signature(entry.function).parameters
+    for option in entry.options:
+        if option.name in parameters:
+            assert parameters[option.name].default == option.default, option.name
+        if option.default is not None and option.kind is not str:
+            assert option.low <= option.default <= option.high, option.name
+        if option.app_range is not None:
+            low, high, _ = option.app_range
+            assert low <= option.shown_default <= high, option.name
+        if option.choices:
+            assert option.shown_default in option.choices, option.name
+
+
+def numeric_options():
+    return [
+        pytest.param(t, o, id=f"{t.name}.{o.name}")
+        for t in all_techniques()
+        for o in t.options
+        if o.kind is not str
+    ]
+
+
+@pytest.mark.parametrize(("entry", "option"), numeric_options())
+def test_declared_bounds_are_applied_before_any_work(entry, option):
+    """The registry checks the option itself: the function body never runs (it would
+    fail on a model of None), and the refusal is one sentence naming the option."""
+    parameters = inspect.signature(entry.function).parameters.values()
+    positional = [p for p in parameters if p.kind is p.POSITIONAL_OR_KEYWORD][:2]
+    for value in (option.high + 1, option.low - 1, float("nan"), "abc", True):
+        with pytest.raises(ParameterError) as caught:
+            entry.function(*[None] * len(positional), **{option.name: value})
+        message = str(caught.value)
+        assert option.name in message and is_one_sentence(message), message
+
+
+def test_every_technique_is_exported_by_the_package():
+    for name, entry in cnnvis.TECHNIQUES.items():
+        assert getattr(cnnvis, name) is entry.function
+        assert name in cnnvis.__all__
+    assert {"TECHNIQUES", "load_model", "render", "Heatmap"} <= set(cnnvis.__all__)
+
+
+def test_map_methods_and_lanes_come_from_the_declarations():
+    methods = registry.map_methods()
+    assert set(methods) == {n for n, t in cnnvis.TECHNIQUES.items() if t.output in ("heatmap", "attribution")}
+    assert "grad_cam" in registry.quick_map_methods()
+    assert "score_cam" not in registry.quick_map_methods()
+    assert {t.name for t in all_techniques() if t.cost == "long"} >= {
+        "score_cam",
+        "occlusion",
+        "smoothgrad",
+        "integrated_gradients",
+        "deep_dream",
+        "feature_visualization",
+        "compare",
+        "randomization_check",
+        "pointing_games",
+    }
+
+
+@pytest.mark.parametrize("kind", list(docs.TABLES))
+def test_the_generated_documents_are_up_to_date(kind):
+    text = (ROOT / docs.FILES[kind]).read_text(encoding="utf-8")
+    assert docs.committed_block(text, kind) == docs.block(kind), (
+        f"{docs.FILES[kind]} is out of date: run python scripts/make_docs.py"
+    )
+
+
+def test_a_registered_method_appears_in_the_exports_and_the_documents_then_goes():
+    """A throwaway CAM method, registered the way every method is, is exported, listed
+    with its paper and bounded in the documents; removing it removes it everywhere."""
+    from cnnvis.techniques import cam
+
+    @technique(
+        title="Upside-down CAM",
+        output="heatmap",
+        paper="Nobody et al. 2026",
+        summary="Grad-CAM turned upside down, for this test.",
+        options=(Option("flips", int, 1, "Flips", "How many flips.", low=1, high=3),),
+    )
+    def upside_down_cam(model, image, *, target_class=None, layer=None, flips: int = 1):
+        result = cam.grad_cam(model, image, target_class=target_class, layer=layer)
+        return result.heatmap[::-1] if flips % 2 else result.heatmap
+
+    try:
+        assert cnnvis.upside_down_cam is upside_down_cam
+        assert "upside_down_cam" in cnnvis.__all__
+        assert "upside_down_cam" in registry.map_methods()
+        assert "Nobody et al. 2026" in docs.techniques_table()
+        assert "| `upside_down_cam` | `flips` | 1 … 3 |" in docs.bounds_table()
+        model, image = wrap(cam_model()), seeded_image()
+        assert upside_down_cam(model, image).shape == image.shape[:2]
+        with pytest.raises(ParameterError):
+            upside_down_cam(model, image, flips=4)
+    finally:
+        registry.unregister("upside_down_cam")
+        cnnvis.__dict__.pop("upside_down_cam", None)
+    assert "upside_down_cam" not in cnnvis.__all__
+    assert "Nobody et al. 2026" not in docs.techniques_table()
+
+
+# ----- the import graph -------------------------------------------------------------------
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imports_of(path: Path, modules: set[str]) -> set[str]:
+    """Every cnnvis module ``path`` imports, at the top or inside functions."""
+    name = module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - node.level + 1]
+                origin = ".".join(base + ([node.module] if node.module else []))
+            else:
+                origin = node.module or ""
+            submodules = [f"{origin}.{a.name}" for a in node.names if f"{origin}.{a.name}" in modules]
+            # "from pkg import module" imports the module; "from m import name", m itself
+            targets = submodules if submodules and not node.module else submodules + [origin]
+        else:
+            continue
+        for target in targets:
+            if target in modules and target != name:
+                found.add(target)
+    return found
+
+
+def test_the_package_has_no_import_cycle():
+    """Each module's imports (top-level and inside functions), plus, for an import of
+    ``a.b.c`` from outside ``a.b``, the parent package ``a.b`` that Python runs first,
+    form an acyclic graph. The top-level ``cnnvis`` imports its submodules lazily, on
+    first use, by design, and is left out."""
+    paths = [p for p in PACKAGE.rglob("*.py")]
+    modules = {module_name(p) for p in paths}
+    graph = {}
+    for path in paths:
+        name = module_name(path)
+        edges = set()
+        for target in imports_of(path, modules):
+            edges.add(target)
+            parent = target.rpartition(".")[0]
+            while parent and parent != "cnnvis":
+                if not (name == parent or name.startswith(parent + ".")):
+                    edges.add(parent)
+                parent = parent.rpartition(".")[0]
+        graph[name] = edges - {"cnnvis"}
+    graph["cnnvis"] = set()
+
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> None:
+        state[node] = 1
+        path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                cycle = path[path.index(nxt) :] + [nxt]
+                pytest.fail("import cycle: " + " -> ".join(cycle))
+            if state.get(nxt) is None:
+                visit(nxt)
+        path.pop()
+        state[node] = 2
+
+    for node in sorted(graph):
+        if state.get(node) is None:
+            visit(node)
+
+
+def test_render_never_computes_for_the_package():
+    """No module of the package (outside the app) imports the drawing module."""
+    modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
+    users = [
+        module_name(p)
+        for p in PACKAGE.rglob("*.py")
+        if "cnnvis.render" in imports_of(p, modules)
+        and not module_name(p).startswith(("cnnvis.ui", "cnnvis.cli", "cnnvis.datasets"))
+        and module_name(p) not in ("cnnvis", "cnnvis.render")
+    ]
+    assert users == []
+
+
+def test_one_softmax_and_one_out_of_memory_detector():
+    sources = {p: p.read_text(encoding="utf-8") for p in PACKAGE.rglob("*.py")}
+    softmaxes = [p.name for p, text in sources.items() if "def softmax(" in text]
+    detectors = [p.name for p, text in sources.items() if "ResourceExhaustedError" in text]
+    assert softmaxes == ["classification.py"]
+    assert detectors == ["errors.py"]
+
+
+def test_seeds_have_one_bound_everywhere():
+    seeds = [o for t in all_techniques() for o in t.options if o.name == "seed"]
+    assert seeds and {o.high for o in seeds} == {registry.SEED_MAX}
+
+
+def test_the_top_class_is_the_largest_logit():
+    from cnnvis.techniques.base import top_class
+
+    assert top_class(np.array([0.1, 3.0, 3.0, -1.0])) == 1
