@@ -48,6 +48,8 @@ _LAZY = {
     "list_models": "models",
     "load_model": "models",
     "wrap_model": "models",
+    "weights_status": "models",
+    "WeightsStatus": "availability",
     "Preprocessing": "preprocessing",
     "Technique": "registry",
     "Option": "registry",

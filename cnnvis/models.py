@@ -24,7 +24,7 @@ from typing import Callable, Sequence
 import keras
 import numpy as np
 
-from . import graph
+from . import availability, graph
 from .errors import (
     CnnvisError,
     ComputeError,
@@ -39,7 +39,7 @@ from .errors import (
 from .preprocessing import FAMILIES, Preprocessing, resolve as resolve_preprocessing
 
 WEIGHTS_DIR_ENV = "CNNVIS_WEIGHTS_DIR"
-OFFLINE_ENV = "CNNVIS_OFFLINE"
+OFFLINE_ENV = availability.OFFLINE_ENV
 DOWNLOAD_TIMEOUT_ENV = "CNNVIS_DOWNLOAD_TIMEOUT"
 CACHE_MODELS_ENV = "CNNVIS_CACHE_MODELS"
 CACHE_MB_ENV = "CNNVIS_CACHE_MB"
@@ -263,6 +263,33 @@ class VisModel:
         )
 
     @cached_property
+    def legible_layer(self) -> str:
+        """The layer whose feature maps read best as pictures: the deepest activation or
+        block output that keeps a quarter of the input's resolution (56 x 56 at 224 px:
+        MobileNetV2 ``block_3_expand_relu``, ResNet50 ``conv2_block3_out``), where edges
+        and textures are clear; deeper maps are too coarse to read (7 x 7 at the head).
+        For a model of unknown input size, the visual layer at 30 % of the depth."""
+        height, width = self.input_size
+        names = self.visual_layers
+        if height and width:
+            smallest = 0.85 * min(height, width) / 4  # valid padding: 73 px at 299
+            readable = [
+                info.name
+                for info in self.layer_infos
+                if info.name in names
+                and info.kind in ("activation", "block")
+                and min(info.shape[:2]) >= smallest
+                and info.name != self.first_visual_layer
+            ]
+            if readable:
+                return readable[-1]
+        return names[int(0.3 * (len(names) - 1))]
+
+    @cached_property
+    def first_visual_layer(self) -> str:
+        return self.visual_layers[0]
+
+    @cached_property
     def filter_layers(self) -> tuple[str, ...]:
         """Convolutions whose kernels have a spatial extent (kernels you can look at)."""
         result = []
@@ -343,8 +370,8 @@ def resolve_weights_dir(explicit: str | os.PathLike | None = None) -> Path | Non
 
 def _remedy(name: str) -> str:
     return (
-        f"put {name}.weights.h5 in a weights directory ({WEIGHTS_DIR_ENV} or --weights-dir), "
-        "or allow the download from storage.googleapis.com"
+        f"put {name}.weights.h5 in the weights folder ({WEIGHTS_DIR_ENV}, --weights-dir), "
+        "allow downloads from storage.googleapis.com, or use random weights (--weights random)"
     )
 
 
@@ -412,10 +439,14 @@ class _Download:
         except BaseException as error:  # noqa: BLE001 - reported to the waiting request
             model, self.error = None, error
         with _DOWNLOADS_LOCK:
+            if self.error is None:
+                availability.forget_failure(self.spec.name)  # also a slow one that ended late
+            else:
+                availability.remember_failure(self.spec.name, availability.FAILED)
             # Nobody waits any more (they timed out): do not hold a whole model for a
             # request that may never come; the weights are in Keras' cache now.
             self.model = model if self.waiters else None
-        self.done.set()
+            self.done.set()
 
 
 _DOWNLOADS: dict[str, _Download] = {}
@@ -466,9 +497,21 @@ def _build_from_keras_cache(spec: ModelSpec) -> keras.Model:
 
 def _download(spec: ModelSpec, timeout: float) -> keras.Model:
     """Keras' own download and cache, bounded in time and with errors made readable."""
-    if os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes"):
+    if availability.offline():
         raise WeightsUnavailableError(
             f"ImageNet weights for {spec.name} are not available offline; {_remedy(spec.name)}."
+        )
+    remembered = availability.recent_failure(spec.name)
+    if remembered is not None and remembered[0] == availability.DOWNLOADING:
+        raise WeightsUnavailableError(
+            f"ImageNet weights for {spec.name} are still downloading in the background; try "
+            f"again in a minute, or {_remedy(spec.name)}."
+        )
+    if remembered is not None:
+        minutes = max(1, round(remembered[1] / 60))
+        raise WeightsUnavailableError(
+            f"Downloading ImageNet weights for {spec.name} failed a moment ago (next try in "
+            f"{minutes} min); {_remedy(spec.name)}."
         )
     with _DOWNLOADS_LOCK:
         job = _DOWNLOADS.get(spec.name)
@@ -482,9 +525,12 @@ def _download(spec: ModelSpec, timeout: float) -> keras.Model:
         with _DOWNLOADS_LOCK:
             job.waiters -= 1
     if not finished:
+        with _DOWNLOADS_LOCK:
+            if not job.done.is_set():  # its end forgets or replaces this
+                availability.remember_failure(spec.name, availability.DOWNLOADING)
         raise WeightsUnavailableError(
-            f"Downloading ImageNet weights for {spec.name} took longer than {timeout:.0f} s; "
-            f"{_remedy(spec.name)}."
+            f"Downloading ImageNet weights for {spec.name} took longer than {timeout:.0f} s "
+            f"(it goes on in the background); {_remedy(spec.name)}."
         )
     with _DOWNLOADS_LOCK:
         model, job.model = job.model, None
@@ -654,6 +700,16 @@ def wrap_model(
     )
 
 
+def weights_status(
+    name: str, weights_dir: str | os.PathLike | None = None
+) -> availability.WeightsStatus:
+    """Whether ``name``'s ImageNet weights are ready here (weights folder or Keras'
+    cache), downloadable (with the size of the file) or unavailable (offline, or a
+    download failed a moment ago), without loading or downloading anything."""
+    spec = get_spec(name)
+    return availability.status(spec.name, resolve_weights_dir(weights_dir))
+
+
 def as_vis_model(model: "VisModel | str") -> VisModel:
     """Accept a :class:`VisModel` or a registry name (loaded with ImageNet weights)."""
     if isinstance(model, VisModel):
@@ -681,4 +737,5 @@ __all__ = [
     "wrap_model",
     "as_vis_model",
     "resolve_weights_dir",
+    "weights_status",
 ]

@@ -170,6 +170,7 @@ class Technique:
     options: tuple[Option, ...] = ()
     own_tab: bool = False  # the app gives it a tab of its own rather than its family's
     work: str | None = None  # a bound on the product of several options, in words
+    featured: bool = False  # the method its family's tab opens on: the family at its best
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -237,6 +238,7 @@ def technique(
     options: Sequence[Option] = (),
     own_tab: bool = False,
     work: str | None = None,
+    featured: bool = False,
     name: str | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated function as a technique (see the module docstring).
@@ -261,6 +263,7 @@ def technique(
             options=tuple(options),
             own_tab=own_tab,
             work=work,
+            featured=featured,
         )
         known = TECHNIQUES.get(entry.name)
         if known is not None and (known.function.__module__, known.function.__qualname__) != (
@@ -282,6 +285,15 @@ def unregister(name: str) -> None:
 def of_output(*outputs: str) -> list[Technique]:
     """The registered techniques with one of these outputs, in registration order."""
     return [t for t in TECHNIQUES.values() if t.output in outputs]
+
+
+def featured(output: str) -> Technique:
+    """The method a family's tab opens on: the one declared ``featured``, else the
+    family's first (the family: the techniques of one output without a tab of their own)."""
+    family = [t for t in of_output(output) if not t.own_tab]
+    if not family:
+        raise KeyError(output)
+    return next((t for t in family if t.featured), family[0])
 
 
 def map_methods() -> dict[str, Technique]:
@@ -329,6 +341,7 @@ __all__ = [
     "check_choice",
     "check_float",
     "check_int",
+    "featured",
     "map_methods",
     "of_output",
     "quick_map_methods",

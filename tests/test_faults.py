@@ -40,7 +40,7 @@ def refusal(client, model: str) -> str:
         classify(client, model)
     message = str(caught.value)
     assert is_one_sentence(message), message
-    assert "/" not in message.replace("--weights-dir", ""), message  # no server path
+    assert "/" not in message.replace("--weights-dir", "").replace("--weights random", ""), message  # no server path
     return message
 
 
@@ -83,6 +83,7 @@ def downloads(tmp_path, monkeypatch):
     import keras.src.backend.config as keras_config
 
     monkeypatch.setenv("CNNVIS_OFFLINE", "0")
+    cnnvis.availability.forget_failure(DOWNLOADED)
     (tmp_path / "keras").mkdir()  # Keras falls back to /tmp/.keras for a missing folder
     monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path / "keras"))
     cnnvis.models.MODEL_CACHE.clear()
@@ -92,24 +93,38 @@ def downloads(tmp_path, monkeypatch):
 
     yield point_at, tmp_path / "keras" / "models" / KERAS_FILE
     cnnvis.models.MODEL_CACHE.clear()
+    cnnvis.availability.forget_failure(DOWNLOADED)
+
+
+def time_passes(monkeypatch) -> None:
+    """As if the failure memory had run out: the next request tries the network again."""
+    monkeypatch.setattr(cnnvis.availability, "FAILURE_MEMORY", 0.0)
 
 
 # ----- weights -------------------------------------------------------------------------
 
 
-def test_no_network_is_one_sentence_and_a_later_request_retries(server, downloads):
+def test_no_network_is_one_sentence_remembered_for_a_while_then_retried(
+    server, downloads, monkeypatch
+):
     point_at, cached = downloads
     point_at(f"http://127.0.0.1:{free_port()}")  # nothing listens there: connection refused
-    for _ in range(2):
-        message = refusal(server, DOWNLOADED)
-        assert DOWNLOADED in message and f"{DOWNLOADED}.weights.h5" in message
-        assert "could not be downloaded" in message and "--weights-dir" in message
-        assert len(classify(server, LOCAL)["confidences"]) == 5  # other models keep working
-    with Listener(keras_h5(DOWNLOADED)) as listener:  # the network is back
+    message = refusal(server, DOWNLOADED)
+    assert DOWNLOADED in message and f"{DOWNLOADED}.weights.h5" in message
+    assert "could not be downloaded" in message and "--weights-dir" in message
+    assert "--weights random" in message
+    assert cnnvis.weights_status(DOWNLOADED).state == "unavailable"
+    with Listener(keras_h5(DOWNLOADED)) as listener:  # the network is back, but too soon:
         point_at(listener.url)
+        message = refusal(server, DOWNLOADED)  # the failure is remembered, said, not retried
+        assert "failed a moment ago" in message and "next try in 10 min" in message
+        assert listener.requests == []
+        assert len(classify(server, LOCAL)["confidences"]) == 5  # other models keep working
+        time_passes(monkeypatch)
         assert len(classify(server, DOWNLOADED)["confidences"]) == 5
         assert listener.requests == [f"/{KERAS_FILE}"]
     assert cached.is_file()
+    assert cnnvis.weights_status(DOWNLOADED).state == "ready"
 
 
 def test_a_hanging_download_times_out_and_is_not_started_twice(server, downloads, monkeypatch):
@@ -117,22 +132,25 @@ def test_a_hanging_download_times_out_and_is_not_started_twice(server, downloads
     monkeypatch.setenv("CNNVIS_DOWNLOAD_TIMEOUT", "1.5")
     with Listener(keras_h5(DOWNLOADED), stall=True) as listener:
         point_at(listener.url)
-        for _ in range(2):
-            start = time.monotonic()
-            message = refusal(server, DOWNLOADED)
-            assert "took longer than 2 s" in message and DOWNLOADED in message
-            assert time.monotonic() - start < 20
-        assert listener.requests == [f"/{KERAS_FILE}"]  # the second request waited for the first
+        message = refusal(server, DOWNLOADED)
+        assert "took longer than 2 s" in message and DOWNLOADED in message
+        message = refusal(server, DOWNLOADED)  # remembered: no second wait, no second download
+        assert "still downloading in the background" in message and DOWNLOADED in message
+        assert cnnvis.weights_status(DOWNLOADED).detail == "downloading in the background"
+        assert listener.requests == [f"/{KERAS_FILE}"]
         assert len(classify(server, LOCAL)["confidences"]) == 5
         listener.release()  # the download completes in the background
         deadline = time.monotonic() + 60
-        while not cached.is_file() and time.monotonic() < deadline:
+        while not cnnvis.weights_status(DOWNLOADED).ready and time.monotonic() < deadline:
             time.sleep(0.2)
+        assert cached.is_file()
         assert len(classify(server, DOWNLOADED)["confidences"]) == 5
         assert len(listener.requests) == 1
 
 
-def test_a_damaged_file_in_keras_cache_is_set_aside_and_downloaded_again(server, downloads):
+def test_a_damaged_file_in_keras_cache_is_set_aside_and_downloaded_again(
+    server, downloads, monkeypatch
+):
     point_at, cached = downloads
     weights = keras_h5(DOWNLOADED)
     cached.parent.mkdir(parents=True)
@@ -149,6 +167,7 @@ def test_a_damaged_file_in_keras_cache_is_set_aside_and_downloaded_again(server,
         message = refusal(server, DOWNLOADED)
         assert DOWNLOADED in message and "could not be downloaded" in message
         assert listener.requests == [f"/{KERAS_FILE}"]  # tried once, not in a loop
+    time_passes(monkeypatch)
     with Listener(weights) as listener:  # a later request downloads it again
         point_at(listener.url)
         assert len(classify(server, DOWNLOADED)["confidences"]) == 5
@@ -358,8 +377,9 @@ def test_a_deep_dream_whose_client_goes_away_stops(server, monkeypatch):
     assert len(classify(server, LOCAL)["confidences"]) == 5
 
 
-def test_iterative_methods_stop_when_asked():
-    """The package's own contract: ``stop`` is asked before every step."""
+def test_iterative_methods_stop_when_asked_and_keep_what_they_made():
+    """The package's own contract: ``stop`` is asked before every step; a stopped run
+    ends with a frame marked ``stopped`` holding the picture so far and where it stopped."""
     vis = cnnvis.load_model("MobileNetV3Small", weights=None)
     image = np.full((64, 64, 3), 128, np.uint8)
     for frames in (
@@ -370,4 +390,8 @@ def test_iterative_methods_stop_when_asked():
         stop = lambda: asked.append(1) or len(asked) > 5  # noqa: E731 - stop before step 6
         produced = list(frames(stop))
         assert len(asked) == 6 and all(not frame.final for frame in produced)
-        assert max((frame.step for frame in produced), default=0) <= 5
+        last = produced[-1]
+        assert last.stopped and last.step == 5 and "5/40" in last.where
+        assert not any(frame.stopped for frame in produced[:-1])
+        picture = last.image if hasattr(last, "image") else last.images[0]
+        assert np.isfinite(picture).all() and picture.ndim == 3

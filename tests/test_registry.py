@@ -117,6 +117,27 @@ def test_every_model_builds_and_explains(name):
     )
     assert np.isfinite(loss.numpy()) and stepped.shape == dream.shape
 
+    # The feature-map tab opens on maps that read as pictures: a quarter of the input's
+    # resolution (with valid padding's few pixels less), past the first layer, before
+    # the middle of the network.
+    legible = model.info(model.legible_layer)
+    assert legible.kind in ("activation", "block") and legible.name in visual
+    assert min(legible.shape[:2]) >= 0.85 * spec.input_size / 4
+    assert model.legible_layer != visual[0]
+    assert list(infos).index(legible.name) < 0.5 * len(infos)
+
+    # The weights table knows the model, with its real size.
+    known = cnnvis.availability.weights_table()[name]
+    assert known.parameters == keras_model.count_params()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(REGISTRY))
+def test_the_weights_table_names_the_file_keras_downloads(name):
+    assert cnnvis.availability.weights_table()[name].keras_file == (
+        cnnvis.availability.keras_weights_file(get_spec(name))
+    )
+
 
 def test_nested_layers_are_listed_and_usable():
     """ConvNeXt's stem is a nested Sequential: its convolution is visible and usable."""

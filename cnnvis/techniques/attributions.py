@@ -138,6 +138,7 @@ def vanilla_gradient(
     summary="The gradient averaged over many noisy copies of the photo. The noise cancels "
     "out and the object's outline stands out.",
     cost="long",
+    featured=True,  # the raw gradient looks like noise to a newcomer
     options=(
         Option(
             "samples",

@@ -271,6 +271,7 @@ def _cam(model, image, target_class, layer, weighting, method, **options) -> Hea
     paper="Selvaraju et al. 2017",
     summary="Where in the photo the evidence for a class lies, from the gradient of the class "
     "score at a deep feature map. Coarse but class-specific.",
+    featured=True,
 )
 def grad_cam(
     model: VisModel | str,

@@ -135,10 +135,16 @@ class DreamFrame:
     steps: int
     loss: float
     result: "Dream | None" = None  # set on the final frame only
+    stopped: bool = False  # the last frame of a run that ``stop`` ended early
 
     @property
     def final(self) -> bool:
         return self.result is not None
+
+    @property
+    def where(self) -> str:
+        """Where the run is (or stopped): "octave 3/5, step 12/50"."""
+        return f"octave {self.octave}/{self.octaves}, step {self.step}/{self.steps}"
 
     @property
     def progress(self) -> float:
@@ -205,8 +211,9 @@ def deep_dream_frames(
     ``step_size`` is in keras.io units: a fraction of half the pixel range per step
     (0.01 moves pixels by about 1.3 grey levels per step), the same for every family.
     Stopping the iteration stops the computation; so does ``stop``, asked before every
-    step: once it returns True the iteration ends there, without a final frame (an app
-    passes a check for "the request was cancelled").
+    step: once it returns True the iteration ends with one more frame, marked
+    ``stopped``, that holds the dream so far (at the current octave's size) and where it
+    stopped, and no final result (an app's Stop button sets what ``stop`` reads).
     """
     model = resolve(model)
     default_layers = layers is None
@@ -252,6 +259,10 @@ def deep_dream_frames(
         loss = float("nan")
         for index in range(1, steps + 1):
             if stop is not None and stop():
+                done = index - 1
+                yield DreamFrame(
+                    _deprocess(pre, dream), octave, len(shapes), done, steps, loss, stopped=True
+                )
                 return
             shift = rng.integers(-jitter, jitter + 1, size=2).astype(np.int32) if jitter else np.zeros(2, np.int32)
             loss_tensor, stepped = fn(dream[None], weights, step, shift, low, high)

@@ -494,6 +494,7 @@ class FeatureVisFrame:
     steps: int
     objective: np.ndarray  # float32 (n,): each picture's objective at this step
     result: FeatureVisualization | None = None  # set on the final frame only
+    stopped: bool = False  # the last frame of a run that ``stop`` ended early
 
     @property
     def final(self) -> bool:
@@ -502,6 +503,11 @@ class FeatureVisFrame:
     @property
     def progress(self) -> float:
         return self.step / self.steps
+
+    @property
+    def where(self) -> str:
+        """Where the run is (or stopped): "step 80/128"."""
+        return f"step {self.step}/{self.steps}"
 
 
 # ----- the public functions ------------------------------------------------------------
@@ -593,8 +599,9 @@ def feature_visualization_frames(
     ``jitter`` pixels (default: ``size // 8``), scaled by a factor within
     ``1 +- scale`` and rotated by up to ``rotation`` degrees. Adam's step size is
     ``learning_rate``. Stopping the iteration stops the computation; so does ``stop``,
-    asked before every step: once it returns True the iteration ends there, without a
-    final frame (an app passes a check for "the request was cancelled").
+    asked before every step: once it returns True the iteration ends with one more
+    frame, marked ``stopped``, holding the pictures so far, and no final result (an
+    app's Stop button sets what ``stop`` reads).
     """
     model = resolve(model)
     layer, targets, labels = _targets(model, layer, channels, target_class)
@@ -628,6 +635,9 @@ def feature_visualization_frames(
 
     for step in range(1, steps + 1):
         if stop is not None and stop():
+            done = history[:, step - 2].copy() if step > 1 else start.numpy()
+            pictures = fourier.to_pixels(params.numpy())
+            yield FeatureVisFrame(pictures, step - 1, steps, done, stopped=True)
             return
         draws = _random_transforms(rngs, scale, math.radians(rotation), jitter)
         transforms = sampling_transforms(size, out, zoom, draws[:, 0], draws[:, 1], draws[:, 2:])
