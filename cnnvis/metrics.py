@@ -173,19 +173,17 @@ def blurred(pixels: np.ndarray) -> np.ndarray:
 def _probabilities(
     model: VisModel, rows, count: int, batch_size: int, class_index: int
 ) -> np.ndarray:
-    """Softmax probabilities of class ``class_index`` for ``count`` images made by
-    ``rows(start, stop)``, ``batch_size`` images per compiled forward call."""
+    """Probabilities of class ``class_index`` (by the model's own rule, see
+    :meth:`VisModel.probabilities`) for ``count`` images made by ``rows(start, stop)``,
+    ``batch_size`` images per compiled forward call."""
     from .techniques import compiled
 
     forward = compiled.forward(model)
     scores = np.empty(count, np.float32)
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
-        logits = forward(rows(start, stop)).numpy().astype(np.float64)
-        logits -= logits.max(axis=1, keepdims=True)
-        probabilities = np.exp(logits)
-        probabilities /= probabilities.sum(axis=1, keepdims=True)
-        scores[start:stop] = probabilities[:, class_index]
+        logits = forward(rows(start, stop)).numpy()
+        scores[start:stop] = model.probabilities(logits)[:, class_index]
     return scores
 
 
@@ -633,6 +631,7 @@ def independent_copy(model: VisModel) -> VisModel:
         spec=model.spec,
         weights="randomised copy",
         class_names=model.class_names,
+        input_size=None if None in model.input_size else model.input_size,
     )
 
 

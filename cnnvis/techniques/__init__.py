@@ -58,7 +58,8 @@ TECHNIQUES: dict[str, Technique] = {
             "classes",
             "Krizhevsky et al. 2012; Deng et al. 2009 (ImageNet)",
             "The model's five most probable ImageNet classes for the photo. "
-            "Probabilities come from a softmax over the model's logits.",
+            "Probabilities come from a softmax over the model's logits (for a model of your "
+            "own with a sigmoid head, one sigmoid per class).",
         ),
         Technique(
             "filters",
