@@ -7,7 +7,9 @@ layer that loads files).
 
 from __future__ import annotations
 
+import gc
 import json
+import weakref
 import zipfile
 from pathlib import Path
 
@@ -100,6 +102,20 @@ def test_a_good_file_round_trips_and_every_technique_family_works(good_file, tmp
     assert loaded is not model
     for ours, theirs in zip(loaded.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_a_loaded_model_is_freed_once_dropped(good_file):
+    """Nothing global keeps an uploaded model (or its head's clone) alive after use, so
+    the app can free it when the session ends."""
+    vis = cnnvis.load_keras_file(good_file[0], preprocessing="none")
+    image = seeded_image(seed=2)
+    cnnvis.grad_cam(vis, image)
+    cnnvis.guided_backprop(vis, image)
+    cnnvis.classify(vis, image)
+    model, wrapper = weakref.ref(vis.keras_model), weakref.ref(vis)
+    del vis
+    gc.collect()
+    assert model() is None and wrapper() is None
 
 
 def test_class_names_can_be_a_list_and_input_size_a_flexible_size(tmp_path):
@@ -393,3 +409,30 @@ def test_class_name_files_must_match_the_model(good_file, tmp_path):
         cnnvis.load_keras_file(good_file[0], preprocessing="none", class_names=path)
     with pytest.raises(ModelFileError, match="does not exist"):
         cnnvis.load_keras_file(good_file[0], preprocessing="none", class_names=tmp_path / "none.txt")
+
+
+def test_readme_own_model_example_runs(tmp_path, monkeypatch):
+    """The README's "Your own Keras model" block, as written: it builds a small transfer
+    model, wraps it and loads it back from its .keras file."""
+    root = Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    section = readme.split("## The Python API", 1)[1].split("\n## ", 1)[0]
+    blocks = [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+    (block,) = [block for block in blocks if "load_keras_file" in block]
+    (tmp_path / "examples").symlink_to(root / "examples")
+    monkeypatch.chdir(tmp_path)
+    namespace: dict = {}
+    exec(compile(block, "README.md", "exec"), namespace)
+    mine = namespace["mine"]
+    assert mine.class_names == ("cat", "dog") and mine.input_size == (96, 96)
+    assert mine.head.found == "softmax" and mine.weights == "from a .keras file"
+    assert namespace["cam"].note == "final softmax found: gradients on the logits"
+    assert namespace["cam"].heatmap.shape == namespace["image"].shape[:2]
+    # The loaded file gives the model's own probabilities.
+    image = namespace["image"]
+    batch = keras.applications.mobilenet_v2.preprocess_input(
+        resize_image(image, (96, 96))[None].astype(np.float32)
+    )
+    own = namespace["model"](batch).numpy()[0]
+    loaded = sorted(cnnvis.classify(mine, image), key=lambda p: p.index)
+    np.testing.assert_allclose([p.probability for p in loaded], own, rtol=1e-4, atol=1e-6)
