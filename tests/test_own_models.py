@@ -182,12 +182,6 @@ def test_a_head_without_final_activation_is_left_alone():
     assert graph.final_activation(keras.Model(inputs, keras.layers.Dense(3)(x))) is None
 
 
-def test_registry_models_are_built_with_logits_and_left_alone():
-    vis = cnnvis.load_model("MobileNetV3Small", weights=None)
-    assert vis.head.found is None and vis.head.rule == "softmax" and vis.head.note == ""
-    assert vis.run_graph.keywords["replace"] == {}
-
-
 def test_the_users_model_is_never_changed_and_its_weights_are_shared():
     model, _ = head_pair("dense_softmax")
     head = model.get_layer("head")
