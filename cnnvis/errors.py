@@ -50,6 +50,11 @@ class ParameterError(CnnvisError, ValueError):
     """A numeric or choice parameter is outside its documented bounds."""
 
 
+class ModelFileError(CnnvisError, ValueError):
+    """A model file (or its class-names file) is refused: unsafe, too large, or not an
+    image classifier cnnvis can explain (see :mod:`cnnvis.own_models`)."""
+
+
 class WeightsUnavailableError(CnnvisError, RuntimeError):
     """Pretrained weights for a model could not be obtained (names the model and the remedy)."""
 

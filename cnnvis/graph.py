@@ -8,7 +8,10 @@ sub-models such as ConvNeXt's stem or a transfer-learning backbone) and can
   without building a Keras model per layer, and without "Graph disconnected" errors);
 - stop as soon as the captured layers are computed (a headless model of any input size
   for Deep Dream, without the classifier head's fixed-size Flatten/Dense);
-- insert a guided-backpropagation gate after every rectifier (Springenberg et al. 2015).
+- insert a guided-backpropagation gate after every rectifier (Springenberg et al. 2015);
+- run another callable in place of an operation: the classifier's final softmax or
+  sigmoid is taken off this way, so gradients are taken on the logits
+  (:func:`final_activation`, :func:`without_activation`).
 
 The guided gate is an identity whose gradient lets only positive values through. Put
 right after an activation ``f``, the backward pass becomes ``f'(z) * max(g, 0)``: exactly
@@ -23,7 +26,7 @@ from __future__ import annotations
 import contextlib
 import threading
 from dataclasses import dataclass, field
-from typing import Iterator, Sequence
+from typing import Callable, Iterator, Mapping, Sequence
 
 import keras
 import tensorflow as tf
@@ -289,12 +292,87 @@ def head_feature_layer(model: keras.Model) -> str:
     for layer in reversed(layers):
         if isinstance(layer, _HEAD_TYPES):
             producer = _input_producer(layer)
-            if producer is not None and _spatial_ok(_output_shape(producer)):
+            if (
+                producer is not None
+                and not isinstance(producer, keras.layers.InputLayer)  # the image itself
+                and _spatial_ok(_output_shape(producer))
+            ):
                 return producer.name
     for layer in reversed(layers):
         if _spatial_ok(_output_shape(layer)):
             return layer.name
     raise UnknownLayerError(f"The model '{model.name}' has no 4-D feature map to explain.")
+
+
+# ----- the classifier's final activation ---------------------------------------------
+SOFTMAX, SIGMOID = "softmax", "sigmoid"
+_FINAL_ACTIVATIONS = {"softmax": SOFTMAX, "log_softmax": SOFTMAX, "sigmoid": SIGMOID}
+
+
+def _last_axis(axis, rank: int | None) -> bool:
+    axes = list(axis) if isinstance(axis, (list, tuple)) else [axis]
+    return len(axes) == 1 and (axes[0] == -1 or (rank is not None and axes[0] == rank - 1))
+
+
+def _final_kind(op) -> str | None:
+    """``"softmax"`` or ``"sigmoid"`` when ``op`` ends in that activation over the class axis."""
+    name, from_ops = type(op).__name__, type(op).__module__ == "keras.src.ops.nn"
+    if isinstance(op, keras.layers.Softmax) or (from_ops and name in ("Softmax", "LogSoftmax")):
+        shape = _output_shape(op)
+        return SOFTMAX if _last_axis(op.axis, len(shape) if shape else None) else None
+    if from_ops and name == "Sigmoid":
+        return SIGMOID
+    if isinstance(op, keras.layers.Layer):
+        return _FINAL_ACTIVATIONS.get(activation_name(op) or "")
+    return None
+
+
+def final_activation(model: keras.Model) -> tuple[keras.layers.Layer, str] | None:
+    """The operation that computes the model's single output, and ``"softmax"`` or
+    ``"sigmoid"`` when it ends in that activation (an ``Activation`` or ``Softmax`` layer,
+    a ``keras.ops`` softmax or sigmoid, or a layer such as ``Dense`` or ``Conv2D`` with
+    ``activation="softmax"``); ``None`` when the output has no final activation (logits).
+    A nested model that produces the output is looked into. ``log_softmax`` counts as a
+    softmax: its input is the logits too."""
+    graph = _graph_of(model)
+    while graph is not None:
+        if len(graph.outputs) != 1:
+            return None
+        history = getattr(graph.outputs[0], "_keras_history", None)
+        op = history.operation if history else None
+        if op is None:
+            return None
+        graph = _graph_of(op)
+    kind = _final_kind(op)
+    return (op, kind) if kind else None
+
+
+def _identity(x, *args, **kwargs):
+    return x
+
+
+def _linear_clone(layer: keras.layers.Layer) -> keras.layers.Layer:
+    """A second object of ``layer``'s class that shares all of its state (the very same
+    variables: no memory is copied) and applies no activation. ``layer`` itself is left
+    unchanged; the clone is only ever called on tensors by :func:`run_graph`, never on
+    symbolic inputs, so it adds nothing to the model's graph."""
+    clone = object.__new__(type(layer))
+    clone.__dict__.update(vars(layer))
+    clone.__dict__.update(
+        activation=keras.activations.linear, _inbound_nodes=[], _outbound_nodes=[]
+    )
+    return clone
+
+
+def without_activation(op) -> Callable:
+    """What :func:`run_graph` calls instead of ``op`` (from :func:`final_activation`) to
+    get the pre-activation: the identity for an activation layer or operation, else a
+    clone of the layer that shares its weights, with a linear activation."""
+    if isinstance(op, (keras.layers.Activation, keras.layers.Softmax)) or not isinstance(
+        op, keras.layers.Layer
+    ):
+        return _identity
+    return _linear_clone(op)
 
 
 class _Finished(Exception):
@@ -320,21 +398,25 @@ def run_graph(
     capture: Sequence[keras.layers.Layer] = (),
     stop_when_captured: bool = False,
     guided: bool = False,
+    replace: Mapping[int, Callable] | None = None,
 ) -> GraphRun:
     """Run ``model`` on ``inputs`` layer by layer (see the module docstring).
 
     Layers are called without a ``training`` argument, i.e. in inference mode
-    (BatchNormalization uses its moving statistics, Dropout is off).
+    (BatchNormalization uses its moving statistics, Dropout is off). ``replace`` maps
+    ``id(operation)`` to a callable run in its place (the head's pre-activation, see
+    :func:`without_activation`); a captured operation gives the replacement's output.
     """
     run = GraphRun()
     wanted = set(map(id, capture))
+    replace = replace or {}
 
     def call(op, *args, **kwargs):
         graph = _graph_of(op)
         if graph is not None:
             outputs = _walk(graph, args[0] if len(args) == 1 else list(args))
         else:
-            outputs = op(*args, **kwargs)
+            outputs = replace.get(id(op), op)(*args, **kwargs)
             if guided and guided_rule(op) is not None:
                 outputs = positive_gradient_gate(outputs)
                 run.gated.add(activation_name(op))

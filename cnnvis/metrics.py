@@ -41,7 +41,6 @@ from .models import VisModel, as_vis_model
 from .registry import SEED_MAX, check_choice, check_float, check_int
 from .techniques import compiled
 from .techniques.base import MAX_BATCH, class_index, prepare
-from .techniques.classification import softmax
 
 DEFAULT_STEPS = 20
 MAX_STEPS = 224  # RISE's own granularity on 224 x 224 inputs: 224 pixels per step
@@ -150,14 +149,15 @@ def blurred(pixels: np.ndarray) -> np.ndarray:
 def _probabilities(
     model: VisModel, rows, count: int, batch_size: int, class_index: int
 ) -> np.ndarray:
-    """Softmax probabilities of class ``class_index`` for ``count`` images made by
-    ``rows(start, stop)``, ``batch_size`` images per compiled forward call."""
+    """Probabilities of class ``class_index`` (by the model's own rule, see
+    :meth:`VisModel.probabilities`) for ``count`` images made by ``rows(start, stop)``,
+    ``batch_size`` images per compiled forward call."""
     forward = compiled.forward(model)
     scores = np.empty(count, np.float32)
     for start in range(0, count, batch_size):
         stop = min(start + batch_size, count)
-        logits = forward(rows(start, stop)).numpy().astype(np.float64)
-        scores[start:stop] = softmax(logits)[:, class_index]
+        logits = forward(rows(start, stop)).numpy()
+        scores[start:stop] = model.probabilities(logits)[:, class_index]
     return scores
 
 
@@ -570,6 +570,7 @@ def independent_copy(model: VisModel) -> VisModel:
         spec=model.spec,
         weights="randomised copy",
         class_names=model.class_names,
+        input_size=None if None in model.input_size else model.input_size,
     )
 
 

@@ -2,6 +2,8 @@
 
 One :class:`ModelSpec` per ImageNet classifier in ``keras.applications``. Models are built
 with logits (``classifier_activation=None``); probabilities come from our own softmax.
+A user's own model may end in a softmax or sigmoid: :class:`Head` finds it, gradients are
+taken on its pre-activation, and probabilities follow the model's own rule.
 A loaded model is wrapped in a :class:`VisModel`, which also caches the compiled
 functions of every technique, so a second request costs only the computation.
 """
@@ -9,6 +11,7 @@ functions of every technique, so a second request costs only the computation.
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import importlib
 import os
@@ -25,6 +28,8 @@ import keras
 import numpy as np
 
 from . import availability, graph
+from .classifiers import check_class_names, check_image_classifier, check_input_size
+from .scores import sigmoid, softmax
 from .errors import (
     CnnvisError,
     ComputeError,
@@ -144,6 +149,44 @@ def _fresh_layer_names():
         global_state.set_global_attribute("object_name_uids", saved)
 
 
+@dataclass(frozen=True)
+class Head:
+    """How a model's output becomes class probabilities, and what cnnvis differentiates.
+
+    Grad-CAM and every gradient method are defined on the class score before the final
+    softmax (Selvaraju et al. 2017, Sec. 3): a final softmax or sigmoid (an ``Activation``
+    or ``Softmax`` layer, a ``keras.ops`` softmax or sigmoid, or a ``Dense``/``Conv``
+    layer with that activation) is taken off for every computation, through a clone that
+    shares the layer's weights (see :func:`cnnvis.graph.without_activation`); the user's
+    model is never changed. The "logits" of a result are then the pre-activation, and
+    probabilities follow the model's own rule: a softmax across classes, or one sigmoid
+    per class for a sigmoid head (binary or multi-label).
+    """
+
+    rule: str  # "softmax" or "sigmoid": how probabilities come from the logits
+    found: str | None = None  # the final activation taken off ("softmax", "sigmoid"), if any
+    layer: str | None = None  # the layer (or operation) whose activation is taken off
+    note: str = ""  # what was done, in words ("" for a model that outputs logits)
+
+
+def _head_of(keras_model: keras.Model) -> tuple[Head, dict]:
+    """The model's :class:`Head` and the replacement that :func:`graph.run_graph` needs."""
+    final = graph.final_activation(keras_model)
+    if final is not None:
+        op, kind = final
+        note = (
+            "final softmax found: gradients on the logits"
+            if kind == graph.SOFTMAX
+            else "sigmoid head: one probability per class, gradients on the logits"
+        )
+        return Head(kind, kind, op.name, note), {id(op): graph.without_activation(op)}
+    if int(keras_model.outputs[0].shape[-1] or 0) == 1:
+        # A softmax over one value is always 1: a single output is a binary logit.
+        note = "one output without activation: read as a logit, probability by sigmoid"
+        return Head(graph.SIGMOID, note=note), {}
+    return Head(graph.SOFTMAX), {}
+
+
 class VisModel:
     """A Keras classifier ready for visualisation, plus its cache of compiled functions.
 
@@ -160,6 +203,7 @@ class VisModel:
         spec: ModelSpec | None = None,
         weights: str = "custom",
         class_names: Sequence[str] | None = None,
+        input_size: int | Sequence[int] | None = None,
     ) -> None:
         if graph._graph_of(keras_model) is None:
             raise ParameterError(
@@ -171,16 +215,48 @@ class VisModel:
         self.name = name or keras_model.name
         self.spec = spec
         self.weights = weights
+        self.head, replacements = _head_of(keras_model)
+        # graph.run_graph on this model with the final activation taken off (see Head):
+        # its outputs are the logits. A partial, not a method, so that the compiled
+        # functions that hold it do not hold this VisModel (no reference cycle).
+        self.run_graph: Callable[..., graph.GraphRun] = functools.partial(
+            graph.run_graph, keras_model, replace=replacements
+        )
+        self._input_size = None
+        if input_size is not None or class_names is not None:
+            self._input_size = check_input_size(input_size, tuple(keras_model.inputs[0].shape))
+            if class_names is not None:
+                class_names = check_class_names(class_names, self.num_classes)
         self.class_names = tuple(class_names) if class_names is not None else None
         self._functions: dict = {}
         self._lock = threading.RLock()
 
     def __repr__(self) -> str:
-        return f"VisModel({self.name!r}, weights={self.weights!r}, preprocessing={self.preprocessing.name!r})"
+        head = f", head={self.head.found!r}" if self.head.found else ""
+        return (
+            f"VisModel({self.name!r}, weights={self.weights!r}, "
+            f"preprocessing={self.preprocessing.name!r}{head})"
+        )
+
+    # ----- the head: logits and probabilities -------------------------------------------
+    def probabilities(self, logits: np.ndarray) -> np.ndarray:
+        """Class probabilities (float64) from logits (``(..., classes)``), by the model's
+        own rule: a softmax across classes, or one sigmoid per class (see :class:`Head`)."""
+        values = np.asarray(logits, np.float64)
+        return sigmoid(values) if self.head.rule == graph.SIGMOID else softmax(values)
+
+    def head_note(self, note: str = "") -> str:
+        """``note`` followed by what was done to the head, for a result's caption."""
+        return "; ".join(part for part in (note, self.head.note) if part)
 
     # ----- shapes and classes -------------------------------------------------------
     @property
     def input_size(self) -> tuple[int | None, int | None]:
+        """(height, width) the model runs at: the model's own input size, or the size
+        given to :func:`wrap_model` for a model with a flexible input (``None`` where
+        neither fixes it)."""
+        if self._input_size is not None:
+            return self._input_size
         shape = self.keras_model.inputs[0].shape
         return shape[1], shape[2]
 
@@ -684,19 +760,28 @@ def wrap_model(
     *,
     name: str | None = None,
     class_names: Sequence[str] | None = None,
+    input_size: int | Sequence[int] | None = None,
 ) -> VisModel:
     """Use your own functional or Sequential Keras classifier with every technique.
 
     ``preprocessing`` maps raw RGB pixels (0-255) to the model's input: a family name
-    (``"caffe"``, ``"tf"``, ``"torch"``, ``"none"``), a :class:`Preprocessing`, or a
-    per-channel affine function such as a ``keras.applications`` ``preprocess_input``.
-    The model's last layer should give logits (no softmax) for faithful gradients.
+    (``"caffe"``, ``"tf"``, ``"torch"``, ``"0-1"``, ``"none"``), a :class:`Preprocessing`,
+    or a per-channel affine function such as a ``keras.applications`` ``preprocess_input``.
+    The model takes one RGB image (a 4-D input with 3 channels) and gives one score per
+    class. It may end in a softmax or sigmoid: gradients are then taken on the logits
+    before it, and probabilities are the model's own (see :class:`Head`; the model itself
+    is never changed). ``class_names``: one name per output. ``input_size``: the
+    (height, width), or one side, to run a model with a flexible input at (by default the
+    image's own size, at most 512 pixels a side); a fixed input size cannot be changed.
     """
+    if graph._graph_of(keras_model) is not None:
+        check_image_classifier(keras_model)
     return VisModel(
         keras_model,
         resolve_preprocessing(preprocessing),
         name=name,
         class_names=class_names,
+        input_size=input_size,
     )
 
 
@@ -726,6 +811,7 @@ def as_vis_model(model: "VisModel | str") -> VisModel:
 
 __all__ = [
     "CnnvisError",
+    "Head",
     "ModelSpec",
     "REGISTRY",
     "VisModel",

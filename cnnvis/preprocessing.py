@@ -8,6 +8,9 @@ an optional channel reorder followed by ``y = x * scale + offset`` per channel:
 - ``torch`` (DenseNet): scale to [0, 1], then ImageNet mean/std.
 - ``none`` (EfficientNet, EfficientNetV2, MobileNetV3, ConvNeXt): the model normalises
   inside itself, so the input is raw pixels.
+- ``0-1`` (no ``keras.applications`` model; common in models people train themselves,
+  e.g. after ``keras.utils.image_dataset_from_directory`` and a division by 255):
+  scale to [0, 1].
 
 Because the map is affine we can put it *inside* every differentiated function (so
 gradients are taken with respect to raw RGB pixels for every family alike) and invert it
@@ -16,7 +19,7 @@ exactly (Deep Dream's de-processing, feature visualisation).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
@@ -36,6 +39,7 @@ class Preprocessing:
     order: tuple[int, int, int] = (0, 1, 2)
     scale: tuple[float, float, float] = (1.0, 1.0, 1.0)
     offset: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    description: str = field(default="", compare=False)  # in words, for a menu
 
     @property
     def reorders(self) -> bool:
@@ -88,17 +92,34 @@ class Preprocessing:
 
 
 CAFFE = Preprocessing(
-    "caffe", order=(2, 1, 0), offset=tuple(float(-m) for m in _CAFFE_MEAN_BGR)
+    "caffe",
+    order=(2, 1, 0),
+    offset=tuple(float(-m) for m in _CAFFE_MEAN_BGR),
+    description="BGR, minus the ImageNet mean (VGG, ResNet)",
 )
-TF = Preprocessing("tf", scale=(1 / 127.5,) * 3, offset=(-1.0,) * 3)
+TF = Preprocessing(
+    "tf",
+    scale=(1 / 127.5,) * 3,
+    offset=(-1.0,) * 3,
+    description="scale to -1..1 (Inception, Xception, MobileNet, MobileNetV2, ResNetV2, NASNet)",
+)
 TORCH = Preprocessing(
     "torch",
     scale=tuple(float(1 / (255.0 * s)) for s in _IMAGENET_STD_RGB),
     offset=tuple(float(-m / s) for m, s in zip(_IMAGENET_MEAN_RGB, _IMAGENET_STD_RGB)),
+    description="scale to 0..1, then the ImageNet mean and standard deviation (DenseNet)",
 )
-NONE = Preprocessing("none")
+UNIT = Preprocessing("0-1", scale=(1 / 255.0,) * 3, description="scale to 0..1 (pixels / 255)")
+NONE = Preprocessing(
+    "none",
+    description="raw pixels 0..255 (the model normalises inside: EfficientNet, ConvNeXt...)",
+)
 
-FAMILIES: dict[str, Preprocessing] = {p.name: p for p in (CAFFE, TF, TORCH, NONE)}
+FAMILIES: dict[str, Preprocessing] = {p.name: p for p in (CAFFE, TF, TORCH, UNIT, NONE)}
+
+
+def _family_names() -> str:
+    return ", ".join(f"'{name}'" for name in FAMILIES)
 
 
 def from_function(fn: Callable[[np.ndarray], np.ndarray], name: str = "custom") -> Preprocessing:
@@ -130,7 +151,7 @@ def from_function(fn: Callable[[np.ndarray], np.ndarray], name: str = "custom") 
         if best is None:
             raise ParameterError(
                 f"The preprocessing function '{name}' is not a per-channel affine map; "
-                "pass a cnnvis.Preprocessing or one of 'caffe', 'tf', 'torch', 'none' instead."
+                f"pass a cnnvis.Preprocessing or one of {_family_names()} instead."
             )
         order.append(best[0])
         scale.append(best[1])
@@ -139,7 +160,7 @@ def from_function(fn: Callable[[np.ndarray], np.ndarray], name: str = "custom") 
     if not np.allclose(candidate.apply(probe), expected, rtol=1e-4, atol=1e-3):
         raise ParameterError(
             f"The preprocessing function '{name}' is not a per-channel affine map; "
-            "pass a cnnvis.Preprocessing or one of 'caffe', 'tf', 'torch', 'none' instead."
+            f"pass a cnnvis.Preprocessing or one of {_family_names()} instead."
         )
     return candidate
 

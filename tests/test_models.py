@@ -73,7 +73,14 @@ def test_corrupt_or_mismatched_weights_are_refused_and_kept(tmp_path):
     assert (other / "MobileNetV3Large.weights.h5").is_file()
 
 
-def test_download_failure_is_one_sentence_and_retried(tmp_path, monkeypatch):
+@pytest.fixture(autouse=True)
+def no_remembered_failures():
+    yield
+    for name in ("NASNetMobile", "ResNet50"):
+        cnnvis.availability.forget_failure(name)
+
+
+def test_download_failure_is_one_sentence_remembered_then_retried(tmp_path, monkeypatch):
     monkeypatch.setenv("CNNVIS_OFFLINE", "0")
     calls = []
     real_build = ModelSpec.build
@@ -85,11 +92,17 @@ def test_download_failure_is_one_sentence_and_retried(tmp_path, monkeypatch):
         return real_build(self, weights)
 
     monkeypatch.setattr(ModelSpec, "build", failing_build)
-    for _ in range(2):  # a failure is not cached: the next request tries again
-        with pytest.raises(WeightsUnavailableError) as error:
-            load_model("NASNetMobile", weights_dir=tmp_path)
-        assert "URL fetch failure" not in str(error.value)
-        assert "NASNetMobile" in str(error.value)
+    with pytest.raises(WeightsUnavailableError) as error:
+        load_model("NASNetMobile", weights_dir=tmp_path)
+    assert "URL fetch failure" not in str(error.value)
+    assert "NASNetMobile" in str(error.value) and "could not be downloaded" in str(error.value)
+    # Remembered for a while: the next request is told so at once, without the network.
+    with pytest.raises(WeightsUnavailableError, match="failed a moment ago"):
+        load_model("NASNetMobile", weights_dir=tmp_path)
+    assert calls == ["NASNetMobile"]
+    monkeypatch.setattr(cnnvis.availability, "FAILURE_MEMORY", 0.0)  # time passes: tried again
+    with pytest.raises(WeightsUnavailableError, match="could not be downloaded"):
+        load_model("NASNetMobile", weights_dir=tmp_path)
     assert calls == ["NASNetMobile", "NASNetMobile"]
 
 

@@ -79,8 +79,9 @@ def test_every_model_builds_and_explains(name):
     model = cnnvis.load_model(name, weights=None)
     keras_model = model.keras_model
     assert model.input_size == (spec.input_size, spec.input_size)
-    # Built with logits: the last operation applies no softmax.
+    # Built with logits: the last operation applies no softmax, and none is taken off.
     assert getattr(keras_model.layers[-1], "activation", None) in (None, keras.activations.linear)
+    assert model.head.found is None and model.head.rule == "softmax" and not model.head.note
 
     # The default Grad-CAM layer is a real feature map that the head consumes.
     default = model.default_layer
@@ -142,6 +143,7 @@ def test_the_weights_table_names_the_file_keras_downloads(name):
 def test_nested_layers_are_listed_and_usable():
     """ConvNeXt's stem is a nested Sequential: its convolution is visible and usable."""
     model = cnnvis.load_model("ConvNeXtTiny", weights=None)
+    assert model.head.found is None  # built with logits: nothing to take off
     assert "convnext_tiny_stem_conv" in model.visual_layers
     assert model.first_conv == "convnext_tiny_stem_conv"
     image = np.random.default_rng(2).integers(0, 256, (64, 64, 3), dtype=np.uint8)

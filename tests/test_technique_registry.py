@@ -229,7 +229,7 @@ def test_one_softmax_and_one_out_of_memory_detector():
     sources = {p: p.read_text(encoding="utf-8") for p in PACKAGE.rglob("*.py")}
     softmaxes = [p.name for p, text in sources.items() if "def softmax(" in text]
     detectors = [p.name for p, text in sources.items() if "ResourceExhaustedError" in text]
-    assert softmaxes == ["classification.py"]
+    assert softmaxes == ["scores.py"]
     assert detectors == ["errors.py"]
 
 

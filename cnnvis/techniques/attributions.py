@@ -127,6 +127,7 @@ def vanilla_gradient(
         values=prepared.to_image_size(grads[0]),
         method="Gradient",
         model=model.name,
+        note=model.head_note(),
         **_target(model, index),
     )
 
@@ -223,7 +224,9 @@ def smoothgrad(
         values=prepared.to_image_size(values),
         method="SmoothGrad",
         model=model.name,
-        note=f"{samples} samples, noise {noise:.0%} of the pixel range, seed {seed}",
+        note=model.head_note(
+            f"{samples} samples, noise {noise:.0%} of the pixel range, seed {seed}"
+        ),
         **_target(model, index),
     )
 
@@ -371,7 +374,7 @@ def integrated_gradients(
         values=prepared.to_image_size(attribution),
         method="Integrated Gradients",
         model=model.name,
-        note=(
+        note=model.head_note(
             f"{steps} steps ({rule}), {baseline_name} baseline; sum {total:.4g} vs "
             f"f(x) - f(baseline) {expected:.4g} (gap {gap:.1%})"
         ),
@@ -409,6 +412,6 @@ def gradient_x_input(
         values=prepared.to_image_size(values),
         method="Gradient x input",
         model=model.name,
-        note="input measured from a black image",
+        note=model.head_note("input measured from a black image"),
         **_target(model, index),
     )

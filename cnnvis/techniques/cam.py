@@ -42,7 +42,7 @@ from .base import (
     prepare,
     resolve,
 )
-from .classification import softmax
+from ..scores import softmax
 from .gradients import guided_backprop_prepared
 
 EPSILON = 1e-12
@@ -161,7 +161,7 @@ def scorecam_weights(
     """Score-CAM: ``w_k = softmax_k(f_c(X_b + H_k (X - X_b)) - f_c(X_b))``.
 
     ``H_k`` is channel ``k`` upsampled to the input size and scaled to [0, 1]; ``f_c`` the
-    class logit (``score="logit"``) or its softmax probability (``"probability"``);
+    class logit (``score="logit"``) or its probability (``"probability"``, by the model's own rule);
     ``X_b`` the baseline, the image whose model input is zero (multiplying the model's
     input by ``H_k``, as the paper does, is exactly this blend toward ``X_b`` in pixel
     space). The softmax over channels is shift-invariant, so the baseline's own score
@@ -179,7 +179,7 @@ def scorecam_weights(
 
     def class_scores(batch: np.ndarray) -> np.ndarray:
         logits = forward(batch).numpy().astype(np.float64)
-        return (softmax(logits) if score == "probability" else logits)[:, index]
+        return (model.probabilities(logits) if score == "probability" else logits)[:, index]
 
     # A constant channel gives an all-zero mask, i.e. the baseline image itself: its score
     # is computed once instead of once per such channel (often a third of a ReLU layer).
@@ -246,7 +246,7 @@ def class_activation_map(
         label=model.class_label(index),
         score=float(logits[index]),
         weights=weights if weights.ndim == 1 else None,
-        note=note,
+        note=model.head_note(note),
     )
 
 

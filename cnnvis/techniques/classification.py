@@ -1,4 +1,6 @@
-"""Top-k classification with our own softmax over the model's logits."""
+"""Top-k classification: the model's logits, and probabilities by the model's own rule
+(a softmax over the logits, or one sigmoid per class for a sigmoid head; see
+:class:`cnnvis.models.Head`)."""
 
 from __future__ import annotations
 
@@ -7,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..models import VisModel
+from ..scores import sigmoid, softmax  # noqa: F401 - the package's one rule of each
 from ..registry import Option, technique
 from . import compiled
 from .base import check_int, prepare, resolve
@@ -21,14 +24,8 @@ class Prediction:
     wnid: str | None  # ImageNet id (e.g. "n02124075"), None for a model with its own classes
     label: str
     probability: float
-    logit: float
-
-
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Numerically stable softmax over the last axis."""
-    shifted = logits - logits.max(axis=-1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=-1, keepdims=True)
+    logit: float  # the pre-activation (before a final softmax or sigmoid)
+    note: str = ""  # what was done to the model's head (see cnnvis.models.Head)
 
 
 def logits(model: VisModel | str, image) -> np.ndarray:
@@ -39,8 +36,10 @@ def logits(model: VisModel | str, image) -> np.ndarray:
 
 
 def predictions_from_logits(model: VisModel, values: np.ndarray, top: int) -> list[Prediction]:
-    probabilities = softmax(values.astype(np.float64))
-    order = np.argsort(-probabilities, kind="stable")[:top]
+    """The ``top`` classes by logit (the one top-class rule: the largest logit, also the
+    most probable class; ties go to the lower index, as ``argmax``)."""
+    probabilities = model.probabilities(values)
+    order = np.argsort(-values.astype(np.float64), kind="stable")[:top]
     wnids = None
     if model.uses_imagenet_classes:
         from ..labels import imagenet_classes
@@ -54,6 +53,7 @@ def predictions_from_logits(model: VisModel, values: np.ndarray, top: int) -> li
             label=model.class_label(int(i)),
             probability=float(probabilities[i]),
             logit=float(values[i]),
+            note=model.head.note,
         )
         for rank, i in enumerate(order)
     ]
@@ -64,7 +64,8 @@ def predictions_from_logits(model: VisModel, values: np.ndarray, top: int) -> li
     output="classes",
     paper="Krizhevsky et al. 2012; Deng et al. 2009 (ImageNet)",
     summary="The model's five most probable ImageNet classes for the photo. Probabilities "
-    "come from a softmax over the model's logits.",
+    "come from a softmax over the model's logits (for a model of your own with a sigmoid "
+    "head, one sigmoid per class).",
     options=(
         Option(
             "top",
@@ -80,7 +81,8 @@ def predictions_from_logits(model: VisModel, values: np.ndarray, top: int) -> li
     ),
 )
 def classify(model: VisModel | str, image, *, top: int = 5) -> list[Prediction]:
-    """The ``top`` most probable classes for ``image``, most probable first."""
+    """The ``top`` most probable classes for ``image``, most probable first (all of them
+    when the model has fewer; up to 5 is accepted for any model)."""
     model = resolve(model)
-    top = check_int("top", top, 1, model.num_classes)
+    top = min(check_int("top", top, 1, max(model.num_classes, 5)), model.num_classes)
     return predictions_from_logits(model, logits(model, image), top)

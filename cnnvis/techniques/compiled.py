@@ -15,7 +15,6 @@ from typing import Callable, Sequence
 
 import tensorflow as tf
 
-from .. import graph
 from ..errors import ComputeError, is_out_of_memory, out_of_memory_message
 from ..models import VisModel
 
@@ -60,14 +59,14 @@ def _pick(values: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def forward(model: VisModel) -> Compiled:
-    """pixels -> logits."""
+    """pixels -> logits (before a final softmax or sigmoid: see cnnvis.models.Head)."""
 
     def build() -> Compiled:
-        keras_model, pre = model.keras_model, model.preprocessing
+        run_graph, pre = model.run_graph, model.preprocessing
 
         @tf.function(input_signature=[pixel_spec(model)])
         def fn(pixels):
-            return graph.run_graph(keras_model, pre.apply(pixels)).outputs
+            return run_graph(pre.apply(pixels)).outputs
 
         return Compiled(fn)
 
@@ -79,14 +78,12 @@ def activations(model: VisModel, layers: Sequence[str]) -> Compiled:
     layers = tuple(layers)
 
     def build() -> Compiled:
-        keras_model, pre = model.keras_model, model.preprocessing
+        run_graph, pre = model.run_graph, model.preprocessing
         targets = [model.layer(name) for name in layers]
 
         @tf.function(input_signature=[pixel_spec(model)])
         def fn(pixels):
-            run = graph.run_graph(
-                keras_model, pre.apply(pixels), capture=targets, stop_when_captured=True
-            )
+            run = run_graph(pre.apply(pixels), capture=targets, stop_when_captured=True)
             return tuple(run[target] for target in targets)
 
         return Compiled(fn)
@@ -104,18 +101,18 @@ def cam(model: VisModel, layer: str, *, gradients: bool = True) -> Compiled:
     """
 
     def build() -> Compiled:
-        keras_model, pre = model.keras_model, model.preprocessing
+        run_graph, pre = model.run_graph, model.preprocessing
         target = model.feature_layer(layer)
 
         @tf.function(input_signature=[pixel_spec(model), _INDEX_SPEC])
         def fn(pixels, class_index):
             if not gradients:
-                run = graph.run_graph(keras_model, pre.apply(pixels), capture=[target])
+                run = run_graph(pre.apply(pixels), capture=[target])
                 _, index = _pick(run.outputs, class_index)
                 return run[target], tf.zeros_like(run[target]), run.outputs, index
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(pixels)
-                run = graph.run_graph(keras_model, pre.apply(pixels), capture=[target])
+                run = run_graph(pre.apply(pixels), capture=[target])
                 logits = run.outputs
                 score, index = _pick(logits, class_index)
                 total = tf.reduce_sum(score)
@@ -136,7 +133,7 @@ def input_gradient(model: VisModel, *, guided: bool, layer: str | None = None) -
     """
 
     def build() -> Compiled:
-        keras_model, pre = model.keras_model, model.preprocessing
+        run_graph, pre = model.run_graph, model.preprocessing
         target = model.feature_layer(layer) if layer is not None else None
         compiled = Compiled(fn=None)  # type: ignore[arg-type]
 
@@ -144,8 +141,7 @@ def input_gradient(model: VisModel, *, guided: bool, layer: str | None = None) -
         def fn(pixels, index):
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(pixels)
-                run = graph.run_graph(
-                    keras_model,
+                run = run_graph(
                     pre.apply(pixels),
                     capture=[target] if target is not None else [],
                     stop_when_captured=target is not None,
@@ -177,7 +173,7 @@ def dream_step(model: VisModel, layers: Sequence[str]) -> Compiled:
     layers = tuple(layers)
 
     def build() -> Compiled:
-        keras_model = model.keras_model
+        run_graph = model.run_graph
         targets = [model.feature_layer(name) for name in layers]
 
         @tf.function(
@@ -198,9 +194,7 @@ def dream_step(model: VisModel, layers: Sequence[str]) -> Compiled:
             shifted = tf.roll(tf.pad(image, padding, mode="REFLECT"), shift, axis=[1, 2])
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(shifted)
-                run = graph.run_graph(
-                    keras_model, shifted, capture=targets, stop_when_captured=True
-                )
+                run = run_graph(shifted, capture=targets, stop_when_captured=True)
                 loss = tf.add_n(
                     [weights[i] * _interior_mean_square(run[t]) for i, t in enumerate(targets)]
                 )

@@ -369,12 +369,11 @@ def _objective(
     everywhere on the starting picture would never get a gradient, and ReLU6's cap would
     stop the ascent at 6; the value, and so the reported objective, is unchanged."""
     if layer is None:
-        logits = graph.run_graph(model.keras_model, model.preprocessing.apply(pixels)).outputs
+        logits = model.run_graph(model.preprocessing.apply(pixels)).outputs
         objective = tf.gather(logits, index, batch_dims=1)
         return objective, objective
     targets = [model.layer(layer)] + ([model.layer(pre)] if pre is not None else [])
-    run = graph.run_graph(
-        model.keras_model,
+    run = model.run_graph(
         model.preprocessing.apply(pixels),
         capture=targets,
         stop_when_captured=True,

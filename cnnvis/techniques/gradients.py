@@ -65,12 +65,13 @@ def guided_backprop_prepared(
         model, prepared, guided=True, target_class=target_class, layer=layer, channel=channel
     )
     target, fields = _target_words(model, index, layer)
+    note = guided_note(sorted(gated))
     return Attribution(
         values=prepared.to_image_size(grads),
         method="Guided backprop",
         model=model.name,
         target=target,
-        note=guided_note(sorted(gated)),
+        note=note if layer is not None else model.head_note(note),
         **fields,
     )
 

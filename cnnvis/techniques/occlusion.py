@@ -27,7 +27,6 @@ from ..models import VisModel
 from . import compiled
 from ..registry import Option, technique
 from .base import MAX_BATCH, Heatmap, check_int, prepare, resolve, top_class
-from .classification import softmax
 
 MAX_WINDOWS = 4096  # occluded copies (forward passes) one call may ask for
 FORWARD_BATCH = 32  # occluded copies per compiled call at 224 x 224
@@ -150,7 +149,7 @@ def occlusion(
     clean = prepared.batch[0]
     logits = forward(prepared.batch).numpy()[0].astype(np.float64)
     index = top_class(logits) if target_class is None else model.resolve_class(target_class)
-    probability = float(softmax(logits)[index])
+    probability = float(model.probabilities(logits)[index])
     colour = np.full(3, GREY, np.float32) if fill == "grey" else clean.mean(axis=(0, 1))
 
     total = np.zeros((height, width), np.float64)
@@ -160,7 +159,7 @@ def occlusion(
         batch = np.repeat(prepared.batch, len(chunk), axis=0)
         for j, (y, x) in enumerate(chunk):
             batch[j, y : y + window, x : x + window] = colour
-        occluded = softmax(forward(batch).numpy().astype(np.float64))[:, index]
+        occluded = model.probabilities(forward(batch).numpy())[:, index]
         for (y, x), p in zip(chunk, occluded):
             total[y : y + window, x : x + window] += probability - p
             count[y : y + window, x : x + window] += 1.0
@@ -176,7 +175,9 @@ def occlusion(
         class_index=index,
         label=model.class_label(index),
         score=float(logits[index]),
-        note=f"{window}-pixel {fill} window, stride {stride}, {len(positions)} copies",
+        note=model.head_note(
+            f"{window}-pixel {fill} window, stride {stride}, {len(positions)} copies"
+        ),
         drop=prepared.to_image_size(drop),
         probability=probability,
         windows=len(positions),

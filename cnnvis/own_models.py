@@ -1,0 +1,473 @@
+"""Your own model: checks on a Keras classifier, and safe loading of a ``.keras`` file.
+
+:func:`load_keras_file` turns a file someone uploaded into a :class:`VisModel` without
+ever running code from it, and refuses, in one sentence, anything cnnvis cannot explain
+or should not load. In order, before anything is built:
+
+1. the file's size (from the file system, before it is read): at most ``max_bytes``;
+2. the file is a zip archive (a ``.keras`` file is one) with at most
+   :data:`MAX_ZIP_MEMBERS` members, a ``config.json`` of at most
+   :data:`MAX_CONFIG_BYTES` and at most :data:`MAX_UNPACKED_RATIO` times ``max_bytes``
+   unpacked in all (a zip bomb is refused from its directory, before any member is read);
+3. every object named in ``config.json`` is one of Keras' own (no custom class, no
+   registered custom object, no function that is not a Keras activation), and no layer
+   runs code or reads files (:data:`UNSAFE_LAYERS`: ``Lambda`` and its kind); at most
+   :data:`MAX_LAYERS` layers;
+4. the model is built from that config with shapes but no values
+   (``keras.StatelessScope``: no memory for weights), which gives its exact number of
+   parameters (at most ``max_parameters``) and its inputs and outputs: one RGB image in
+   (rank 4, 3 channels, sides from :data:`MIN_INPUT_SIDE` to :data:`MAX_INPUT_SIDE`
+   when fixed), one score per class out (at most :data:`MAX_CLASSES`), and a 2-D
+   feature map for Grad-CAM (found by :func:`cnnvis.graph.head_feature_layer`, the rule
+   used for the registry's models);
+5. only then Keras loads the file, in safe mode (``keras.saving.load_model(path,
+   safe_mode=True, compile=False)``, inside Keras' safe-mode scope, so that a process
+   that enabled unsafe deserialization elsewhere does not weaken it).
+
+Models with one grey channel are refused: every technique works in RGB pixel space (and
+Deep Dream and feature visualisation invert the preprocessing into RGB pixels).
+Class names come as a list, or from a text file with one name per line
+(:func:`read_class_names`). Every bound is a module constant, listed in SECURITY.md.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib
+import json
+import math
+import os
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import keras
+
+from . import graph
+from .errors import ComputeError, ModelFileError, ParameterError, UnknownLayerError, quoted
+from .classifiers import (  # noqa: F401 - part of this module's API too
+    MAX_CLASS_NAME_LENGTH,
+    MAX_CLASSES,
+    MAX_INPUT_SIDE,
+    MIN_INPUT_SIDE,
+    _shape,
+    _words,
+    check_class_names,
+    check_image_classifier,
+    check_input_size,
+)
+from .models import VisModel
+from .preprocessing import FAMILIES, Preprocessing, resolve as resolve_preprocessing
+
+# ----- bounds (SECURITY.md lists them) -------------------------------------------------
+MAX_FILE_BYTES = 256 * 2**20
+"""Largest ``.keras`` file accepted by default, checked before the file is read."""
+MAX_PARAMETERS = 50_000_000
+"""Most parameters a loaded model may have by default (200 MB of float32 weights; ResNet101
+has 44.7 million), counted from the config before any weight is made."""
+MAX_CONFIG_BYTES = 32 * 2**20
+"""Largest ``config.json`` inside a ``.keras`` file (EfficientNetV2L's is about 2 MB)."""
+MAX_ZIP_MEMBERS = 64
+"""Most files inside a ``.keras`` zip (Keras writes three)."""
+MAX_UNPACKED_RATIO = 2
+"""The zip's members together may declare at most this many times ``max_bytes`` unpacked."""
+MAX_LAYERS = 2_000
+"""Most layers (nested ones included) a model file may have (NASNetLarge has 1,041)."""
+MAX_CLASS_NAMES_BYTES = 2**20
+"""Largest class-names text file, checked before it is read."""
+UNSAFE_LAYERS: dict[str, str] = {
+    "Lambda": "holds Python code",
+    "TFSMLayer": "loads a TensorFlow SavedModel from a path",
+    "TorchModuleWrapper": "holds a pickled PyTorch module",
+    "JaxLayer": "calls Python functions",
+    "FlaxLayer": "calls Python functions",
+    "StringLookup": "can read a vocabulary file",
+    "IntegerLookup": "can read a vocabulary file",
+    "TextVectorization": "can read a vocabulary file",
+}
+"""Keras layers that a model file may not use, and why (they run code or read files)."""
+
+PREPROCESSING_CHOICES: dict[str, str] = {name: p.description for name, p in FAMILIES.items()}
+"""The preprocessing a model file may be given: family name -> what it does, in words."""
+
+# Modules whose objects a config may name (the public ones Keras writes, and the
+# packages of Keras' own layers, models, operations and their parts).
+_PUBLIC_MODULES = frozenset(
+    {
+        "keras",
+        "keras.layers",
+        "keras.models",
+        "keras.initializers",
+        "keras.regularizers",
+        "keras.constraints",
+        "keras.activations",
+        "keras.dtype_policies",
+        "keras.ops",
+    }
+)
+_KERAS_PACKAGES = tuple(
+    f"keras.src.{package}."
+    for package in (
+        "layers",
+        "models",
+        "ops",
+        "applications",  # ConvNeXt's LayerScale
+        "initializers",
+        "regularizers",
+        "constraints",
+        "activations",
+        "dtype_policies",
+    )
+)
+# Values, not classes: tensors, arrays and slices written into a config.
+_DATA_OBJECTS = frozenset(
+    {"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__ellipsis__", "__slice__"}
+)
+_CONFIG_NAME = "config.json"
+
+
+def read_class_names(
+    path: str | os.PathLike, *, max_bytes: int = MAX_CLASS_NAMES_BYTES
+) -> tuple[str, ...]:
+    """Class names from a UTF-8 text file, one per line (blank lines at the end ignored),
+    checked by :func:`check_class_names`. The size is checked before the file is read."""
+    path = Path(path)
+    if not path.is_file():
+        raise ModelFileError("The class-names file does not exist.")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ModelFileError(
+            f"The class-names file is {_size(size)}; the limit is {_size(max_bytes)}."
+        )
+    with path.open("rb") as file:
+        data = file.read(max_bytes + 1)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise ModelFileError("The class-names file is not UTF-8 text.") from None
+    lines = text.splitlines()
+    while lines and not lines[-1].strip():
+        lines.pop()
+    for number, line in enumerate(lines, start=1):
+        if not line.strip():
+            raise ModelFileError(
+                f"Line {number} of the class-names file is empty; give one name per line."
+            )
+    if not lines:
+        raise ModelFileError("The class-names file holds no names; give one name per line.")
+    return check_class_names(lines)
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 2**30), ("MB", 2**20), ("KB", 2**10)):
+        if count >= scale:
+            return f"{count / scale:.1f} {unit}"
+    return f"{count} bytes"
+
+
+# ----- the .keras file ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class KerasFileInfo:
+    """What :func:`inspect_keras_file` learnt from a ``.keras`` file, before loading it."""
+
+    name: str  # the model's name (at most 40 characters)
+    parameters: int
+    layers: int
+    input_shape: tuple  # (height, width, channels), None where flexible
+    classes: int
+    default_layer: str  # the default Grad-CAM layer
+    final_activation: str | None  # "softmax", "sigmoid" or None (logits)
+
+
+def _read_config(path: Path, max_bytes: int) -> dict:
+    """Steps 1 and 2 of the module docstring: the parsed ``config.json``."""
+    if not path.is_file():
+        raise ModelFileError("The model file does not exist.")
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ModelFileError(f"The model file is {_size(size)}; the limit is {_size(max_bytes)}.")
+    if path.suffix.lower() != ".keras" or not zipfile.is_zipfile(path):
+        raise ModelFileError(
+            "The file is not a .keras model; save the model with model.save('name.keras') "
+            "(Keras 3's format: H5 files and SavedModels are not accepted)."
+        )
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_ZIP_MEMBERS:
+                raise ModelFileError(
+                    f"The .keras file holds {len(members)} files; a model holds at most "
+                    f"{MAX_ZIP_MEMBERS}."
+                )
+            if sum(m.file_size for m in members) > MAX_UNPACKED_RATIO * max_bytes:
+                raise ModelFileError(
+                    f"The .keras file unpacks to more than {_size(MAX_UNPACKED_RATIO * max_bytes)}."
+                )
+            config = next((m for m in members if m.filename == _CONFIG_NAME), None)
+            if config is None:
+                raise ModelFileError("The .keras file has no config.json; it is not a Keras model.")
+            if config.file_size > MAX_CONFIG_BYTES:
+                raise ModelFileError(
+                    f"The model's config.json is {_size(config.file_size)}; the limit is "
+                    f"{_size(MAX_CONFIG_BYTES)}."
+                )
+            with archive.open(config) as file:
+                data = file.read(MAX_CONFIG_BYTES + 1)
+    except (zipfile.BadZipFile, OSError, EOFError, NotImplementedError, RuntimeError) as error:
+        raise ModelFileError(
+            "The .keras file is damaged (its zip archive cannot be read)."
+        ) from error
+    try:
+        parsed = json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+        raise ModelFileError(
+            "The model's config.json is damaged (it is not valid JSON)."
+        ) from error
+    if not isinstance(parsed, dict) or "class_name" not in parsed:
+        raise ModelFileError("The model's config.json does not describe a Keras model.")
+    parsed["compile_config"] = None  # loaded with compile=False: never read
+    return parsed
+
+
+def _object_name(node: dict) -> str:
+    config = node.get("config")
+    name = config.get("name") if isinstance(config, dict) else None
+    return str(name or node.get("name") or node.get("class_name"))
+
+
+def _resolve(module: str, class_name: str):
+    """The Keras object a config names, or ``None`` (only Keras' own modules are imported)."""
+    if module not in _PUBLIC_MODULES and not module.startswith(_KERAS_PACKAGES):
+        return None
+    try:
+        return getattr(importlib.import_module(module), class_name, None)
+    except ImportError:
+        return None
+
+
+def check_config(config: dict) -> int:
+    """Step 3 of the module docstring; returns the number of layers."""
+    layers = 0
+    stack = [config]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, list):
+            stack.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        stack.extend(node.values())
+        class_name = node.get("class_name")
+        if not isinstance(class_name, str):
+            continue
+        if class_name in _DATA_OBJECTS:
+            continue
+        if class_name == "__lambda__" or class_name == "Lambda":
+            raise ModelFileError(
+                f"The model has a Lambda layer ({quoted(_object_name(node))}), which holds "
+                "Python code; cnnvis never runs code from a model file, so rebuild it with "
+                "Keras layers only."
+            )
+        if class_name in UNSAFE_LAYERS:
+            raise ModelFileError(
+                f"The model uses the layer {class_name}, which {UNSAFE_LAYERS[class_name]}; "
+                "cnnvis does not load such layers from a model file."
+            )
+        module, registered = node.get("module"), node.get("registered_name")
+        if class_name == "function":
+            if module in ("builtins", "keras.activations") and hasattr(
+                keras.activations, str(node.get("config"))
+            ):
+                continue
+            raise ModelFileError(
+                f"The model uses a custom function ({quoted(node.get('config'))}); cnnvis loads "
+                "models made of Keras' own layers and activations only."
+            )
+        obj = _resolve(module, class_name) if isinstance(module, str) else None
+        if obj is None or registered not in (None, class_name) or class_name.startswith("__"):
+            raise ModelFileError(
+                f"The model uses a custom object ({quoted(class_name)}) that is not part of "
+                "Keras; cnnvis loads models made of Keras' own layers only (no custom code "
+                "runs on this server)."
+            )
+        if isinstance(obj, type) and issubclass(obj, keras.layers.Layer):
+            layers += 1
+            if layers > MAX_LAYERS:
+                raise ModelFileError(f"The model has more than {MAX_LAYERS:,} layers.")
+    return layers
+
+
+@contextlib.contextmanager
+def _safe_mode():
+    """Keras' safe mode, whatever the process set (``enable_unsafe_deserialization``)."""
+    from keras.src.saving.serialization_lib import SafeModeScope
+
+    with SafeModeScope(True):
+        yield
+
+
+@contextlib.contextmanager
+def _shapes_only():
+    """Keras variables made in this scope have a shape and no value (no memory), and are
+    forgotten afterwards: Keras keeps a per-thread list of such variables to initialise
+    when a stateless scope ends, which must not hold (or later fill) the weights of a
+    model that was only inspected."""
+    from keras.src.backend.common import global_state
+
+    before = list(global_state.get_global_attribute("uninitialized_variables") or [])
+    try:
+        with keras.StatelessScope(initialize_variables=False):
+            yield
+    finally:
+        global_state.set_global_attribute("uninitialized_variables", before)
+
+
+def _model_name(keras_model: keras.Model) -> str:
+    text = " ".join(str(keras_model.name).split())
+    return text[:40] or "model"
+
+
+def _default_layer(keras_model: keras.Model) -> str:
+    try:
+        return graph.head_feature_layer(keras_model)
+    except UnknownLayerError:
+        raise ModelFileError(
+            "The model has no 2-D feature map (a layer output of height and width above 1) "
+            "for Grad-CAM to explain."
+        ) from None
+
+
+def _summary(keras_model: keras.Model, parameters: int, layers: int) -> KerasFileInfo:
+    check_image_classifier(keras_model, ModelFileError)
+    final = graph.final_activation(keras_model)
+    return KerasFileInfo(
+        name=_model_name(keras_model),
+        parameters=parameters,
+        layers=layers,
+        input_shape=_shape(keras_model.inputs[0])[1:],
+        classes=int(_shape(keras_model.outputs[0])[1]),
+        default_layer=_default_layer(keras_model),
+        final_activation=final[1] if final else None,
+    )
+
+
+def _check_parameters(parameters: int, max_parameters: int) -> None:
+    if parameters > max_parameters:
+        raise ModelFileError(
+            f"The model has {parameters:,} parameters; the limit is {max_parameters:,}."
+        )
+
+
+def inspect_keras_file(
+    path: str | os.PathLike,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_parameters: int = MAX_PARAMETERS,
+) -> KerasFileInfo:
+    """Steps 1 to 4 of the module docstring: what the model in a ``.keras`` file is,
+    without loading its weights or building any of them. Raises :class:`ModelFileError`."""
+    config = _read_config(Path(path), max_bytes)
+    layers = check_config(config)
+    try:
+        with _safe_mode(), _shapes_only():
+            shell = keras.saving.deserialize_keras_object(config, safe_mode=True)
+            if not isinstance(shell, keras.Model) or graph._graph_of(shell) is None:
+                raise ModelFileError(
+                    "The file holds no functional or Sequential Keras model."
+                )
+            parameters = sum(math.prod(v.shape) for v in shell.weights)
+            _check_parameters(parameters, max_parameters)
+            return _summary(shell, parameters, layers)
+    except ModelFileError:
+        raise
+    except MemoryError:
+        raise ComputeError("Reading the model file ran out of memory.") from None
+    except Exception as error:  # noqa: BLE001 - Keras' own message may hold paths and code
+        raise ModelFileError(
+            "The model's config.json could not be read (it is damaged, or was written by "
+            f"an incompatible Keras version; this is Keras {keras.__version__})."
+        ) from error
+
+
+def load_keras_file(
+    path: str | os.PathLike,
+    *,
+    preprocessing: Preprocessing | str,
+    class_names: Sequence[str] | str | os.PathLike | None = None,
+    input_size: int | Sequence[int] | None = None,
+    name: str | None = None,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_parameters: int = MAX_PARAMETERS,
+) -> VisModel:
+    """A :class:`VisModel` from a ``.keras`` file, loaded safely (see the module docstring).
+
+    ``preprocessing``: a family name (:data:`PREPROCESSING_CHOICES`) or a
+    :class:`Preprocessing`. ``class_names``: a list of names, or the path of a text file
+    with one name per line (:func:`read_class_names`); one per class. ``input_size``: for
+    a model with a flexible input, the size to run it at (see :func:`cnnvis.wrap_model`).
+    Raises :class:`ModelFileError` (or :class:`ParameterError` for the arguments) with
+    one sentence; nothing from the file runs as code.
+    """
+    if callable(preprocessing) and not isinstance(preprocessing, Preprocessing):
+        raise ParameterError("preprocessing must be a family name or a cnnvis.Preprocessing.")
+    preprocessing = resolve_preprocessing(preprocessing)
+    if isinstance(class_names, (str, os.PathLike)):
+        class_names = read_class_names(class_names)
+    elif class_names is not None:
+        class_names = check_class_names(class_names)
+    path = Path(path).resolve()
+    info = inspect_keras_file(path, max_bytes=max_bytes, max_parameters=max_parameters)
+    if class_names is not None and len(class_names) != info.classes:
+        raise ParameterError(
+            f"The model has {info.classes} classes but {len(class_names)} class names were "
+            "given; give one name per class, in the order of the model's outputs."
+        )
+    check_input_size(input_size, (None, *info.input_shape))
+    try:
+        with _safe_mode():
+            keras_model = keras.saving.load_model(str(path), safe_mode=True, compile=False)
+    except MemoryError:
+        raise ComputeError("Loading the model file ran out of memory.") from None
+    except Exception as error:  # noqa: BLE001 - Keras' own message may hold paths and code
+        raise ModelFileError(
+            "The model file could not be loaded (its weights are damaged or do not match "
+            "its layers)."
+        ) from error
+    if not isinstance(keras_model, keras.Model) or graph._graph_of(keras_model) is None:
+        raise ModelFileError("The file holds no functional or Sequential Keras model.")
+    _check_parameters(keras_model.count_params(), max_parameters)
+    _summary(keras_model, keras_model.count_params(), info.layers)
+    return VisModel(
+        keras_model,
+        preprocessing,
+        name=name or info.name,
+        weights="from a .keras file",
+        class_names=class_names,
+        input_size=input_size,
+    )
+
+
+__all__ = [
+    "MAX_FILE_BYTES",
+    "MAX_PARAMETERS",
+    "MAX_CONFIG_BYTES",
+    "MAX_ZIP_MEMBERS",
+    "MAX_UNPACKED_RATIO",
+    "MAX_LAYERS",
+    "MAX_CLASSES",
+    "MAX_CLASS_NAME_LENGTH",
+    "MAX_CLASS_NAMES_BYTES",
+    "MIN_INPUT_SIDE",
+    "MAX_INPUT_SIDE",
+    "UNSAFE_LAYERS",
+    "PREPROCESSING_CHOICES",
+    "KerasFileInfo",
+    "check_image_classifier",
+    "check_input_size",
+    "check_class_names",
+    "read_class_names",
+    "check_config",
+    "inspect_keras_file",
+    "load_keras_file",
+]
