@@ -3,6 +3,7 @@
     python benchmarks/bench.py                       # the six reference models
     python benchmarks/bench.py --models MobileNetV2  # one model
     python benchmarks/bench.py --peers --curves      # + tf-keras-vis and scaling curves
+    python benchmarks/bench.py --device gpu          # the GPU table (refuses without a GPU)
 
 Each figure is the median of several warm calls of the public function on a real photo
 (examples/cat.jpg, 451 x 300), end to end (resizing, the compiled call, upsampling).
@@ -32,6 +33,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import cnnvis  # noqa: E402
+import cnnvis.devices  # noqa: E402
 from cnnvis import TECHNIQUES  # noqa: E402
 from cnnvis.techniques import compiled  # noqa: E402
 from cnnvis.techniques.base import prepare  # noqa: E402
@@ -251,13 +253,17 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help="also time tf-keras-vis on MobileNetV2")
     parser.add_argument("--curves", action="store_true", help="also print how cost grows")
     parser.add_argument("--json", type=Path, help="write all figures to this file")
+    parser.add_argument("--device", choices=cnnvis.devices.DEVICES, default="auto",
+                        help="auto: the GPU if there is one; cpu: hide GPUs; gpu: require one")
     args = parser.parse_args()
+    device = cnnvis.devices.configure(args.device)
     weights_dir = args.weights_dir if args.weights_dir and Path(args.weights_dir).is_dir() else None
     image = cnnvis.load_image(ROOT / "examples" / "cat.jpg")
     devices = [d.device_type for d in tf.config.list_physical_devices()]
     print(f"# cnnvis benchmark: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"devices {devices}, TensorFlow {tf.__version__}")
-    report: dict = {"machine": {"cpus": os.cpu_count(), "devices": devices, "tf": tf.__version__}, "models": []}
+          f"devices {devices}, computing on the {device}, TensorFlow {tf.__version__}")
+    report: dict = {"machine": {"cpus": os.cpu_count(), "devices": devices, "device": str(device),
+                                "tf": tf.__version__}, "models": []}
     for name in args.models.split(","):
         result = bench_model(name.strip(), image, args.repeats, weights_dir)
         print_model(result)
