@@ -15,22 +15,38 @@ layout and the writer), :mod:`.explain` (settings, the explainer, the local engi
 
 from __future__ import annotations
 
-from .explain import DatasetRun, ExplainSettings, Explainer, Summary, explain_dataset
-from .inputs import expand_inputs
-from .parquet import MAP_NOTE, Row, read_results, results_schema, table_rows
-from .decode import FileError
+import importlib
 
-__all__ = [
-    "DatasetRun",
-    "ExplainSettings",
-    "Explainer",
-    "FileError",
-    "MAP_NOTE",
-    "Row",
-    "Summary",
-    "expand_inputs",
-    "explain_dataset",
-    "read_results",
-    "results_schema",
-    "table_rows",
-]
+# Imported on first use: Ray's decoding tasks import this package, and must not pay for
+# TensorFlow (which the explainer needs) just to decode photos.
+_LAZY = {
+    "DatasetRun": "explain",
+    "ExplainSettings": "explain",
+    "Explainer": "explain",
+    "Summary": "explain",
+    "explain_dataset": "explain",
+    "evaluate_dataset": "evaluation",
+    "classify_dataset": "classify",
+    "expand_inputs": "inputs",
+    "MAP_NOTE": "parquet",
+    "Row": "parquet",
+    "read_results": "parquet",
+    "results_schema": "parquet",
+    "table_rows": "parquet",
+    "FileError": "decode",
+}
+
+
+def __getattr__(name: str):
+    if name in _LAZY:
+        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'cnnvis.datasets' has no attribute '{name}'")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))
+
+
+__all__ = sorted(_LAZY)

@@ -37,17 +37,20 @@ def classify_dataset(
     from ..models import VisModel
     from .batched import Batch
 
+    source = None
     if not isinstance(model, VisModel):
-        model = ModelSource.parse(model, weights, weights_dir=weights_dir, preprocessing=preprocessing).load()
-    top = _check_int("top", top, 1, model.num_classes)
+        source = ModelSource.parse(model, weights, weights_dir=weights_dir, preprocessing=preprocessing)
     batch_size = _check_int("batch_size", batch_size, 1, MAX_DATASET_BATCH)
     workers = _check_int("workers", workers, 1, 16) if workers is not None else default_workers()
+    paths = expand_inputs(inputs)
+    if source is not None:
+        model = source.load()
+    top = _check_int("top", top, 1, model.num_classes)
     height, width = model.input_size
     if height is None or width is None:
         from ..errors import ParameterError
 
         raise ParameterError(f"{model.name} takes inputs of any size; classify a dataset with a fixed-size model.")
-    paths = expand_inputs(inputs)
 
     def results() -> Iterator[Classified | FileError]:
         items = prefetch(paths, (int(height), int(width)), 0, workers=workers, window=2 * batch_size + workers)

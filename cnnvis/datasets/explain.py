@@ -380,7 +380,7 @@ class DatasetRun:
         if self.engine == "ray":
             from . import ray_engine
 
-            counts = ray_engine.run(self, todo, wanted, out_dir)
+            counts = ray_engine.run(self, todo, wanted, out_dir, progress)
         else:
             counts = self._write_local(todo, wanted, out_dir, progress)
         images, rows, errors = counts

@@ -29,8 +29,11 @@ import numpy as np
 
 from ..errors import ParameterError
 from .decode import Decoded, FileError, decode_bytes
-from .parquet import COMPRESSION, ERRORS, RESULTS, completed, errors_table, rows_table
+from .parquet import ERRORS, RESULTS, WRITE_OPTIONS, completed, errors_table, rows_table
 
+# CPUs Ray reserves per decoding task. Different from the actors' (1), so that Ray does
+# not fuse decoding into the actors: it runs in its own tasks, beside the model.
+DECODE_CPUS = 0.5
 INSTALL_HINT = 'The Ray engine needs Ray: pip install "cnnvis[ray]".'
 
 
@@ -140,7 +143,9 @@ def _start_ray(ray) -> bool:
     return True
 
 
-def run(dataset_run, todo: Sequence[str], wanted: Mapping[str, set[str]], out_dir: str) -> tuple[int, int, int]:
+def run(
+    dataset_run, todo: Sequence[str], wanted: Mapping[str, set[str]], out_dir: str, progress: bool = False
+) -> tuple[int, int, int]:
     """Explain ``todo`` on Ray, writing into ``out_dir``; returns (images, rows, errors)."""
     ray = _import_ray()
     if not todo:
@@ -153,7 +158,7 @@ def run(dataset_run, todo: Sequence[str], wanted: Mapping[str, set[str]], out_di
     before_done, before_failed, _ = completed(out_dir)
     try:
         context = ray.data.DataContext.get_current()
-        context.enable_progress_bars = True
+        context.enable_progress_bars = progress  # Ray Data's own bars, with rates
         gpus = float(dataset_run.gpus_per_worker or 0.0)
         workers = dataset_run.ray_workers
         if workers is None:
@@ -166,6 +171,7 @@ def run(dataset_run, todo: Sequence[str], wanted: Mapping[str, set[str]], out_di
             fn_kwargs={"size": list(explainer.input_size), "seed": settings.seed},
             batch_format="pyarrow",
             batch_size=batch_size,
+            num_cpus=DECODE_CPUS,
         )
         dataset = dataset.map_batches(
             ExplainActor,
@@ -183,7 +189,7 @@ def run(dataset_run, todo: Sequence[str], wanted: Mapping[str, set[str]], out_di
         dataset.write_parquet(
             os.path.join(out_dir, RESULTS),
             min_rows_per_file=rows_per_file,
-            compression=COMPRESSION,
+            **WRITE_OPTIONS,
         )
     finally:
         if started:
