@@ -285,7 +285,7 @@ def run_evaluate(args) -> int:
 def run_classify(args) -> int:
     import csv
 
-    from .datasets.classify import Classified, classify_dataset
+    from .datasets.classify import classify_dataset
     from .datasets.decode import FileError
 
     results = classify_dataset(
@@ -311,7 +311,6 @@ def run_classify(args) -> int:
                 errors += 1
                 print(f"{result.path}: {result.error}", file=sys.stderr)
                 continue
-            assert isinstance(result, Classified)
             shown = "  ".join(f"{p.rank}. {p.label} {p.probability:.3f}" for p in result.predictions)
             print(f"{result.path}\t{shown}")
             if writer is not None:

@@ -140,6 +140,7 @@ def test_explain_on_mobilenet_v2_real_weights_gives_the_package_grad_cam(capsys,
         (["--map-size", "2"], "map_size must be from 4"),
         (["--batch-size", "0"], "batch_size must be from 1"),
         (["--weights-dir", "/no/such/folder"], "does not exist"),
+        (["--weights", "random"], "a model file holds its own weights"),
     ],
 )
 def test_a_mistake_is_one_sentence_and_exit_status_2(capsys, tiny_args, folder, arguments, words):
@@ -199,7 +200,7 @@ def test_classify_prints_and_writes_the_top_classes(capsys, tiny_args, folder, t
     with open(folder / "classes" / "classes.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
     assert len(rows) == 6 and [r["rank"] for r in rows[:2]] == ["1", "2"]
-    model = cnnvis.datasets.source.ModelSource.parse(str(tiny_model), "file", preprocessing="none").load()
+    model = cnnvis.datasets.source.ModelSource.parse(str(tiny_model), preprocessing="none").load()
     expected = cnnvis.classify(model, example_photos()[0], top=2)
     assert [int(r["index"]) for r in rows[:2]] == [p.index for p in expected]
     assert float(rows[0]["probability"]) == pytest.approx(expected[0].probability, abs=1e-6)

@@ -355,13 +355,13 @@ def test_metrics_are_a_registry_of_columns():
 
 
 # ----- Ray ------------------------------------------------------------------------------
-def test_the_ray_engine_writes_the_rows_and_maps_of_the_local_engine(tmp_path, tmp_path_factory, photos):
+def test_the_ray_engine_writes_the_rows_and_maps_of_the_local_engine(tmp_path, tmp_path_factory, photos, monkeypatch):
     ray = pytest.importorskip("ray", reason='the Ray engine needs pip install "cnnvis[ray]"')
     model = save_tiny_model(tmp_path_factory.getbasetemp())
     methods = ["grad_cam", "smoothgrad", "guided_backprop"]
     settings = dict(preprocessing="none", options={"smoothgrad": {"samples": 3}}, batch_size=3, seed=2)
     local = explain_dataset(model, photos, methods, **settings).write(tmp_path / "local")
-    os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+    monkeypatch.setenv("RAY_USAGE_STATS_ENABLED", "0")  # no usage report, no network
     ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
     try:
         remote = explain_dataset(model, photos, methods, engine="ray", **settings).write(tmp_path / "ray")

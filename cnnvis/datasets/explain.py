@@ -363,7 +363,8 @@ class DatasetRun:
         """
         out_dir = os.path.abspath(os.fspath(out))
         start = time.perf_counter()
-        prepare_out_dir(out_dir, self.settings, resume=resume)
+        explainer = self.explainer
+        prepare_out_dir(out_dir, self.settings, resume=resume, model=(explainer.model.name, explainer.weights))
         done, failed, set_aside = completed(out_dir) if resume else ({}, set(), [])
         wanted: dict[str, set[str]] = {}
         todo = []
@@ -411,14 +412,17 @@ def progress_bar(total: int, enabled: bool):
     """A tqdm bar over images with the rate and the time left (on stderr)."""
     from tqdm import tqdm
 
-    return tqdm(total=total, unit="img", disable=not enabled, dynamic_ncols=True, smoothing=0.1)
+    # On a terminal only (disable=None): a log file gets the summary line, not bar updates.
+    return tqdm(total=total, unit="img", disable=None if enabled else True, dynamic_ncols=True, smoothing=0.1)
 
 
-def prepare_out_dir(out_dir: str, settings: ExplainSettings, *, resume: bool) -> None:
+def prepare_out_dir(
+    out_dir: str, settings: ExplainSettings, *, resume: bool, model: tuple[str, str]
+) -> None:
     """Create ``out_dir`` and its run.json; with ``resume``, check that the earlier run
-    used the same settings (more methods may be added)."""
+    used the same model, weights and settings (more methods may be added)."""
     manifest = os.path.join(out_dir, MANIFEST)
-    current = settings.to_dict()
+    current = {**settings.to_dict(), "model": model[0], "weights": model[1]}
     if os.path.exists(manifest):
         if not resume:
             raise ParameterError(
@@ -448,7 +452,7 @@ def prepare_out_dir(out_dir: str, settings: ExplainSettings, *, resume: bool) ->
         handle.write("\n")
 
 
-_COMPARED = ("source", "layer", "target_class", "seed", "map_size", "png")
+_COMPARED = ("model", "weights", "source", "layer", "target_class", "seed", "map_size", "png")
 
 
 def _differences(earlier: Mapping, current: Mapping) -> list[str]:

@@ -47,7 +47,7 @@ MAP_NOTE = (
 )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # rows hold arrays: compare their fields, not the rows
 class Row:
     """One image explained by one method."""
 

@@ -135,7 +135,10 @@ def _start_ray(ray) -> bool:
     if ray.is_initialized():
         return False
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    env = {"TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3")}
+    env = {
+        "TF_CPP_MIN_LOG_LEVEL": os.environ.get("TF_CPP_MIN_LOG_LEVEL", "3"),
+        "TF_FORCE_GPU_ALLOW_GROWTH": "true",
+    }
     if not os.environ.get("RAY_ADDRESS"):
         # Local workers import cnnvis from where this driver found it.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)

@@ -56,6 +56,8 @@ class ModelSource:
             path = os.path.abspath(os.path.expanduser(model))
             if not os.path.isfile(path):
                 raise ParameterError(f"The model file {quoted(os.path.basename(path))} does not exist.")
+            if weights not in (None, "imagenet"):
+                raise ParameterError("--weights is for registry models; a model file holds its own weights.")
             if preprocessing is None:
                 raise ParameterError(
                     "A model file needs its preprocessing: --preprocessing "
