@@ -90,6 +90,8 @@ class ExplainSettings:
         for name, values in dict(self.options or {}).items():
             if name not in methods:
                 raise ParameterError(f"Options were given for {quoted(name)}, which is not among the methods.")
+            if not isinstance(values, Mapping):
+                raise ParameterError(f"The options of {name} must be a mapping of names to values.")
             allowed = implementation_of(name).options
             for key in values:
                 if key not in allowed:
