@@ -61,7 +61,7 @@ def _options(items) -> dict[str, dict]:
 
 # ----- the parser -----------------------------------------------------------------------
 def _method_help() -> str:
-    from .metrics import map_methods
+    from .datasets.explain import map_methods
 
     return ", ".join(map_methods())
 

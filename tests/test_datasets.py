@@ -22,11 +22,12 @@ from cnnvis.datasets.inputs import expand_inputs
 from cnnvis.datasets.parquet import ERRORS, RESULTS
 from cnnvis.datasets.source import ModelSource
 from cnnvis.errors import ParameterError, UnknownLayerError
-from cnnvis.metrics import map_methods
 
 from .dataset_helpers import FAST_OPTIONS, example_photos, photo_folder, save_tiny_model
 
-METHODS = list(map_methods())
+# Every heatmap and attribution technique of the registry.
+MAP_TECHNIQUES = {n: t for n, t in cnnvis.TECHNIQUES.items() if t.output in ("heatmap", "attribution")}
+METHODS = list(MAP_TECHNIQUES)
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +45,7 @@ def photos(tmp_path_factory):
 
 def package_map(model, name, image, **kwargs):
     """What the single-image package function returns, as an array."""
-    result = map_methods()[name].function(model, image, **kwargs)
+    result = MAP_TECHNIQUES[name].function(model, image, **kwargs)
     return result, (result.heatmap if hasattr(result, "heatmap") else result.values)
 
 
@@ -328,7 +329,7 @@ def test_evaluate_gives_the_numbers_of_the_per_image_metric_function(tiny, photo
         seed = decode_file(image.path, (16, 16), 4).seed
         for method in methods:
             kwargs = {"samples": 3, "seed": seed} if method == "smoothgrad" else {}
-            result = map_methods()[method].function(tiny, photo, target_class=image.class_index, **kwargs)
+            result = MAP_TECHNIQUES[method].function(tiny, photo, target_class=image.class_index, **kwargs)
             expected = cnnvis.deletion_insertion(
                 tiny, photo, result, target_class=image.class_index, steps=6, seed=4, random_maps=2
             )
@@ -376,3 +377,11 @@ def test_the_ray_engine_writes_the_rows_and_maps_of_the_local_engine(tmp_path, t
         np.testing.assert_array_equal(a.map, b.map)
     errors = lambda name: sorted(pq.read_table(tmp_path / name / ERRORS).to_pylist(), key=str)  # noqa: E731
     assert errors("ray") == errors("local")
+
+
+def test_a_batched_implementation_applies_every_declared_option_of_its_technique():
+    from cnnvis.datasets.batched import RESERVED
+
+    for name, batched in BATCHED.items():
+        declared = {o.name for o in MAP_TECHNIQUES[name].options} - set(RESERVED)
+        assert set(batched.options) == declared, name

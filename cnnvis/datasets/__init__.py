@@ -8,7 +8,8 @@
 
 Modules: :mod:`.inputs` (which files), :mod:`.decode` (threads that decode ahead of the
 model), :mod:`.batched` (techniques computed a batch per call), :mod:`.parquet` (the
-layout and the writer), :mod:`.explain` (settings, the explainer, the local engine),
+layout and the writer), :mod:`.explain` (settings and the explainer), :mod:`.run`
+(:func:`explain_dataset` and the local engine),
 :mod:`.evaluation` (deletion and insertion over a dataset), :mod:`.ray_engine`
 (``pip install "cnnvis[ray]"``).
 """
@@ -20,11 +21,11 @@ import importlib
 # Imported on first use: Ray's decoding tasks import this package, and must not pay for
 # TensorFlow (which the explainer needs) just to decode photos.
 _LAZY = {
-    "DatasetRun": "explain",
+    "DatasetRun": "run",
     "ExplainSettings": "explain",
     "Explainer": "explain",
-    "Summary": "explain",
-    "explain_dataset": "explain",
+    "Summary": "run",
+    "explain_dataset": "run",
     "evaluate_dataset": "evaluation",
     "classify_dataset": "classify",
     "expand_inputs": "inputs",

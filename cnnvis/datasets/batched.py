@@ -34,10 +34,10 @@ import numpy as np
 from ..images import resize_map
 from ..models import VisModel
 from ..techniques import compiled
-from ..techniques.base import MAX_BATCH, Prepared, check_choice, check_int
+from ..registry import check_int
+from ..techniques.base import MAX_BATCH, Prepared, top_class
 from ..techniques.cam import (
     SCORE_CAM_BATCH,
-    SCORE_CAM_SCORES,
     CamContext,
     combine,
     eigencam_weights,
@@ -48,7 +48,8 @@ from ..techniques.cam import (
 )
 from ..techniques.classification import softmax
 
-# Parameters the dataset run sets itself, never through per-method options.
+# Parameters the dataset run sets itself, never through per-method options: the class
+# and the layer are the run's, and a seeded method gets each image's own seed.
 RESERVED = ("target_class", "layer", "seed")
 
 
@@ -151,7 +152,7 @@ def cam_maps(
     for i in range(len(batch)):
         index = int(resolved[i])
         prepared = Prepared(image=batch.pixels[i].astype(np.uint8), batch=batch.pixels[i : i + 1])
-        context = CamContext(model, prepared, layer, index, logits[i])
+        context = CamContext(model, prepared, index)
         weights = np.asarray(weighting(maps[i], grads[i], context)).astype(np.float32)
         results.append(
             RawMap(
@@ -167,17 +168,17 @@ def cam_maps(
 
 
 def score_cam_weighting(model: VisModel, layer: str, options: Mapping) -> Callable:
-    """Score-CAM's weighting with the options :func:`cnnvis.score_cam` takes, checked
-    with the same bounds."""
+    """Score-CAM's weighting with the options :func:`cnnvis.score_cam` takes (already
+    checked against their declared bounds), as that function applies them."""
     size = model.input_size
     batch_size = options.get("batch_size")
     if batch_size is None:
         batch_size = compiled.batch_size_for(size, SCORE_CAM_BATCH)
-    batch_size = compiled.capped_batch_size(size, check_int("batch_size", batch_size, 1, MAX_BATCH))
+    batch_size = compiled.capped_batch_size(size, batch_size)
     max_channels = options.get("max_channels")
     if max_channels is not None:
         max_channels = check_int("max_channels", max_channels, 1, model.info(layer).channels or 1)
-    score = check_choice("score", options.get("score", "logit"), SCORE_CAM_SCORES)
+    score = options.get("score", "logit")
     return functools.partial(
         scorecam_weights, batch_size=batch_size, max_channels=max_channels, score=score
     )
@@ -230,12 +231,9 @@ def guided_grad_cam_maps(batch: Batch, layer: str) -> list[RawMap]:
 
 
 # ----- everything else: the package function, per image ---------------------------------
-def accepted_options(function: Callable) -> tuple[str, ...]:
-    """The keyword-only parameters of a technique a run may set per method."""
-    parameters = inspect.signature(function).parameters.values()
-    return tuple(
-        p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY and p.name not in RESERVED
-    )
+def run_options(technique) -> tuple[str, ...]:
+    """The declared options of a technique that a run may set per method."""
+    return tuple(option.name for option in technique.options if option.name not in RESERVED)
 
 
 def per_image_maps(
@@ -255,7 +253,7 @@ def per_image_maps(
         if "target_class" in parameters:
             kwargs["target_class"] = None if batch.classes[i] < 0 else int(batch.classes[i])
         result = function(batch.model, batch.pixels[i].astype(np.uint8), **kwargs)
-        index = int(result.class_index) if result.class_index is not None else int(np.argmax(logits[i]))
+        index = int(result.class_index) if result.class_index is not None else top_class(logits[i])
         if output == "heatmap":
             values, logit = result.heatmap, float(result.score)
         else:
@@ -274,7 +272,6 @@ def per_image_maps(
 
 
 # ----- the table of batched implementations ---------------------------------------------
-# name -> (function(batch, layer, options) -> maps, whether it uses the CAM layer, options)
 BatchedFunction = Callable[[Batch, "str | None", Mapping], "list[RawMap]"]
 
 
@@ -284,7 +281,7 @@ class Batched:
 
     compute: BatchedFunction
     uses_layer: bool  # the run's --layer is its CAM layer
-    options: tuple[str, ...] = ()
+    options: tuple[str, ...] = ()  # the declared options it applies (a test checks: all of them)
 
 
 def _cam(weighting: Callable, gradients: bool = True) -> Batched:
@@ -318,11 +315,10 @@ def implementation(name: str, technique) -> Batched:
     if name in BATCHED:
         return BATCHED[name]
     function, output = technique.function, technique.output
-    parameters = inspect.signature(function).parameters
     return Batched(
         lambda b, layer, options: per_image_maps(b, function, output, layer, options),
-        "layer" in parameters,
-        accepted_options(function),
+        technique.takes_layer,
+        run_options(technique),
     )
 
 

@@ -55,11 +55,13 @@ class FileError:
 
 
 def image_seed(seed: int, sha256: str) -> int:
-    """The seed of one image: the first 8 bytes of ``sha256(f"{seed}:{digest}")`` as an
-    integer below 2**32 (what :func:`cnnvis.smoothgrad` accepts). It depends on the run's
-    seed and the file's content only."""
+    """The seed of one image: the first 8 bytes of ``sha256(f"{seed}:{digest}")`` modulo
+    ``SEED_MAX + 1`` (the package's one seed bound). It depends on the run's seed and the
+    file's content only."""
+    from ..registry import SEED_MAX
+
     digest = hashlib.sha256(f"{int(seed)}:{sha256}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") % 2**32
+    return int.from_bytes(digest[:8], "big") % (SEED_MAX + 1)
 
 
 def read_bytes(path: str) -> bytes:

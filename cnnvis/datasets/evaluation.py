@@ -27,8 +27,9 @@ import numpy as np
 
 from ..errors import ParameterError, quoted
 from ..images import resize_map
+from ..techniques.base import top_class
 from .decode import Decoded, FileError, batches, prefetch
-from .explain import DatasetRun, explain_dataset, progress_bar
+from .run import DatasetRun, explain_dataset, progress_bar
 
 SUMMARY_CSV = "evaluation.csv"
 IMAGES_CSV = "evaluation_images.csv"
@@ -178,7 +179,7 @@ class EvaluationRun:
         return batches(items, self.run.settings.batch_size)
 
     def __iter__(self) -> Iterator[ImageEvaluation]:
-        from ..metrics import saliency_map
+        from ..maps import saliency_map
 
         explainer = self.run.explainer
         model = explainer.model
@@ -188,7 +189,7 @@ class EvaluationRun:
                 continue
             batch = explainer.batch(decoded)
             if explainer.class_index is None:
-                classes = np.argmax(batch.logits(), axis=1).astype(np.int32)
+                classes = np.array([top_class(values) for values in batch.logits()], np.int32)
                 batch = explainer.batch(decoded, classes)
             raw = {method: explainer.raw_maps(batch, method) for method in self.methods}
             for i, item in enumerate(decoded):
@@ -208,7 +209,7 @@ class EvaluationRun:
     # ----- reporting -------------------------------------------------------------------
     def summary_rows(self) -> list[dict]:
         """One row per method and one for the random map: images, mean and std per column."""
-        from ..metrics import map_methods
+        from .explain import map_methods
 
         titles = {name: t.title for name, t in map_methods().items()}
         rows = []

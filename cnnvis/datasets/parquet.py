@@ -41,7 +41,7 @@ COMPRESSION = "snappy"
 MAP_NOTE = (
     "float32 map at the stated shape (height, width), aligned with the whole photo (resized "
     "without keeping its aspect ratio): heatmap methods give their heatmap in [0, 1]; "
-    "attribution methods give cnnvis.render.saliency of the signed attribution (largest "
+    "attribution methods give cnnvis.maps.saliency of the signed attribution (largest "
     "absolute value over the colour channels, clipped at the 99.5th percentile, in [0, 1]), "
     "the map cnnvis.metrics.deletion_insertion ranks pixels by"
 )
