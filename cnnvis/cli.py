@@ -325,26 +325,23 @@ def run_classify(args) -> int:
 
 
 def run_models(args) -> int:
-    from .models import OFFLINE_ENV, REGISTRY, resolve_weights_dir
+    from .models import REGISTRY, weights_status
 
-    directory = resolve_weights_dir(args.weights_dir)
-    offline = os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes")
+    if args.weights_dir is not None and not os.path.isdir(args.weights_dir):
+        from .errors import ParameterError, quoted
+
+        raise ParameterError(f"The weights folder {quoted(args.weights_dir)} does not exist.")
     rows = []
     for name in sorted(REGISTRY):
         spec = REGISTRY[name]
-        local = directory / f"{name}.weights.h5" if directory else None
-        if local is not None and local.is_file():
-            weights = f"local file {local}"
-        elif offline:
-            weights = f"not available offline ({OFFLINE_ENV} is set)"
-        else:
-            weights = "Keras' cache, or a download on first use"
-        rows.append((name, f"{spec.input_size} x {spec.input_size}", spec.family, weights))
-    headers = ("model", "input", "preprocessing", "ImageNet weights")
-    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(3)]
+        status = weights_status(name, args.weights_dir)  # reads no weights, downloads nothing
+        rows.append((name, f"{spec.input_size} x {spec.input_size}", spec.family, status.label, status.detail))
+    headers = ("model", "input", "preprocessing", "ImageNet weights", "")
+    widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(4)]
     for row in [headers, *rows]:
-        print("  ".join(value.ljust(width) for value, width in zip(row[:3], widths)) + "  " + row[3])
-    print(f"{len(rows)} models; every one also runs with --weights random.")
+        print(("  ".join(value.ljust(width) for value, width in zip(row[:4], widths)) + "  " + row[4]).rstrip())
+    ready = sum(row[3] == "ready" for row in rows)
+    print(f"{len(rows)} models, {ready} with ImageNet weights ready here; every one also runs with --weights random.")
     return 0
 
 

@@ -212,7 +212,9 @@ def test_models_lists_the_registry_and_where_weights_are(capsys, weights_dir):
     assert status == 0
     lines = {line.split()[0]: line for line in stdout.splitlines()[1:-1]}
     assert sorted(lines) == cnnvis.list_models()
-    assert "local file" in lines["MobileNetV2"] and "local file" not in lines["ResNet50"]
+    columns = {name: re.split(r"\s{2,}", line) for name, line in lines.items()}
+    assert columns["MobileNetV2"][:4] == ["MobileNetV2", "224 x 224", "tf", "ready"]
+    assert columns["ResNet50"][3] == cnnvis.weights_status("ResNet50", weights_dir).label
 
 
 # ----- the README -----------------------------------------------------------------------
