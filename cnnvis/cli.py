@@ -66,6 +66,14 @@ def _method_help() -> str:
     return ", ".join(map_methods())
 
 
+def _options_help() -> str:
+    """Each method's options, from the registry's declarations."""
+    from .datasets.explain import implementation_of, map_methods
+
+    listed = [(name, implementation_of(name).options) for name in map_methods()]
+    return "; ".join(f"{name}: {', '.join(options)}" for name, options in listed if options)
+
+
 def _add_model(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("model")
     group.add_argument(
@@ -101,7 +109,9 @@ def _add_inputs(parser: argparse.ArgumentParser) -> None:
 def _add_work(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("work")
     group.add_argument("--batch-size", type=int, default=16, help="images per batch (default 16)")
-    group.add_argument("--workers", type=int, help="threads decoding photos ahead of the model (default: CPU count)")
+    group.add_argument(
+        "--workers", type=int, help="threads decoding photos ahead of the model (default: half the CPU cores)"
+    )
     group.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -119,6 +129,7 @@ def _add_explanation(parser: argparse.ArgumentParser, methods_help: str) -> None
         dest="target_class",
         type=_class,
         default=None,
+        metavar="CLASS",
         help="top (each image's top class, the default), or a class index, ImageNet id or label",
     )
     group.add_argument(
@@ -127,7 +138,8 @@ def _add_explanation(parser: argparse.ArgumentParser, methods_help: str) -> None
         action="append",
         type=_option,
         metavar="METHOD.NAME=VALUE",
-        help="a method's option, e.g. smoothgrad.samples=20 or occlusion.window=48 (repeatable)",
+        help="a method's option, e.g. smoothgrad.samples=20 (repeatable); the options: "
+        + _options_help(),
     )
     group.add_argument(
         "--seed",
