@@ -17,6 +17,7 @@ import json
 import math
 import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
@@ -149,21 +150,32 @@ class DatasetRun:
         )
 
     def _write_local(self, todo, wanted, out_dir, progress) -> tuple[int, int, int]:
+        """Compute batch after batch; a writer thread writes each batch while the next
+        one is computed (one batch in writing at most, so memory stays flat)."""
         explainer = self.explainer
         sink = ParquetSink(out_dir, explainer.map_shape, explainer.version)
         images = 0
         bar = progress_bar(len(todo), progress)
-        try:
-            for rows, decoded, errors in self._stream(todo, wanted, out_dir):
-                sink.write(rows_table(rows, explainer.map_shape), errors)
-                self.errors.extend(errors)
-                images += len(decoded)
-                bar.update(len(decoded) + len(errors))
-                if errors:
-                    bar.set_postfix(errors=len(self.errors))
-        finally:
-            bar.close()
-            sink.close()
+        writing = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnvis-write") as writer:
+            try:
+                for rows, decoded, errors in self._stream(todo, wanted, out_dir):
+                    table = rows_table(rows, explainer.map_shape)
+                    if writing is not None:
+                        writing.result()  # the previous batch is on disk (or its error raised)
+                    writing = writer.submit(sink.write, table, errors)
+                    self.errors.extend(errors)
+                    images += len(decoded)
+                    bar.update(len(decoded) + len(errors))
+                    if errors:
+                        bar.set_postfix(errors=len(self.errors))
+                if writing is not None:
+                    writing.result()
+            finally:
+                bar.close()
+                if writing is not None:
+                    writing.exception()  # wait for it; its error, if any, was raised above
+                sink.close()
         return images, sink.rows_written, sink.errors_written
 
 
