@@ -65,6 +65,7 @@ _LAZY = {
     "deletion_insertion": "metrics",
     "pointing_game": "metrics",
     "PointingGame": "checks",
+    "explain_dataset": "datasets",
     **{name: "techniques" for name in (
         "Attribution",
         "Dream",
