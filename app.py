@@ -333,6 +333,12 @@ def layer_choices(model: cnnvis.VisModel, names: Sequence[str]) -> list[tuple[st
     return [(f"{name} · {'×'.join(map(str, shapes[name]))}", name) for name in names]
 
 
+def layer_name(layer: str | None) -> str | None:
+    """A layer picker's value as cnnvis takes it: a name (an API caller may send a number,
+    which is looked up as a name), or None for the model's default."""
+    return None if layer is None or layer == "" else str(layer)
+
+
 def layer_list(layers: str | Sequence[str] | None) -> list[str] | None:
     """Layer names from a multiselect (or an API caller's single name); None: the default."""
     if isinstance(layers, (str, int, float)):
@@ -603,7 +609,7 @@ def run_method(
     working(progress, f"Computing {technique.title}")
     arguments = {"target_class": parse_class(target_class)}
     if "layer" in takes(name):
-        arguments["layer"] = layer or None
+        arguments["layer"] = layer_name(layer)
     arguments.update(option_values(vis, name, arguments.get("layer"), options))
     result = technique.function(vis, photo, **arguments)
     if technique.output == "heatmap":
@@ -914,7 +920,7 @@ def filters(
         order: "first" (index order) or "norm" (largest weights first).
     """
     vis = load(model, progress)
-    result = cnnvis.filters(vis, layer or None, count=count, order=order)
+    result = cnnvis.filters(vis, layer_name(layer), count=count, order=order)
     shown = f"{len(result.filter_indices)} of {result.total_filters} filters, each on its own scale"
     if result.rgb:
         shown += " (grey = 0)"
@@ -946,7 +952,7 @@ def feature_maps(
     vis = load(model, progress)
     photo = read_image(image)
     working(progress, "Computing feature maps")
-    [result] = cnnvis.feature_maps(vis, photo, layer or None, count=count, order=order)
+    [result] = cnnvis.feature_maps(vis, photo, layer_name(layer), count=count, order=order)
     text = caption(vis, result.caption)
     overlay, channel = strongest_channel_overlay(photo, result, colormap)
     return [
@@ -1025,7 +1031,7 @@ def guided_grad_cam(
     photo = read_image(image)
     working(progress, "Computing Grad-CAM and guided backprop")
     result = cnnvis.guided_grad_cam(
-        vis, photo, target_class=parse_class(target_class), layer=layer or None
+        vis, photo, target_class=parse_class(target_class), layer=layer_name(layer)
     )
     return attribution_gallery(vis, result, f" · Grad-CAM at {result.layer}")
 
@@ -1115,7 +1121,7 @@ def feature_targets(
         return {"target_class": indices}, [f"{vis.class_label(i)} ({i})" for i in indices]
     if target != "channels":
         raise ParameterError(f"The target must be 'channels' or 'class'; got {quoted(target)}.")
-    layer = layer or vis.dream_layers[0]
+    layer = layer_name(layer) or vis.dream_layers[0]
     indices = parse_channels(channels)
     if not indices:
         count = check_int("count", count, 1, MAX_FEATURE_PICTURES)

@@ -157,7 +157,7 @@ def _describe_non_file(value: Any) -> str:
     if isinstance(value, (int, float)):
         return f"the number {shown(value)}"
     if isinstance(value, str):
-        return "a link" if _URL.match(value) else f"the text {shown(value)}"
+        return "a link" if _URL.match(value) else "text, not a file object (upload the file first)"
     if isinstance(value, list):
         return "a list"
     return "something else"
@@ -246,6 +246,11 @@ def screen_value(component, value: Any, label: str, roots: Sequence[str]) -> tup
             return None, value
         choices = _choices(component)
         return (None if value is None or value in choices else _one_of(label, choices, value)), value
+    if isinstance(component, gc.Dataset):  # an example, by its index
+        count = len(getattr(component, "raw_samples", None) or getattr(component, "samples", None) or ())
+        if value is None or (isinstance(value, int) and not isinstance(value, bool) and 0 <= value < count):
+            return None, value
+        return f"{label} must be the index of one of its {count} examples, from 0 to {count - 1}; got {shown(value)}.", value
     if isinstance(component, gc.Textbox):
         if _text_problem(value):
             return f"{label} must be a text of at most {MAX_TEXT_CHARS} characters; got {shown(value)}.", value
@@ -305,13 +310,16 @@ def _editor_problem(value: Any, label: str, roots: Sequence[str]) -> tuple[str |
     beforehand, named by ``id``, or files this server received)."""
     if value is None:
         return None, value
-    if not isinstance(value, dict) or not set(value) <= {"background", "layers", "composite", "id"}:
-        return f"{label} must be a drawing made on this page; got {shown(value)}.", value
+    if not isinstance(value, dict):
+        return f"{label} must be a drawing made on this page; got {_describe_non_file(value)}.", value
+    if not set(value) <= {"background", "layers", "composite", "id"}:
+        other = next(key for key in value if key not in ("background", "layers", "composite", "id"))
+        return f"{label} must be a drawing made on this page; got an object with a field {shown(other)}.", value
     if value.get("id") is not None and not (isinstance(value["id"], str) and _EDITOR_ID.match(value["id"])):
         return f"{label} must be a drawing made on this page; got the id {shown(value['id'])}.", value
     layers = value.get("layers")
     if layers is not None and (not isinstance(layers, list) or len(layers) > MAX_EDITOR_LAYERS):
-        return f"{label} takes at most {MAX_EDITOR_LAYERS} layers; got {shown(layers)}.", value
+        return f"{label} takes a list of at most {MAX_EDITOR_LAYERS} layers; got {_describe_non_file(layers) if not isinstance(layers, list) else len(layers)}.", value
     passed = dict(value)
     for key in ("background", "composite"):
         if value.get(key) is not None:
