@@ -41,6 +41,7 @@ CACHE_MIN_AGE_SECONDS = 2.0  # a file younger than this may still be being writt
 MAX_COMPONENT_SERVER_CALLS = 4  # image-editor pictures received at once (each held in memory)
 MAX_EDITOR_BLOB_BYTES = 64 * MB  # image-editor pictures kept in memory, in all
 MAX_EDITOR_PIXELS = 4_000_000  # pixels of one image-editor picture (the page sends <= 1 MP)
+MULTIPART_FIELDS_BYTES = 64 * 1024  # an upload's body beyond its file (boundaries, fields)
 
 
 # --------------------------------------------------------------------------- the cache
@@ -201,23 +202,44 @@ def _small_picture(blob: bytes, max_pixels: int) -> bool:
 # --------------------------------------------------------------------------- the middleware
 
 
-class _PartCounter:
-    """Counts the parts of a multipart body as it streams through (python-multipart, the
-    parser Starlette and Gradio use)."""
+class _FileCounter:
+    """Counts the file parts of a multipart body (those whose Content-Disposition names a
+    filename) and its bytes, as the body streams through (python-multipart, the parser
+    Starlette and Gradio use)."""
 
     def __init__(self, content_type: bytes) -> None:
         from python_multipart.multipart import MultipartParser, parse_options_header
 
         _, options = parse_options_header(content_type)
         boundary = options.get(b"boundary")
-        self.parts = 0
-        self.valid = bool(boundary)
-        self._parser = MultipartParser(boundary, {"on_part_begin": self._begin}) if boundary else None
+        self.files = 0
+        self.size = 0
+        self._field, self._value, self._is_file = b"", b"", False
+        callbacks = {
+            "on_part_begin": self._part_begin,
+            "on_header_field": lambda data, start, end: self._add("_field", data[start:end]),
+            "on_header_value": lambda data, start, end: self._add("_value", data[start:end]),
+            "on_header_end": self._header_end,
+            "on_headers_finished": self._headers_finished,
+        }
+        self._parser = MultipartParser(boundary, callbacks) if boundary else None
 
-    def _begin(self) -> None:
-        self.parts += 1
+    def _add(self, name: str, data: bytes) -> None:
+        setattr(self, name, getattr(self, name) + data)
+
+    def _part_begin(self) -> None:
+        self._is_file = False
+
+    def _header_end(self) -> None:
+        if self._field.strip().lower() == b"content-disposition" and b"filename" in self._value.lower():
+            self._is_file = True
+        self._field, self._value = b"", b""
+
+    def _headers_finished(self) -> None:
+        self.files += self._is_file
 
     def feed(self, chunk: bytes) -> None:
+        self.size += len(chunk)
         if self._parser is not None and chunk:
             try:
                 self._parser.write(chunk)
@@ -275,35 +297,41 @@ class UploadMiddleware:
         await self._counted(scope, receive, send, "file")
 
     async def _counted(self, scope, receive, send, what: str):
-        """Pass the request on while counting its multipart parts; refuse it, in one
-        sentence, as soon as it has more than ``max_files``."""
-        counter = _PartCounter(_header(scope, b"content-type"))
-        refused = False
+        """Pass the request on while counting its multipart file parts and bytes; refuse it,
+        in one sentence, as soon as it has more than ``max_files`` files, or more bytes than
+        one file of Gradio's ``max_file_size`` and a few fields take."""
+        counter = _FileCounter(_header(scope, b"content-type"))
+        largest = getattr(_blocks(scope), "max_file_size", None)
+        max_bytes = None if largest is None else largest + MULTIPART_FIELDS_BYTES
+        refusal = None
 
         async def counted_receive():
-            nonlocal refused
-            if refused:
+            nonlocal refusal
+            if refusal is not None:
                 return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 counter.feed(message.get("body", b""))
-                if counter.parts > self.max_files:
-                    refused = True
+                if counter.files > self.max_files:
+                    noun = what if self.max_files == 1 else f"{what}s"
+                    refusal = f"This server takes at most {self.max_files} {noun} per request; this one had more."
+                elif max_bytes is not None and counter.size > max_bytes:
+                    refusal = f"This request is larger than the {max_bytes // MB} MB that one {what} may take."
+                if refusal is not None:
                     return {"type": "http.disconnect"}  # the app stops reading the body
             return message
 
         async def guarded_send(message):
-            if not refused:
+            if refusal is None:
                 await send(message)
 
         try:
             await self.app(scope, counted_receive, guarded_send)
         except Exception:
-            if not refused:
+            if refusal is None:
                 raise
-        if refused:
-            noun = what if self.max_files == 1 else f"{what}s"
-            await refuse(send, 413, f"This server takes at most {self.max_files} {noun} per request; this one had more.")
+        if refusal is not None:
+            await refuse(send, 413, refusal)
 
 
 async def refuse(send, status: int, sentence: str) -> None:
