@@ -31,7 +31,7 @@ import cv2
 import numpy as np
 
 from . import render
-from .errors import ComputeError, ParameterError
+from .errors import ComputeError, ParameterError, quoted
 from .images import resize_map
 from .models import VisModel, as_vis_model
 
@@ -498,7 +498,7 @@ def compare(
     for name in names:
         if name not in available:
             raise ParameterError(
-                f"'{name}' is not a heatmap or attribution method; "
+                f"{quoted(name)} is not a heatmap or attribution method; "
                 f"choose from {', '.join(available)}."
             )
     if len(set(names)) != len(names):
@@ -769,12 +769,12 @@ def _resolve_methods(methods) -> list[tuple[str, Callable]]:
             available = available if available is not None else map_methods()
             if method not in available:
                 raise ParameterError(
-                    f"'{method}' is not a heatmap or attribution method; "
+                    f"{quoted(method)} is not a heatmap or attribution method; "
                     f"choose from {', '.join(available)}."
                 )
             method = available[method].function
         if not callable(method):
-            raise ParameterError(f"The method '{name}' is neither a registry name nor a function.")
+            raise ParameterError(f"A method must be a registry name or a function, not {quoted(method)}.")
         resolved.append((str(name), method))
     if len({name for name, _ in resolved}) != len(resolved):
         raise ParameterError("Give each method a different name.")
