@@ -106,6 +106,27 @@ def test_the_cache_cannot_be_filled_past_its_bound(server):
     assert folder_bytes() <= BOUND
 
 
+def test_a_declared_size_beyond_one_file_is_refused_before_anything_is_evicted(server):
+    """A Content-Length of a terabyte must not make the bound evict the whole cache."""
+    import socket
+
+    _, url = server
+    parts = urllib.parse.urlsplit(url)
+    old = Path(get_upload_folder()) / "declared-test" / "old.bin"
+    old.parent.mkdir(exist_ok=True)
+    old.write_bytes(b"x" * 1000)
+    os.utime(old, (time.time() - 7200, time.time() - 7200))
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as connection:
+        connection.sendall(
+            b"POST /gradio_api/upload HTTP/1.1\r\nHost: x\r\n"
+            b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000000000\r\n\r\n"
+        )
+        answer = connection.recv(65536).decode(errors="replace")
+    assert answer.startswith("HTTP/1.1 413") and "larger than the 10 MB" in answer, answer[:300]
+    assert old.exists()
+    old.unlink()
+
+
 def test_files_that_may_still_be_written_are_not_evicted(tmp_path):
     """With only fresh files in the way, the bound refuses room rather than delete them."""
     bound = CacheBound(max_bytes=3 * MB)

@@ -290,7 +290,14 @@ class UploadMiddleware:
         import anyio
 
         blocks = _blocks(scope)
-        incoming = int(_header(scope, b"content-length") or 0) or getattr(blocks, "max_file_size", None) or 0
+        largest = _largest_body(blocks)
+        try:
+            declared = int(_header(scope, b"content-length") or 0)
+        except ValueError:
+            declared = 0
+        if largest is not None and declared > largest:  # refused before any room is made
+            return await refuse(send, 413, f"This request is larger than the {largest // MB} MB that one file may take.")
+        incoming = declared or largest or 0
         room = await anyio.to_thread.run_sync(self.bound.trim, self.folder(), kept_files(blocks), incoming)
         if not room:
             return await refuse(send, 507, "The server's space for uploads is full; please try again in a minute.")
@@ -301,8 +308,7 @@ class UploadMiddleware:
         in one sentence, as soon as it has more than ``max_files`` files, or more bytes than
         one file of Gradio's ``max_file_size`` and a few fields take."""
         counter = _FileCounter(_header(scope, b"content-type"))
-        largest = getattr(_blocks(scope), "max_file_size", None)
-        max_bytes = None if largest is None else largest + MULTIPART_FIELDS_BYTES
+        max_bytes = _largest_body(_blocks(scope))
         refusal = None
 
         async def counted_receive():
@@ -338,6 +344,13 @@ async def refuse(send, status: int, sentence: str) -> None:
     """Answer with one sentence, as FastAPI's errors do (``detail``) and as the app's
     other refusals do (``error``)."""
     await send_json(send, status, {"detail": sentence, "error": sentence})
+
+
+def _largest_body(blocks) -> int | None:
+    """The most bytes a request carrying one file may have: Gradio's ``max_file_size`` and
+    the multipart fields around it (None: no size limit is set)."""
+    largest = getattr(blocks, "max_file_size", None)
+    return None if largest is None else largest + MULTIPART_FIELDS_BYTES
 
 
 def _blocks(scope):
