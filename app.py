@@ -25,6 +25,7 @@ import math
 import os
 import re
 import sys
+import tempfile
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
@@ -35,12 +36,17 @@ import gradio as gr
 import numpy as np
 from gradio import processing_utils
 from PIL import Image
+from starlette.middleware import Middleware
 
 import cnnvis  # light: TensorFlow loads when a model is first touched
 from cnnvis import render
-from cnnvis.errors import CnnvisError, ImageError, ParameterError, out_of_memory_message
-from cnnvis.images import DEFAULT_MIN_SIDE, fit_within
+from cnnvis.errors import CnnvisError, ImageError, ParameterError, out_of_memory_message, quoted
+from cnnvis.images import fit_within
 from cnnvis.labels import imagenet_classes
+from cnnvis.ui.lanes import LANES, bounded, request_cancelled
+from cnnvis.ui.responses import ResponseHeadersMiddleware
+from cnnvis.ui.screening import ScreeningMiddleware, file_problem, received_roots
+from cnnvis.ui.uploads import UploadMiddleware, cache_lifespan
 
 # Opt-in telemetry: the app works offline and behind firewalls, so it does not phone
 # home unless GRADIO_ANALYTICS_ENABLED says otherwise (Gradio reads it at launch).
@@ -49,6 +55,9 @@ from cnnvis.labels import imagenet_classes
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+# Uploads and results go to a folder of the app's own: the cache's size bound evicts files
+# there (cnnvis.ui.uploads), so it must not be a folder that other Gradio apps share.
+os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), "gradio-cnnvis"))
 
 log = logging.getLogger("cnnvis.app")
 
@@ -199,102 +208,43 @@ def friendly_errors(fn: Callable) -> Callable:
     return call
 
 
+MODEL_LANE = "model"  # every model computation (and photo decoding) shares this lane for now
+
+
+def model_work(fn: Callable) -> Callable:
+    """The wrapper of every handler that decodes a photo or computes with a model: it runs
+    in the model lane (inside the worker thread, so a cancelled job keeps its slot until
+    it has really stopped; see cnnvis.ui.lanes), and its errors become one sentence."""
+    return friendly_errors(bounded(MODEL_LANE)(fn))
+
+
 # --------------------------------------------------------------------------- inputs
 
 
 def pass_original_upload(image: gr.Image) -> gr.Image:
     """Make ``image`` hand the uploaded file itself to ``cnnvis.load_image``.
 
-    ``gr.Image`` would open (and for some modes re-encode) the upload with its own PIL
-    code first, so a text file or a decompression bomb would fail there with a message of
-    Gradio's. This way the original file reaches cnnvis, which applies EXIF orientation,
-    the pixel cap and the truncation checks, and explains every refusal in one sentence.
-    (Patched on the instance: a gr.Image subclass would make Gradio write an app.pyi.)
+    Why a patch: ``gr.Image(type="filepath")`` opens the file with its own PIL code before
+    handing the path on, so a text file or a decompression bomb would fail there with a
+    message of Gradio's (or none); this way the original file reaches cnnvis, which applies
+    EXIF orientation, the pixel cap and the truncation checks, and explains every refusal
+    in one sentence. Gradio has no option to pass an upload on unopened, and a gr.Image
+    subclass would make Gradio write an app.pyi. Every route's photo was screened already
+    (cnnvis.ui.screening: only files this server received); the check is repeated here so
+    that the patch is safe even in a server launched without LAUNCH_KWARGS.
     """
-    gradio_preprocess = image.preprocess
 
     def preprocess(payload):
-        if payload is not None and payload.path and not (payload.url or "").startswith("data:"):
-            return str(payload.path)
-        return gradio_preprocess(payload)  # no photo, or a data: URL
+        if payload is None:
+            return None
+        problem, _ = file_problem(payload.model_dump(), received_roots([EXAMPLES_DIR]))
+        if problem:
+            message = f"The photo must be a file uploaded to this server; got {problem}."
+            raise gr.Error(message, print_exception=False)
+        return str(payload.path)
 
     image.preprocess = preprocess
-
-    # An API caller may pass a URL instead of uploading a file, and Gradio would download
-    # it on the server (public hosts only, but of any size): refuse before any request.
-    gradio_fetch = image.async_move_resource_to_block_cache
-
-    async def local_files_only(url_or_file_path):
-        if re.match(r"(?i)\s*[a-z][a-z0-9+.-]*://", str(url_or_file_path or "")):
-            raise gr.Error(
-                "Upload the photo itself; this app does not download photos from links.",
-                print_exception=False,
-            )
-        return await gradio_fetch(url_or_file_path)
-
-    image.async_move_resource_to_block_cache = local_files_only
     return image
-
-
-def guard_inputs(demo: gr.Blocks) -> None:
-    """Make the components' own checks of an API caller's value (a slider's range, a
-    radio's choices, a number given as text) fail with one sentence of ours: Gradio's
-    messages vary, and an exception that is not a gr.Error would reach the caller as
-    Gradio's advice to turn show_error on."""
-    for component in demo.blocks.values():
-        if isinstance(component, (gr.Slider, gr.Number, gr.Radio, gr.Dropdown, gr.Checkbox)):
-            _guard(component)
-
-
-def _guard(component) -> None:
-    check = component.preprocess
-    label = f"“{component.label}”" if component.label else "This setting"
-
-    def preprocess(payload):
-        try:
-            return check(payload)
-        except Exception:  # noqa: BLE001 - replaced by one sentence below
-            pass
-        shown = repr(payload) if len(repr(payload)) <= 40 else repr(payload)[:39] + "…"
-        choices = [str(value) for _, value in getattr(component, "choices", None) or ()]
-        if isinstance(component, (gr.Slider, gr.Number)):
-            low, high = component.minimum, component.maximum
-            bounds = f" from {_number(low)} to {_number(high)}" if None not in (low, high) else ""
-            message = f"{label} must be a number{bounds}; got {shown}."
-        elif choices and len(choices) <= 12:
-            message = f"{label} must be one of {', '.join(choices)}; got {shown}."
-        else:
-            message = f"{shown} is not a valid value for {label}."
-        raise gr.Error(message, print_exception=False)
-
-    component.preprocess = preprocess
-
-
-def _number(value: float) -> str:
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-def request_cancelled() -> Callable[[], bool]:
-    """A check that iterative methods ask before every step (cnnvis' ``stop=``): True once
-    the request being served was cancelled or its client went away, so that no more steps
-    are computed. Gradio has no public API for this; the check reads its queue (tested
-    with the pinned gradio by tests/test_faults.py) and is False outside a queued request.
-    """
-    from gradio.context import LocalContext
-
-    queue = getattr(LocalContext.blocks.get(None), "_queue", None)
-    event_id = LocalContext.event_id.get(None)
-    if queue is None or not event_id:
-        return lambda: False
-
-    def cancelled() -> bool:
-        for job in list(getattr(queue, "active_jobs", None) or ()):
-            for event in job or ():
-                if getattr(event, "_id", None) == event_id:
-                    return not getattr(event, "alive", True)
-        return True  # no longer a running job: cancelled
-
-    return cancelled
 
 
 def accept_any_text(dropdown: gr.Dropdown) -> gr.Dropdown:
@@ -312,7 +262,7 @@ def accept_any_text(dropdown: gr.Dropdown) -> gr.Dropdown:
 
 @functools.lru_cache(maxsize=8)
 def _decoded(path: str, mtime_ns: int, size: int) -> np.ndarray:
-    image = fit_within(cnnvis.load_image(path), MAX_SIDE, min_side=DEFAULT_MIN_SIDE)
+    image = cnnvis.load_image(path, max_side=MAX_SIDE)  # shrunk while decoding
     image.setflags(write=False)  # shared by the requests that reuse this upload
     return image
 
@@ -383,6 +333,12 @@ def layer_choices(model: cnnvis.VisModel, names: Sequence[str]) -> list[tuple[st
     return [(f"{name} · {'×'.join(map(str, shapes[name]))}", name) for name in names]
 
 
+def layer_name(layer: str | None) -> str | None:
+    """A layer picker's value as cnnvis takes it: a name (an API caller may send a number,
+    which is looked up as a name), or None for the model's default."""
+    return None if layer is None or layer == "" else str(layer)
+
+
 def layer_list(layers: str | Sequence[str] | None) -> list[str] | None:
     """Layer names from a multiselect (or an API caller's single name); None: the default."""
     if isinstance(layers, (str, int, float)):
@@ -421,7 +377,7 @@ def chosen_technique(method: str | None, output: str) -> cnnvis.techniques.Techn
     names = methods_of(output)
     name = method or names[0]
     if name not in names:
-        raise ParameterError(f"The method must be one of {', '.join(names)}; got '{name}'.")
+        raise ParameterError(f"The method must be one of {', '.join(names)}; got {quoted(name)}.")
     return cnnvis.TECHNIQUES[name]
 
 
@@ -624,7 +580,7 @@ def with_signature(
     handler.__annotations__ = dict(parameters)
     handler.__name__ = handler.__qualname__ = name
     handler.__doc__ = doc
-    return friendly_errors(handler)
+    return model_work(handler)
 
 
 def method_doc(name: str) -> str:
@@ -653,7 +609,7 @@ def run_method(
     working(progress, f"Computing {technique.title}")
     arguments = {"target_class": parse_class(target_class)}
     if "layer" in takes(name):
-        arguments["layer"] = layer or None
+        arguments["layer"] = layer_name(layer)
     arguments.update(option_values(vis, name, arguments.get("layer"), options))
     result = technique.function(vis, photo, **arguments)
     if technique.output == "heatmap":
@@ -934,7 +890,7 @@ def feature_gallery(vis: cnnvis.VisModel, result, labels: Sequence[str]) -> Gall
 # Each public handler is one API endpoint; its docstring is the endpoint's description.
 
 
-@friendly_errors
+@model_work
 def classify(
     image: str | None, model: str, progress: gr.Progress = gr.Progress()
 ) -> dict[str, float]:
@@ -951,7 +907,7 @@ def classify(
     return {class_choice(p.index): p.probability for p in predictions}
 
 
-@friendly_errors
+@model_work
 def filters(
     model: str, layer: str | None, count: int, order: str, progress: gr.Progress = gr.Progress()
 ) -> Gallery:
@@ -964,7 +920,7 @@ def filters(
         order: "first" (index order) or "norm" (largest weights first).
     """
     vis = load(model, progress)
-    result = cnnvis.filters(vis, layer or None, count=count, order=order)
+    result = cnnvis.filters(vis, layer_name(layer), count=count, order=order)
     shown = f"{len(result.filter_indices)} of {result.total_filters} filters, each on its own scale"
     if result.rgb:
         shown += " (grey = 0)"
@@ -973,7 +929,7 @@ def filters(
     return [(filters_picture(result), caption(vis, f"{result.caption} · {shown}"))]
 
 
-@friendly_errors
+@model_work
 def feature_maps(
     image: str | None,
     model: str,
@@ -996,7 +952,7 @@ def feature_maps(
     vis = load(model, progress)
     photo = read_image(image)
     working(progress, "Computing feature maps")
-    [result] = cnnvis.feature_maps(vis, photo, layer or None, count=count, order=order)
+    [result] = cnnvis.feature_maps(vis, photo, layer_name(layer), count=count, order=order)
     text = caption(vis, result.caption)
     overlay, channel = strongest_channel_overlay(photo, result, colormap)
     return [
@@ -1008,7 +964,7 @@ def feature_maps(
     ]
 
 
-@friendly_errors
+@model_work
 def guided_backprop(
     image: str | None, model: str, target_class: str | None, progress: gr.Progress = gr.Progress()
 ) -> Gallery:
@@ -1027,7 +983,7 @@ def guided_backprop(
     return attribution_gallery(vis, result)
 
 
-@friendly_errors
+@model_work
 def grad_cam(
     image: str | None,
     model: str,
@@ -1055,7 +1011,7 @@ def grad_cam(
     )
 
 
-@friendly_errors
+@model_work
 def guided_grad_cam(
     image: str | None,
     model: str,
@@ -1075,12 +1031,12 @@ def guided_grad_cam(
     photo = read_image(image)
     working(progress, "Computing Grad-CAM and guided backprop")
     result = cnnvis.guided_grad_cam(
-        vis, photo, target_class=parse_class(target_class), layer=layer or None
+        vis, photo, target_class=parse_class(target_class), layer=layer_name(layer)
     )
     return attribution_gallery(vis, result, f" · Grad-CAM at {result.layer}")
 
 
-@friendly_errors
+@model_work
 def deep_dream(
     image: str | None,
     model: str,
@@ -1140,6 +1096,8 @@ def parse_channels(text: str | None) -> list[int]:
     parts = [part for part in re.split(r"[,;\s]+", str(text or "").strip()) if part]
     if not all(part.isdigit() for part in parts):
         raise ParameterError("Channels must be whole numbers separated by commas, e.g. 3, 17, 42.")
+    if any(len(part) > 6 for part in parts):  # no layer has a million channels
+        raise ParameterError(f"No layer has a channel {quoted(max(parts, key=len))}.")
     return [int(part) for part in parts]
 
 
@@ -1162,8 +1120,8 @@ def feature_targets(
         indices = [vis.resolve_class(index) for index in indices]
         return {"target_class": indices}, [f"{vis.class_label(i)} ({i})" for i in indices]
     if target != "channels":
-        raise ParameterError(f"The target must be 'channels' or 'class'; got '{target}'.")
-    layer = layer or vis.dream_layers[0]
+        raise ParameterError(f"The target must be 'channels' or 'class'; got {quoted(target)}.")
+    layer = layer_name(layer) or vis.dream_layers[0]
     indices = parse_channels(channels)
     if not indices:
         count = check_int("count", count, 1, MAX_FEATURE_PICTURES)
@@ -1172,7 +1130,7 @@ def feature_targets(
     return {"layer": layer, "channels": indices}, [f"channel {c}" for c in indices]
 
 
-@friendly_errors
+@model_work
 def feature_visualization(
     model: str,
     target: str,
@@ -1236,7 +1194,7 @@ def method_list(methods: str | Sequence[str] | None) -> list[str]:
     return names
 
 
-@friendly_errors
+@model_work
 def compare(
     image: str | None,
     model: str,
@@ -1264,7 +1222,7 @@ def compare(
     return ranked_maps(vis, photo, result), faithfulness_chart(vis, result)
 
 
-@friendly_errors
+@model_work
 def sanity_check(
     image: str | None,
     model: str,
@@ -1299,12 +1257,12 @@ def sanity_check(
 def map_technique(name: str) -> cnnvis.techniques.Technique:
     if name not in map_methods():
         raise ParameterError(
-            f"'{name}' is not a heatmap or attribution method; choose from {', '.join(map_methods())}."
+            f"{quoted(name)} is not a heatmap or attribution method; choose from {', '.join(map_methods())}."
         )
     return cnnvis.TECHNIQUES[name]
 
 
-@friendly_errors
+@model_work
 def pointing_game(
     image: str | None,
     model: str,
@@ -1361,7 +1319,7 @@ def pointing_game(
 # UI helpers (private events): they fill pickers and the model summary.
 
 
-@friendly_errors
+@model_work
 def show_predictions(image: str | None, model: str, progress: gr.Progress = gr.Progress()):
     """The Top-5 panel and the class pickers' entries (empty while there is no photo)."""
     if not image:
@@ -1375,7 +1333,7 @@ def show_predictions(image: str | None, model: str, progress: gr.Progress = gr.P
 LAYER_PICKERS = 6  # model_changed returns the summary, then these pickers' updates
 
 
-@friendly_errors
+@model_work
 def model_changed(model: str, progress: gr.Progress = gr.Progress()):
     """The model summary and every layer picker filled (and preselected) for ``model``."""
     try:
@@ -1419,6 +1377,7 @@ def method_changed(method: str | None, output: str = "heatmap") -> tuple:
     return tuple(updates)
 
 
+@model_work
 def photo_for_drawing(image: str | None):
     """The pointing game's drawing area shows the photo (as the methods see it); the box
     is cleared."""
@@ -1452,7 +1411,7 @@ def technique_text(name: str) -> str:
 # --------------------------------------------------------------------------- interface
 
 CLASS_PICKERS = 5  # Guided backprop, Attributions, Heatmaps, Guided Grad-CAM, Compare
-MODEL_WORK = {"concurrency_id": "model"}  # every event that runs a model shares one limit
+MODEL_WORK = {"concurrency_id": MODEL_LANE}  # every event that runs a model shares one limit
 PRIVATE = {"api_visibility": "private"}
 
 INTRO = """
@@ -1487,6 +1446,16 @@ LAUNCH_KWARGS: dict[str, Any] = {
     "max_file_size": "10mb",
     "show_error": False,  # unexpected errors stay in the log
     "footer_links": ["api", "gradio", "settings"],
+    # Outermost first: nosniff and downloads-only for non-images on every response; one
+    # file per upload and the cache's size bound; every event's inputs screened (SECURITY.md).
+    "app_kwargs": {
+        "middleware": [
+            Middleware(ResponseHeadersMiddleware),
+            Middleware(UploadMiddleware),
+            Middleware(ScreeningMiddleware, extra_roots=[EXAMPLES_DIR]),
+        ],
+        "lifespan": cache_lifespan(),
+    },
 }
 
 
@@ -2035,7 +2004,11 @@ def pointing_game_tab(image: gr.Image, model: gr.Dropdown, target: gr.Dropdown) 
         run = run_button("Play the pointing game")
     # "input", not "change": Gradio 6.31's editor reports no change for a drawing made on
     # a photo it received while its tab was hidden.
-    drawing.input(box_drawn, [drawing], box, api_name="box_drawn", queue=False, **PRIVATE)
+    # Queued, one at a time: Gradio decodes the drawing's pictures before box_drawn runs.
+    drawing.input(
+        box_drawn, [drawing], box, api_name="box_drawn", concurrency_id="drawing",
+        concurrency_limit=1, **PRIVATE,
+    )
     run.click(
         pointing_game,
         [image, model, target, methods, *box, tolerance],
@@ -2082,7 +2055,15 @@ def shared_inputs() -> tuple[gr.Image, gr.Dropdown, gr.Markdown, gr.Label]:
 
 
 def apply_queue(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
-    return demo.queue(max_size=settings.max_queue, default_concurrency_limit=settings.concurrency)
+    """The queue's and the model lane's bounds. ``api_open=False`` closes /gradio_api/run
+    and /gradio_api/api to queued events (as on a Space): they would skip the queue's
+    bound on waiting requests (see SECURITY.md)."""
+    LANES.define(MODEL_LANE, slots=settings.concurrency, title="The model")
+    return demo.queue(
+        max_size=settings.max_queue,
+        default_concurrency_limit=settings.concurrency,
+        api_open=False,
+    )
 
 
 def build_demo() -> gr.Blocks:
@@ -2130,7 +2111,10 @@ def build_demo() -> gr.Blocks:
         )
         # The pointing game's drawing area shows the photo.
         for source, trigger in (("page", demo.load), ("photo", image.change)):
-            trigger(photo_for_drawing, [image], drawing, api_name=f"{source}_drawing", **PRIVATE)
+            trigger(
+                photo_for_drawing, [image], drawing, api_name=f"{source}_drawing", **PRIVATE,
+                **MODEL_WORK,
+            )
         for source, trigger in (("page", demo.load), ("model", model.change)):
             trigger(
                 model_changed, [model], fill, api_name=f"{source}_layers", **PRIVATE, **MODEL_WORK
@@ -2147,7 +2131,6 @@ def build_demo() -> gr.Blocks:
         gr.Button(visible=False).click(
             classify, [image, model], [predictions], api_name="classify", **MODEL_WORK
         )
-    guard_inputs(demo)
     return apply_queue(demo, SETTINGS)
 
 
@@ -2157,12 +2140,13 @@ def build_demo() -> gr.Blocks:
 def warm_up(model: str = DEFAULT_MODEL) -> None:
     """Load ``model`` and trace the functions most requests need, off the request path."""
     try:
-        vis = get_model(model)
-        height, width = vis.input_size
-        blank = np.full((height or 224, width or 224, 3), 128, np.uint8)
-        cnnvis.classify(vis, blank)
-        cnnvis.grad_cam(vis, blank)
-        cnnvis.guided_backprop(vis, blank)
+        with LANES[MODEL_LANE].hold("warm-up"):  # model work like any request's
+            vis = get_model(model)
+            height, width = vis.input_size
+            blank = np.full((height or 224, width or 224, 3), 128, np.uint8)
+            cnnvis.classify(vis, blank)
+            cnnvis.grad_cam(vis, blank)
+            cnnvis.guided_backprop(vis, blank)
         log.info("%s is ready (%s weights)", vis.name, vis.weights)
     except Exception as error:  # the app still serves; the first request will say what is wrong
         log.warning("Warm-up of %s failed: %s", model, error)

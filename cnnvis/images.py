@@ -7,6 +7,12 @@ small to mean anything to a CNN and images so large that decoding them could exh
 memory (the pixel count declared in the header is checked before any pixel is decoded).
 Every refusal is an :class:`~cnnvis.errors.ImageError` whose message is one sentence.
 
+With ``max_side``, a large photo is shrunk while it is decoded, so that the memory it
+takes stays near the size of its decoded ``uint8`` frame (Pillow's ``draft`` for JPEG,
+which decodes at 1/2, 1/4 or 1/8 scale; an integer ``reduce`` before any conversion for
+the other formats); a file given by path is read by Pillow as it decodes, not first into
+memory.
+
 PIL's global settings (``Image.MAX_IMAGE_PIXELS``, ``ImageFile.LOAD_TRUNCATED_IMAGES``)
 are never changed.
 """
@@ -24,6 +30,7 @@ from typing import IO, Any, Union
 import cv2
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL.Image import Transpose
 
 from .errors import (
     ImageError,
@@ -131,6 +138,7 @@ def load_image(
     *,
     max_pixels: int | None = None,
     min_side: int = DEFAULT_MIN_SIDE,
+    max_side: int | None = None,
 ) -> np.ndarray:
     """Load ``source`` as a C-contiguous ``uint8`` RGB array of shape ``H x W x 3``.
 
@@ -140,6 +148,12 @@ def load_image(
     composited over white. ``max_pixels`` defaults to ``CNNVIS_MAX_PIXELS`` or
     :data:`DEFAULT_MAX_PIXELS`; images whose declared width x height exceeds it are
     refused before decoding. Images whose shorter side is below ``min_side`` are refused.
+
+    ``max_side`` (default None: the full size) gives the same picture as
+    ``fit_within(load_image(source), max_side, min_side=min(min_side, max_side))``, within
+    a few grey levels, but shrinks while decoding: a 40-megapixel JPEG is decoded at 1/8
+    scale, a PNG is box-reduced in its own mode before any conversion, so memory stays
+    near the decoded frame instead of several float copies of it.
 
     Raises:
         NotAnImageError: empty input, text, SVG or an unsupported format.
@@ -151,12 +165,20 @@ def load_image(
     if isinstance(min_side, bool) or not isinstance(min_side, (int, np.integer)) or min_side < 1:
         raise ParameterError(f"The minimum image side must be a positive whole number, not {min_side!r}.")
     min_side = int(min_side)
+    if max_side is not None and (
+        isinstance(max_side, bool) or not isinstance(max_side, (int, np.integer)) or max_side < 1
+    ):
+        raise ParameterError(f"The largest image side must be a positive whole number, not {max_side!r}.")
+    shrink = None if max_side is None else (int(max_side), min(min_side, int(max_side)))
 
     if isinstance(source, np.ndarray):
-        return _array_to_rgb(source, cap, min_side)
+        image = _array_to_rgb(source, cap, min_side)
+        return image if shrink is None else fit_within(image, shrink[0], min_side=shrink[1])
     if isinstance(source, Image.Image):
-        return _decode_pil(source, cap, min_side)
-    return _decode_bytes(_read_source(source), cap, min_side)
+        return _decode_pil(source, cap, min_side, shrink)
+    if isinstance(source, (str, os.PathLike)) and not _looks_like_markup_text(source):
+        return _decode_path(source, cap, min_side, shrink)
+    return _decode_bytes(_read_source(source), cap, min_side, shrink)
 
 
 def resize_image(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
@@ -202,25 +224,37 @@ def fit_within(image: np.ndarray, max_side: int, *, min_side: int = 1) -> np.nda
         )
     image = _check_resizable(image, "image")
     height, width = image.shape[:2]
+    if max(height, width) <= max_side:
+        return image
+    return resize_image(image, _fitted_shape(height, width, max_side, min_side))
+
+
+def _fitted_shape(height: int, width: int, max_side: int, min_side: int) -> tuple[int, int]:
+    """The ``(height, width)`` that :func:`fit_within` gives an image of this shape."""
     longest = max(height, width)
     if longest <= max_side:
-        return image
+        return height, width
     scale = max_side / longest
     new_height = max_side if height == longest else max(1, round(height * scale))
     new_width = max_side if width == longest else max(1, round(width * scale))
     new_height = max(new_height, min(min_side, height))
     new_width = max(new_width, min(min_side, width))
-    return resize_image(image, (new_height, new_width))
+    return new_height, new_width
 
 
 # --------------------------------------------------------------------------- reading
+
+
+def _looks_like_markup_text(source: Any) -> bool:
+    """Whether a string given as a path is markup text (an SVG or a web page) instead."""
+    return isinstance(source, str) and source.lstrip().startswith("<")
 
 
 def _read_source(source: Any) -> bytes:
     """Get the raw bytes of a path, bytes-like object or binary file object."""
     if isinstance(source, (bytes, bytearray, memoryview)):
         return bytes(source)
-    if isinstance(source, str) and source.lstrip().startswith("<"):
+    if _looks_like_markup_text(source):
         raise NotAnImageError("This is text, not an image file (SVG drawings and web pages are not supported).")
     if isinstance(source, (str, os.PathLike)):
         return _read_path(source)
@@ -242,18 +276,30 @@ def _read_source(source: Any) -> bytes:
 
 def _read_path(path: str | os.PathLike[str]) -> bytes:
     """Read a whole file, turning file-system errors into one-sentence image errors."""
-    name = os.path.basename(os.fspath(path)) or os.fspath(path)
-    try:
-        with open(path, "rb") as handle:
+    with _open_path(path) as handle:
+        try:
             return handle.read()
-    except FileNotFoundError:
-        raise ImageError(f"The file '{name}' does not exist.") from None
-    except IsADirectoryError:
-        raise ImageError(f"The path '{name}' is a folder, not an image file.") from None
-    except PermissionError:
-        raise ImageError(f"The file '{name}' cannot be read because permission is denied.") from None
+        except OSError as error:
+            raise _file_error(path, error) from None
+
+
+def _open_path(path: str | os.PathLike[str]) -> IO[bytes]:
+    """Open a file for reading, turning file-system errors into one-sentence image errors."""
+    try:
+        return open(path, "rb")
     except OSError as error:
-        raise ImageError(f"The file '{name}' could not be read ({_reason(error)}).") from None
+        raise _file_error(path, error) from None
+
+
+def _file_error(path: str | os.PathLike[str], error: OSError) -> ImageError:
+    name = os.path.basename(os.fspath(path)) or os.fspath(path)
+    if isinstance(error, FileNotFoundError):
+        return ImageError(f"The file '{name}' does not exist.")
+    if isinstance(error, IsADirectoryError):
+        return ImageError(f"The path '{name}' is a folder, not an image file.")
+    if isinstance(error, PermissionError):
+        return ImageError(f"The file '{name}' cannot be read because permission is denied.")
+    return ImageError(f"The file '{name}' could not be read ({_reason(error)}).")
 
 
 def _reason(error: BaseException) -> str:
@@ -271,16 +317,40 @@ def _looks_like_svg(data: bytes) -> bool:
 # --------------------------------------------------------------------------- decoding
 
 
-def _decode_bytes(data: bytes, max_pixels: int, min_side: int) -> np.ndarray:
+def _decode_bytes(data: bytes, max_pixels: int, min_side: int, shrink: tuple[int, int] | None = None) -> np.ndarray:
     """Decode an encoded image file held in memory."""
-    if not data:
+    _check_head(data)
+    return _decode_file(io.BytesIO(data), max_pixels, min_side, shrink)
+
+
+def _decode_path(
+    path: str | os.PathLike[str], max_pixels: int, min_side: int, shrink: tuple[int, int] | None
+) -> np.ndarray:
+    """Decode an image file by path; Pillow reads the file as it decodes (not whole first)."""
+    with _open_path(path) as handle:
+        try:
+            head = handle.read(1024)
+            handle.seek(0)
+        except OSError as error:
+            raise _file_error(path, error) from None
+        _check_head(head)
+        return _decode_file(handle, max_pixels, min_side, shrink)
+
+
+def _check_head(head: bytes) -> None:
+    """Refuse an empty file, or SVG/XML, from the first bytes."""
+    if not head:
         raise NotAnImageError("The file is empty.")
-    if _looks_like_svg(data):
+    if _looks_like_svg(head):
         raise NotAnImageError("SVG drawings are not supported; please convert the drawing to PNG or JPEG first.")
+
+
+def _decode_file(file: IO[bytes], max_pixels: int, min_side: int, shrink: tuple[int, int] | None) -> np.ndarray:
+    """Open an encoded image from a binary file object and decode it."""
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
-            image = Image.open(io.BytesIO(data), formats=_FORMATS)
+            image = Image.open(file, formats=_FORMATS)
         except (Image.DecompressionBombError, Image.DecompressionBombWarning) as error:
             raise _bomb_error(error, max_pixels) from None
         except UnidentifiedImageError:
@@ -290,17 +360,30 @@ def _decode_bytes(data: bytes, max_pixels: int, min_side: int) -> np.ndarray:
         except _DECODE_ERRORS:
             raise TruncatedImageError("The image file is damaged or incomplete and could not be read.") from None
         with image:
-            return _decode_pil(image, max_pixels, min_side)
+            return _decode_pil(image, max_pixels, min_side, shrink, opened_here=True)
 
 
-def _decode_pil(image: Image.Image, max_pixels: int, min_side: int) -> np.ndarray:
-    """Check the declared size, decode the current frame, orient it and convert it to RGB.
+def _decode_pil(
+    image: Image.Image,
+    max_pixels: int,
+    min_side: int,
+    shrink: tuple[int, int] | None = None,
+    opened_here: bool = False,
+) -> np.ndarray:
+    """Check the declared size, decode the current frame, orient it and convert it to RGB
+    (shrunk to ``shrink = (max_side, min_side)`` while decoding, if given).
 
     A freshly opened animated file is at its first frame; a PIL image passed in by the
-    caller is used at whatever frame it is on.
+    caller is used at whatever frame it is on (and never changed: only an image opened
+    here is decoded at a reduced JPEG scale).
     """
     width, height = image.size
     _check_size(width, height, max_pixels, min_side)
+    target = None if shrink is None else _fitted_shape(height, width, *shrink)[::-1]  # (w, h)
+    if target == (width, height):
+        target = None  # it fits already: decoded exactly as without max_side
+    if target is not None and opened_here:  # JPEG: decoded at 1/2, 1/4 or 1/8 scale
+        image.draft(image.mode, (target[0] * _REDUCING_GAP, target[1] * _REDUCING_GAP))
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         try:
@@ -311,8 +394,67 @@ def _decode_pil(image: Image.Image, max_pixels: int, min_side: int) -> np.ndarra
             raise TruncatedImageError(
                 "The image file is damaged or incomplete (it may have been cut off during upload)."
             ) from None
-    image = _apply_exif_orientation(image)
-    return _pil_to_rgb(image)
+    if target is None:
+        image = _apply_exif_orientation(image)
+        return _pil_to_rgb(image)
+    return _shrunk_to_rgb(image, target, release=opened_here)
+
+
+def _shrunk_to_rgb(image: Image.Image, target: tuple[int, int], release: bool) -> np.ndarray:
+    """A decoded frame box-reduced in its own mode to at least twice ``target = (w, h)``,
+    oriented, converted to RGB, then resized to exactly what :func:`fit_within` gives the
+    full image. With ``release``, the full frame is freed as soon as it is reduced."""
+    frame = image
+    transpose = _exif_transpose_method(image)
+    sixteen_bit = image.mode in _SIXTEEN_BIT_MODES or (
+        image.mode == "I" and (image.getextrema()[1] or 0) > 255  # decided on every pixel
+    )
+    if image.mode in ("P", "PA", "1") or (image.has_transparency_data and image.mode not in ("LA", "RGBA")):
+        image = image.convert("RGBA" if image.has_transparency_data or image.mode == "PA" else "RGB")
+    elif image.mode in _SIXTEEN_BIT_MODES:
+        image = image.convert("I")  # reduce works on 32-bit integers, not on 16-bit modes
+    factor = max(1, min(image.size[0] // target[0], image.size[1] // target[1]) // _REDUCING_GAP)
+    if factor > 1:
+        image = image.reduce(factor)
+    if release and image is not frame:
+        frame.close()  # frees the full-size frame at once (the file was opened here)
+    if transpose is not None:
+        image = image.transpose(transpose)
+    if sixteen_bit and image.mode == "I":
+        rgb = _gray_to_rgb(_scale_16_bit(np.asarray(image)))
+    elif image.mode == "I":
+        rgb = _gray_to_rgb(_clip_to_uint8(np.asarray(image)))
+    else:
+        rgb = _pil_to_rgb(image)
+    wanted = target if transpose in _SWAPS_SIDES else target[::-1]  # (height, width), upright
+    return rgb if rgb.shape[:2] == wanted else resize_image(rgb, wanted)
+
+
+# A box reduction (or a JPEG's DCT scaling) stops at twice the final size, then area
+# averaging finishes: as Pillow's thumbnail(reducing_gap=2), the result is then close to
+# area averaging of the full image, while the frame in memory shrinks at least 4 times.
+_REDUCING_GAP = 2
+
+
+# EXIF orientation -> the transposition that shows the picture upright (as ImageOps.exif_transpose).
+_ORIENTATIONS = {
+    2: Transpose.FLIP_LEFT_RIGHT,
+    3: Transpose.ROTATE_180,
+    4: Transpose.FLIP_TOP_BOTTOM,
+    5: Transpose.TRANSPOSE,
+    6: Transpose.ROTATE_270,
+    7: Transpose.TRANSVERSE,
+    8: Transpose.ROTATE_90,
+}
+_SWAPS_SIDES = (Transpose.ROTATE_90, Transpose.ROTATE_270, Transpose.TRANSPOSE, Transpose.TRANSVERSE)
+
+
+def _exif_transpose_method(image: Image.Image) -> Transpose | None:
+    """The transposition the EXIF Orientation tag asks for; None if none or malformed."""
+    try:
+        return _ORIENTATIONS.get(image.getexif().get(0x0112, 1))
+    except _EXIF_ERRORS:
+        return None
 
 
 def _apply_exif_orientation(image: Image.Image) -> Image.Image:
@@ -409,11 +551,16 @@ def _gray_to_rgb(gray: np.ndarray) -> np.ndarray:
 
 
 def _composite_on_white(rgba: np.ndarray) -> np.ndarray:
-    """Blend a ``uint8`` RGBA array over a white background."""
-    alpha = rgba[:, :, 3:4].astype(np.float32) / 255.0
-    colour = rgba[:, :, :3].astype(np.float32)
-    blended = colour * alpha + 255.0 * (1.0 - alpha)
-    return np.ascontiguousarray(np.clip(np.rint(blended), 0, 255).astype(np.uint8))
+    """Blend a ``uint8`` RGBA array over a white background: the nearest integer to
+    ``(colour * alpha + 255 * (255 - alpha)) / 255``, in 16-bit integers (a third of the
+    memory float32 would take; a ratio of integers to 255 is never exactly halfway, so
+    this rounds as rint does)."""
+    alpha = rgba[:, :, 3:4].astype(np.uint16)
+    blended = rgba[:, :, :3] * alpha  # at most 255 * 255: fits in 16 bits
+    blended += (255 - alpha) * 255
+    blended += 127
+    blended //= 255
+    return np.ascontiguousarray(blended.astype(np.uint8))
 
 
 # --------------------------------------------------------------------------- resizing

@@ -59,6 +59,19 @@ def is_one_sentence(message: str) -> bool:
     )
 
 
+def refusal_message(error: Exception) -> str:
+    """The one sentence of a refusal as gradio_client raises it: an ``AppError`` carries the
+    handler's sentence; a ``ValidationError`` (the app's screening of the inputs, Gradio's
+    validation answer) says "1 parameter(s) failed validation:" then "- <name>: <sentence>"
+    per refused parameter (the first is returned)."""
+    text = str(error)
+    if type(error).__name__ == "ValidationError":
+        lines = [line for line in text.splitlines() if line.startswith("- ")]
+        assert lines, text
+        return lines[0].split(": ", 1)[1]
+    return text
+
+
 def text_file(folder: Path) -> Path:
     path = folder / "notes.png"  # an image's name, a text's bytes
     path.write_text("This is not a picture.\n")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from pathlib import Path
 
 import gradio as gr
 import numpy as np
@@ -211,11 +212,17 @@ def test_uploads_are_decoded_once_by_cnnvis_with_exif(tmp_path):
 
 def test_photo_input_passes_the_original_upload_through(tmp_path):
     from gradio.data_classes import ImageData
+    from gradio.utils import get_upload_folder
 
-    path = text_file(tmp_path)
+    received = Path(get_upload_folder()) / "test-app-upload"
+    received.mkdir(parents=True, exist_ok=True)
+    path = text_file(received)  # an upload, unopened: cnnvis will say it is not an image
     component = app.pass_original_upload(gr.Image(type="filepath", image_mode=None, render=False))
     assert component.preprocess(ImageData(path=str(path), orig_name="notes.png")) == str(path)
     assert component.preprocess(None) is None
+    # A file this server did not receive never gets through, even without the middleware.
+    with pytest.raises(gr.Error, match="did not receive"):
+        component.preprocess(ImageData(path=str(text_file(tmp_path)), orig_name="notes.png"))
     assert not (app.ROOT / "app.pyi").exists()  # no gr.Image subclass: Gradio writes no stub
 
 

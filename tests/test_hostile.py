@@ -22,12 +22,12 @@ import httpx
 import numpy as np
 import pytest
 from gradio_client import handle_file
-from gradio_client.exceptions import AppError
+from gradio_client.exceptions import AppError, ValidationError
 from PIL import Image, ImageOps
 
 import app
 
-from .app_helpers import CAT, bomb_png, is_one_sentence, rotated_jpeg, truncated_jpeg
+from .app_helpers import CAT, bomb_png, is_one_sentence, refusal_message, rotated_jpeg, truncated_jpeg
 from .serve import Listener, served
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
@@ -53,9 +53,11 @@ def works(client) -> None:
 
 
 def refused(client, *args, api_name: str) -> str:
-    with pytest.raises(AppError) as caught:
+    """The sentence of a refusal: the handler's (AppError) or the input screening's
+    (ValidationError, see cnnvis.ui.screening)."""
+    with pytest.raises((AppError, ValidationError)) as caught:
         client.predict(*args, api_name=api_name)
-    message = str(caught.value)
+    message = refusal_message(caught.value)
     assert is_one_sentence(message), message
     assert str(Path.cwd()) not in message and "/tmp" not in message, message
     works(client)
@@ -278,11 +280,11 @@ PHOTO = object()  # replaced by the cat photo
 BAD_PARAMETERS = {
     "unknown model": (("LeNet", "", 4, "first"), "/filters", "no model called 'LeNet'"),
     "a model that is a path": (("../../etc/passwd", "", 4, "first"), "/filters", "no model called"),
-    "a 10000-character model": ((LONG, "", 4, "first"), "/filters", "no model called"),
+    "a 10000-character model": ((LONG, "", 4, "first"), "/filters", "at most 1000 characters"),
     "a model that is a number": ((123, "", 4, "first"), "/filters", "no model called '123'"),
     "unknown layer": ((PHOTO, MODEL, "block_99", 4, "first", "viridis"), "/feature_maps", "no layer called"),
     "a layer with a newline": ((PHOTO, MODEL, "out_relu\nDROP", 4, "first", "viridis"), "/feature_maps", "no layer"),
-    "a 10000-character layer": ((PHOTO, MODEL, LONG, 4, "first", "viridis"), "/feature_maps", "no layer"),
+    "a 10000-character layer": ((PHOTO, MODEL, LONG, 4, "first", "viridis"), "/feature_maps", "at most 1000"),
     "a layer that is a list": ((MODEL, ["a", "b"], 4, "first"), "/filters", "layer"),
     "a class above 999": ((PHOTO, MODEL, "", "1000", "jet", 0.5), "/grad_cam", "from 0 to 999"),
     "a negative class": ((PHOTO, MODEL, "-1"), "/guided_backprop", "out of range"),
@@ -305,7 +307,7 @@ BAD_PARAMETERS = {
     "a negative seed": ((PHOTO, MODEL, [], 1, 1, 0.01, -1), "/deep_dream", "Seed"),
     "a huge seed": ((PHOTO, MODEL, [], 1, 1, 0.01, 2**40), "/deep_dream", "Seed"),
     "twenty dream layers": ((PHOTO, MODEL, ["out_relu"] * 20, 1, 1, 0.01, 0), "/deep_dream", "between 1 and 8"),
-    "dream layers that are a number": ((PHOTO, MODEL, 5, 1, 1, 0.01, 0), "/deep_dream", "no layer called '5'"),
+    "dream layers that are a number": ((PHOTO, MODEL, 5, 1, 1, 0.01, 0), "/deep_dream", "list of names"),
     "no photo": ((None, MODEL), "/classify", "Upload a photo"),
 }
 
@@ -340,18 +342,12 @@ def result_of(text: str):
     return json.loads(text.split("event: complete", 1)[1].split("data:", 1)[1].strip())
 
 
-def error_of(text: str) -> str:
-    """The message of a /call/ stream's "error" event."""
-    data = json.loads(text.split("event: error", 1)[1].split("data:", 1)[1].strip())
-    return data["error"] if isinstance(data, dict) else data
-
-
 @pytest.mark.parametrize("number", ["NaN", "Infinity", "-Infinity", "1e400"])
 def test_numbers_that_are_not_finite_are_refused(server, number):
     client, url = server
     status, text = call_raw(url, "filters", f'{{"data": ["{MODEL}", "", {number}, "first"]}}')
-    assert status == 200 and "event: error" in text, text
-    message = error_of(text)
+    assert status == 422, text  # refused by the input screening, before the queue
+    message = json.loads(text)["error"]
     assert is_one_sentence(message) and "must be" in message, message
     works(client)
 
@@ -537,9 +533,9 @@ def test_every_numeric_parameter_of_every_endpoint_is_bounded(client):
             for value in (-(10**12), 10**12, "abc"):
                 args = list(defaults)
                 args[index] = value
-                with pytest.raises(AppError) as caught:
+                with pytest.raises((AppError, ValidationError)) as caught:
                     client.predict(*args, api_name=api_name)
-                message = str(caught.value)
+                message = refusal_message(caught.value)
                 assert is_one_sentence(message), (api_name, parameter["parameter_name"], message)
                 checked += 1
     assert checked >= 30

@@ -2,9 +2,10 @@
 models can be mixed without downloads).
 
 - Load: 60 jobs from 6 clients, mixing six endpoints and three models, against a server
-  with one computation at a time and a queue of 8. Every job completes correctly or is
-  refused because the queue is full; none hangs, the server survives; throughput, the
-  median and 95th-percentile latency and the server's peak memory are printed.
+  with one computation at a time and a queue of 8. Asserted, none of it depending on the
+  machine's speed: every job completes correctly or is refused because the queue was full
+  when it arrived; none fails or hangs; the server survives; its memory stays under the
+  bound of SECURITY.md. Throughput, latency and peak memory are printed only.
 - Memory: cycling through 8 models with a cache of 2 models, the server's resident memory
   levels off: evicted models are freed (no leak through compiled functions, TensorFlow's
   gradient registry or Keras), and the peak stays under a documented bound.
@@ -26,6 +27,7 @@ from PIL import Image
 
 from .app_helpers import CAT, ESPRESSO
 from .serve import MemorySampler, app_process
+from .test_memory import MEMORY_BOUND_MB
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
 
@@ -120,7 +122,10 @@ def test_mixed_load_from_several_clients(server):
                 outcome = ("done", time.monotonic() - start, api_name)
             except Exception as error:  # noqa: BLE001 - sorted into refusals and failures below
                 text = str(error)
-                kind = "refused" if "queue" in text.lower() and "full" in text.lower() else "failed"
+                # gradio_client raises QueueError("Queue is full! ...") when the queue was
+                # full as the job arrived (HTTP 503 from /queue/join): the only refusal allowed.
+                full = type(error).__name__ == "QueueError" and "full" in text.lower()
+                kind = "refused" if full else "failed"
                 detail = f"{api_name}: {type(error).__name__}: {text[:200]}"
                 outcome = (kind, time.monotonic() - start, detail)
             with lock:
@@ -137,19 +142,18 @@ def test_mixed_load_from_several_clients(server):
     failed = [detail for kind, _, detail in outcomes if kind == "failed"]
     peak = memory.peak(since)
     p95 = statistics.quantiles(done, n=20)[-1] if len(done) >= 2 else float("nan")
+    median = statistics.median(done) if done else float("nan")
     print(
         f"\n[load] {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs: "
         f"{len(outcomes)} jobs from {CLIENTS} clients in {elapsed:.1f} s, queue {QUEUE}, "
         f"concurrency 1: {len(done)} done, {len(refused)} refused (queue full), {len(failed)} failed; "
-        f"throughput {len(done) / elapsed:.2f} jobs/s; latency median {statistics.median(done):.2f} s, "
+        f"throughput {len(done) / elapsed:.2f} jobs/s; latency median {median:.2f} s, "
         f"p95 {p95:.2f} s; server peak RSS {peak / MB:.0f} MB"
     )
-    assert len(outcomes) == CLIENTS * JOBS_PER_CLIENT
+    assert len(outcomes) == CLIENTS * JOBS_PER_CLIENT  # every job ended: done or refused
     assert not failed, failed
-    assert len(done) >= 20, f"only {len(done)} jobs completed"
     assert process.poll() is None  # the server is up
-    assert p95 < 120
-    assert peak < 4096 * MB
+    assert peak < MEMORY_BOUND_MB * MB
     client = Client(url, verbose=False, analytics_enabled=False)
     check_classes(client.predict(photos[0], "MobileNetV2", api_name="/classify"))
 

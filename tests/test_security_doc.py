@@ -1,0 +1,59 @@
+"""SECURITY.md's table of the server's bounds says what the code applies: each row's value
+is compared with the expression next to it, evaluated against the code."""
+
+from __future__ import annotations
+
+import importlib
+import re
+from pathlib import Path
+
+import gradio  # noqa: F401 - the table's expressions name it
+import gradio.utils  # noqa: F401
+
+import app
+import cnnvis
+import cnnvis.images  # noqa: F401
+import cnnvis.ui.screening  # noqa: F401
+import cnnvis.ui.uploads  # noqa: F401
+
+ROOT = Path(__file__).resolve().parents[1]
+HEADING = "### Bounds of the server (checked against the code)"
+
+
+def bound_rows(text: str) -> list[tuple[str, str, str]]:
+    """(bound, value, expression) for each row of the table under HEADING."""
+    section = text.split(HEADING, 1)[1]
+    rows = []
+    for line in section.splitlines()[1:]:
+        if line.startswith("#"):
+            break
+        cells = [cell.strip() for cell in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[2].startswith("`") and cells[2].endswith("`"):
+            rows.append((cells[0], cells[1], cells[2][1:-1]))
+    return rows
+
+
+def number(value: str) -> float:
+    match = re.match(r"^\s*([\d,.]+)\s+\S", value)
+    assert match, f"a bound's value must start with a number and a unit: {value!r}"
+    return float(match.group(1).replace(",", ""))
+
+
+def evaluate(expression: str):
+    namespace = {"app": app, "cnnvis": cnnvis, "gradio": gradio, "next": next}
+    namespace["tests"] = importlib.import_module("tests")
+    importlib.import_module("tests.test_memory")
+    return eval(expression, namespace)  # noqa: S307 - expressions written in our own document
+
+
+def test_the_table_of_bounds_says_what_the_code_applies():
+    rows = bound_rows((ROOT / "SECURITY.md").read_text())
+    assert len(rows) >= 20, rows
+    wrong = [(bound, value, expression, evaluate(expression)) for bound, value, expression in rows if number(value) != evaluate(expression)]
+    assert not wrong, wrong
+
+
+def test_the_check_catches_a_bound_that_disagrees():
+    text = (ROOT / "SECURITY.md").read_text().replace("| 1000000 bytes | `cnnvis.ui.screening.MAX_BODY_BYTES` |", "| 2000000 bytes | `cnnvis.ui.screening.MAX_BODY_BYTES` |")
+    [(_, value, expression)] = [row for row in bound_rows(text) if row[2] == "cnnvis.ui.screening.MAX_BODY_BYTES"]
+    assert number(value) != evaluate(expression)
