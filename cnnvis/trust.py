@@ -1,0 +1,1138 @@
+"""The trust report: for one photo and class, which explanation to believe, and why.
+
+:func:`trust_report` runs several heatmap and attribution methods on one photo, for one
+class, and puts each map through four published tests:
+
+- **Sanity check** (Adebayo et al. 2018, "Sanity Checks for Saliency Maps"): the
+  network's layers are re-drawn at random from the top down (on an independent copy of
+  the model, kept and reused between reports), and each method's map is computed again.
+  A map that keeps its ranking of the pixels (Spearman rank correlation) once the weights
+  it claims to explain are gone shows the image, not the model.
+- **Deletion and insertion** (Petsiuk, Das & Saenko 2018, "RISE"): the class
+  probability as the map's most important pixels are set to black, or copied into a
+  blurred photo (:mod:`cnnvis.metrics`).
+- **ROAD** (Rong et al. 2022, "A Consistent and Efficient Evaluation Strategy for
+  Attribution Methods"): pixels removed most relevant first (MoRF) and least relevant
+  first (LeRF) and filled by noisy linear imputation, so the model sees no black holes
+  whose shape gives the map away (:mod:`cnnvis.road`).
+- **Pointing game** (Zhang et al. 2016, "Top-down Neural Attention by Excitation
+  Backprop"), when the object's box is given: does the map's peak fall on the object?
+
+Every curve is compared with a **band of random maps** (several seeded random maps, see
+:func:`cnnvis.metrics.random_map`), not one, of the method's own granularity by default
+(``random="auto"``): random blobs at the scale of a CAM for heatmaps, random pixels for
+pixel attributions. Like is compared with like: scattered pixels set to black destroy a
+prediction faster than any region does, and under ROAD scattered pixels are the easiest
+to impute, so a pixel map measured against blobs would win deletion and lose ROAD for its
+granularity alone. The margin of a method is
+``z = (band mean area - method area) / band spread`` for curves where lower is better
+(deletion, MoRF), the opposite sign where higher is better (insertion, LeRF), so
+``z > 0`` always means "better than random". The band's spread is the sample standard
+deviation of the random maps' areas, at least ``SPREAD_FLOOR``. An area is the mean
+class probability along the curve (trapezoid rule over the fractions, divided by the
+length of the axis). For a random map, removing "most relevant first" and "least
+relevant first" are the same experiment (the reverse of a random order is random), so
+one set of random ROAD curves is the band for both orders.
+
+Decision rule (every number it uses is on the result, in ``MethodTrust.evidence``):
+
+1. **Sanity gate.** A method fails when the rank correlation between its map on the
+   trained model and on a randomised copy reaches ``RHO_LIMIT`` = 0.5 at any step of the
+   cascade. Adebayo et al. find guided backprop and guided Grad-CAM close to 1 after the
+   top layers are re-drawn and the gradient and Grad-CAM close to 0; 0.5 lies between the
+   two groups, and above it the randomised model's map still orders most pixels as the
+   trained one did. A method that fails is **not trusted**, whatever its curves say.
+2. **Beating the random band.** A curve counts as *better* than random when ``z >=
+   Z_LIMIT`` = 2, *worse* when ``z <= -2``, and *no better than random* in between: with
+   a band of 4 random maps, another random map lands 2 spreads better than the band's
+   mean about once in 12 (Student's t with 3 degrees of freedom).
+3. **Trusted** = passes the sanity check, and beats the band under ROAD in both orders
+   (the debiased test: Rong et al. show that MoRF and LeRF then agree), and beats it on
+   deletion or insertion, and is worse than the band on none of the four curves, and,
+   when a box is given, hits it in the pointing game.
+4. **Not trusted** = fails the sanity check, or beats the band on none of the four
+   curves, or is worse than it under ROAD in both orders.
+5. **Use with care** = everything else; the reason names the first test that kept it
+   from "trusted" (ROAD, then curves worse than random, then deletion and insertion,
+   then the pointing game).
+
+Methods are ranked by verdict (trusted first), then those that pass the sanity check
+before those that fail it, then by their mean margin over the four curves.
+
+Cost: all the perturbed images of all methods and all curves go through one stream of
+batched compiled forward passes; the work is bounded by ``MAX_PASSES`` forward passes and
+``MAX_IMPUTED_PIXELS`` imputed pixels, checked before any map is computed. With the
+defaults (the 8 quick methods of the registry, 6 of them heatmaps, 2 bands of 4 random
+maps, 16 deletion steps, 5 ROAD fractions) a report on a 224 x 224 model makes 664
+forward passes and 120 imputations, and computes each map ``1 + sanity_steps`` times;
+``benchmarks/bench_trust.py`` times it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import inspect
+import threading
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Iterator, Mapping, Sequence
+
+import numpy as np
+
+from . import metrics, road
+from .errors import ParameterError
+from .images import resize_map
+from .models import VisModel, as_vis_model
+
+RHO_LIMIT = 0.5
+Z_LIMIT = 2.0
+SPREAD_FLOOR = 0.01  # probability-area units: smaller differences are not evidence
+Z_CLIP = 10.0  # margins are clipped to +-10 spreads when methods are ranked by their mean
+DEFAULT_RANDOM_MAPS = 4  # per band
+DEFAULT_STEPS = 16  # deletion and insertion steps
+RANDOM_KINDS = ("auto", *metrics.RANDOM_MAPS)
+DEFAULT_SANITY_STEPS = 3
+MAX_SANITY_STEPS = metrics.MAX_RANDOMIZATION_STEPS
+MAX_METHODS = metrics.MAX_METHODS
+MAX_PASSES = 4096  # forward passes of perturbed images in one report
+MAX_IMPUTED_PIXELS = 8_000_000  # pixels imputed by ROAD in one report (3 million by default)
+KEEP_COPY_BYTES = 256 * 2**20  # the randomisation copy is kept for models up to this size
+
+VERDICTS = ("trusted", "use with care", "not trusted")
+CURVE_TESTS = ("deletion", "insertion", "road_morf", "road_lerf")
+TESTS = ("sanity", *CURVE_TESTS, "pointing")
+TITLES = {
+    "sanity": "Sanity check",
+    "deletion": "Deletion",
+    "insertion": "Insertion",
+    "road_morf": "ROAD, most relevant first",
+    "road_lerf": "ROAD, least relevant first",
+    "pointing": "Pointing game",
+}
+PAPERS = {
+    "sanity": "Adebayo et al. 2018, Sanity Checks for Saliency Maps",
+    "deletion": "Petsiuk, Das & Saenko 2018, RISE",
+    "insertion": "Petsiuk, Das & Saenko 2018, RISE",
+    "road_morf": "Rong et al. 2022, A Consistent and Efficient Evaluation Strategy for Attribution Methods",
+    "road_lerf": "Rong et al. 2022, A Consistent and Efficient Evaluation Strategy for Attribution Methods",
+    "pointing": "Zhang et al. 2016, Top-down Neural Attention by Excitation Backprop",
+}
+BETTER = {"deletion": "lower", "insertion": "higher", "road_morf": "lower", "road_lerf": "higher"}
+AXES = {
+    "deletion": "fraction of pixels set to black",
+    "insertion": "fraction of pixels copied into the blurred photo",
+    "road_morf": "fraction removed, most relevant first (imputed)",
+    "road_lerf": "fraction removed, least relevant first (imputed)",
+}
+PHRASES = {  # a curve's name inside a sentence
+    "deletion": "deletion",
+    "insertion": "insertion",
+    "road_morf": "ROAD most relevant first",
+    "road_lerf": "ROAD least relevant first",
+}
+DECISION_RULE = (
+    f"A method is trusted when it passes the sanity check (rank correlation below {RHO_LIMIT} "
+    "with its map on a randomised model), beats the band of random maps by at least "
+    f"{Z_LIMIT:g} spreads under ROAD in both orders and on deletion or insertion, is worse "
+    "than the band on no curve, and hits the box when one is given. It is not trusted when "
+    "it fails the sanity check, beats the band on no curve, or is worse than it under ROAD "
+    "in both orders. Anything else is use with care."
+)
+
+
+# ----- results -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Band:
+    """The curves of the random maps for one test: per random map and per fraction."""
+
+    test: str
+    fractions: np.ndarray  # float32 (F,)
+    scores: np.ndarray  # float32 (random maps, F): the class probability
+    areas: np.ndarray  # float64 (random maps,): each random map's area
+
+    @property
+    def mean(self) -> np.ndarray:
+        return self.scores.mean(axis=0)
+
+    @property
+    def std(self) -> np.ndarray:
+        """The sample standard deviation per fraction (0 for a band of one map)."""
+        return self.scores.std(axis=0, ddof=1) if len(self.scores) > 1 else np.zeros_like(self.mean)
+
+    @property
+    def low(self) -> np.ndarray:
+        return self.scores.min(axis=0)
+
+    @property
+    def high(self) -> np.ndarray:
+        return self.scores.max(axis=0)
+
+    @property
+    def area_mean(self) -> float:
+        return float(self.areas.mean())
+
+    @property
+    def area_spread(self) -> float:
+        """The sample standard deviation of the areas, at least ``SPREAD_FLOOR``."""
+        spread = float(self.areas.std(ddof=1)) if len(self.areas) > 1 else 0.0
+        return max(spread, SPREAD_FLOOR)
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """One number that goes into a verdict, with what it was compared with."""
+
+    test: str  # one of TESTS
+    title: str
+    paper: str
+    value: float  # the method's area; the largest rank correlation; the distance in pixels
+    better: str  # "lower" or "higher"
+    reference: float  # the band's mean area; RHO_LIMIT; the pointing tolerance
+    spread: float | None  # the band's spread (curves only)
+    z: float | None  # the margin in spreads, > 0 = better than random (curves only)
+    outcome: str  # "better" / "within" / "worse"; "pass" / "fail"; "hit" / "miss"
+    detail: str  # the numbers in words
+
+    @property
+    def better_than_random(self) -> bool:
+        return self.outcome == "better"
+
+    @property
+    def worse_than_random(self) -> bool:
+        return self.outcome == "worse"
+
+
+@dataclass(frozen=True)
+class MethodTrust:
+    """One method's map, its curves, the evidence and the verdict."""
+
+    name: str
+    title: str
+    paper: str  # the method's own paper
+    map: np.ndarray  # float32 H x W at the photo's resolution
+    band: str  # the kind of random maps it is compared with: "blobs" or "pixels"
+    verdict: str  # one of VERDICTS
+    reason: str  # one sentence
+    rank: int  # 1 = first in the report
+    curves: Mapping[str, metrics.Curve]  # per curve test
+    evidence: tuple[Evidence, ...]
+    sanity_spearman: np.ndarray  # float32 (steps,): rank correlation per randomisation step
+    sanity_ssim: np.ndarray  # float32 (steps,): structural similarity per step
+    pointing: metrics.PointingResult | None
+    seconds: float  # time the method took on the trained model
+
+    def evidence_for(self, test: str) -> Evidence | None:
+        return next((e for e in self.evidence if e.test == test), None)
+
+    @property
+    def passed_sanity(self) -> bool:
+        sanity = self.evidence_for("sanity")
+        return sanity is not None and sanity.outcome == "pass"
+
+    @property
+    def faithfulness(self) -> float:
+        """The mean margin over the four curves, each clipped to +-Z_CLIP spreads."""
+        return mean_margin(self.evidence)
+
+
+@dataclass(frozen=True)
+class TrustReport:
+    """The trust report of several methods on one photo and class (see the module)."""
+
+    model: str
+    class_index: int
+    label: str
+    probability: float  # the class probability on the photo
+    seed: int
+    steps: int  # deletion / insertion steps
+    road_fractions: tuple[float, ...]
+    random: str  # "auto" (each method against its own granularity), "blobs" or "pixels"
+    random_maps: int  # per band
+    sanity_steps: tuple[str, ...]  # per step, the deepest layer randomised so far
+    layers_randomised: tuple[int, ...]  # per step, how many layers are random
+    box: tuple[float, float, float, float] | None
+    methods: tuple[MethodTrust, ...]  # ranked
+    bands: Mapping[str, Mapping[str, Band]]  # kind of random map -> curve test -> band
+    passes: int  # forward passes of perturbed images
+    imputations: int
+    imputed_pixels: int
+    # "maps", "sanity", "perturbations" (the stream of perturbed images), "imputation"
+    # (time spent imputing, overlapped with the stream's forward passes), "waiting for
+    # imputation" (what the forward passes waited for it), "total"
+    seconds: Mapping[str, float]
+
+    rule: str = DECISION_RULE
+
+    @property
+    def ranking(self) -> tuple[str, ...]:
+        return tuple(m.name for m in self.methods)
+
+    def method(self, name: str) -> MethodTrust:
+        for entry in self.methods:
+            if entry.name == name:
+                return entry
+        raise ParameterError(f"{name!r} is not in this report.")
+
+    @property
+    def caption(self) -> str:
+        return f"Trust report · {self.model} · {self.label} ({self.class_index})"
+
+    @property
+    def summary(self) -> str:
+        """One sentence: how many methods are trusted, and which."""
+        trusted = [m.title for m in self.methods if m.verdict == "trusted"]
+        target = f"{self.label} ({self.class_index}) on {self.model}"
+        if not trusted:
+            return f"None of the {len(self.methods)} methods is trusted for {target}."
+        return (
+            f"{len(trusted)} of {len(self.methods)} methods trusted for {target}: "
+            f"{', '.join(trusted)}."
+        )
+
+    @property
+    def note(self) -> str:
+        """Says where the ranking puts a method that fails the sanity check."""
+        failing = [m.title for m in self.methods if not m.passed_sanity]
+        if not failing:
+            return "Every method passes the sanity check."
+        return (
+            f"{', '.join(failing)} fail{'s' if len(failing) == 1 else ''} the sanity check and "
+            "rank below every method that passes it, whatever their curves."
+        )
+
+    @property
+    def table(self) -> list[dict]:
+        """One row per method, ranked: the numbers of the verdict, for a table widget."""
+        rows = []
+        for m in self.methods:
+            row = {"rank": m.rank, "method": m.title, "verdict": m.verdict}
+            for e in m.evidence:
+                row[e.test] = round(e.value, 3) if e.test != "pointing" else e.outcome
+                if e.z is not None:
+                    row[f"{e.test}_z"] = round(e.z, 1)
+            row["reason"] = m.reason
+            rows.append(row)
+        return rows
+
+    @property
+    def panels(self) -> list[dict]:
+        """The four curve panels for :func:`cnnvis.render.trust_chart`: per test the
+        band (mean, spread, range per fraction) and each method's curve with its area."""
+        panels = []
+        for test in CURVE_TESTS:
+            bands = [(kind, by_test[test]) for kind, by_test in self.bands.items()]
+            panels.append(
+                {
+                    "title": TITLES[test],
+                    "xlabel": AXES[test],
+                    "better": BETTER[test],
+                    "fractions": bands[0][1].fractions,
+                    "bands": [
+                        {
+                            "label": f"{len(band.areas)} random maps ({kind})",
+                            "mean": band.mean,
+                            "std": band.std,
+                            "low": band.low,
+                            "high": band.high,
+                            "area": band.area_mean,
+                        }
+                        for kind, band in bands
+                    ],
+                    "curves": [
+                        (m.title, m.curves[test].scores, m.evidence_for(test).value)
+                        for m in self.methods
+                    ],
+                }
+            )
+        return panels
+
+    def to_dict(self, *, maps: bool = False) -> dict:
+        """Everything as JSON-able numbers, lists and strings (``maps=True`` adds each
+        method's map as nested lists, rounded to 3 decimals)."""
+        return {
+            "model": self.model,
+            "class_index": self.class_index,
+            "label": self.label,
+            "probability": self.probability,
+            "seed": self.seed,
+            "steps": self.steps,
+            "road_fractions": list(self.road_fractions),
+            "random": self.random,
+            "random_maps": self.random_maps,
+            "sanity_steps": list(self.sanity_steps),
+            "layers_randomised": list(self.layers_randomised),
+            "box": list(self.box) if self.box is not None else None,
+            "rule": self.rule,
+            "thresholds": {"rho_limit": RHO_LIMIT, "z_limit": Z_LIMIT, "spread_floor": SPREAD_FLOOR},
+            "summary": self.summary,
+            "note": self.note,
+            "methods": [_method_dict(m, maps) for m in self.methods],
+            "bands": {
+                kind: {test: _band_dict(band) for test, band in by_test.items()}
+                for kind, by_test in self.bands.items()
+            },
+            "cost": {
+                "passes": self.passes,
+                "imputations": self.imputations,
+                "imputed_pixels": self.imputed_pixels,
+                "seconds": {k: float(v) for k, v in self.seconds.items()},
+            },
+        }
+
+
+def _floats(values) -> list:
+    return [float(v) for v in np.asarray(values, np.float64).ravel()]
+
+
+def _band_dict(band: Band) -> dict:
+    return {
+        "fractions": _floats(band.fractions),
+        "mean": _floats(band.mean),
+        "std": _floats(band.std),
+        "low": _floats(band.low),
+        "high": _floats(band.high),
+        "scores": [_floats(row) for row in band.scores],
+        "areas": _floats(band.areas),
+        "area_mean": band.area_mean,
+        "area_spread": band.area_spread,
+    }
+
+
+def _method_dict(m: MethodTrust, maps: bool) -> dict:
+    entry = {
+        "name": m.name,
+        "title": m.title,
+        "paper": m.paper,
+        "band": m.band,
+        "rank": m.rank,
+        "verdict": m.verdict,
+        "reason": m.reason,
+        "faithfulness": m.faithfulness,
+        "evidence": [
+            {
+                "test": e.test,
+                "title": e.title,
+                "paper": e.paper,
+                "value": float(e.value),
+                "better": e.better,
+                "reference": float(e.reference),
+                "spread": None if e.spread is None else float(e.spread),
+                "z": None if e.z is None else float(e.z),
+                "outcome": e.outcome,
+                "detail": e.detail,
+            }
+            for e in m.evidence
+        ],
+        "curves": {
+            test: {"fractions": _floats(c.fractions), "scores": _floats(c.scores)}
+            for test, c in m.curves.items()
+        },
+        "sanity": {"spearman": _floats(m.sanity_spearman), "ssim": _floats(m.sanity_ssim)},
+        "pointing": None
+        if m.pointing is None
+        else {
+            "hit": bool(m.pointing.hit),
+            "peak": list(m.pointing.peak),
+            "distance": float(m.pointing.distance),
+            "tolerance": float(m.pointing.tolerance),
+        },
+        "seconds": float(m.seconds),
+    }
+    if maps:
+        entry["map"] = np.round(m.map.astype(np.float64), 3).tolist()
+    return entry
+
+
+# ----- the decision rule ---------------------------------------------------------------
+def curve_area(curve: metrics.Curve) -> float:
+    """The mean class probability along the curve: trapezoid area / axis length."""
+    span = float(curve.fractions[-1] - curve.fractions[0])
+    return curve.auc / span
+
+
+def curve_evidence(test: str, area: float, band: Band) -> Evidence:
+    """The method's area against the band: margin ``z`` in spreads (> 0 = better)."""
+    sign = 1.0 if BETTER[test] == "lower" else -1.0
+    z = sign * (band.area_mean - area) / band.area_spread
+    outcome = "better" if z >= Z_LIMIT else "worse" if z <= -Z_LIMIT else "within"
+    return Evidence(
+        test=test,
+        title=TITLES[test],
+        paper=PAPERS[test],
+        value=float(area),
+        better=BETTER[test],
+        reference=band.area_mean,
+        spread=band.area_spread,
+        z=float(z),
+        outcome=outcome,
+        detail=(
+            f"area {area:.3f} vs {band.area_mean:.3f} ± {band.area_spread:.3f} for "
+            f"{len(band.areas)} random maps ({BETTER[test]} is better): z = {z:+.1f}"
+        ),
+    )
+
+
+def sanity_evidence(spearman: Sequence[float]) -> Evidence:
+    rho = float(np.max(spearman))
+    passed = rho < RHO_LIMIT
+    return Evidence(
+        test="sanity",
+        title=TITLES["sanity"],
+        paper=PAPERS["sanity"],
+        value=rho,
+        better="lower",
+        reference=RHO_LIMIT,
+        spread=None,
+        z=None,
+        outcome="pass" if passed else "fail",
+        detail=(
+            f"rank correlation with the trained model's map up to {rho:.2f} as the layers "
+            f"are randomised from the top (it must stay below {RHO_LIMIT})"
+        ),
+    )
+
+
+def pointing_evidence(result: metrics.PointingResult) -> Evidence:
+    return Evidence(
+        test="pointing",
+        title=TITLES["pointing"],
+        paper=PAPERS["pointing"],
+        value=result.distance,
+        better="lower",
+        reference=result.tolerance,
+        spread=None,
+        z=None,
+        outcome="hit" if result.hit else "miss",
+        detail=(
+            f"the map's peak at ({result.peak[0]}, {result.peak[1]}) is "
+            + ("inside the box" if result.distance == 0 else f"{result.distance:.0f} pixels from the box")
+            + f" (tolerance {result.tolerance:g})"
+        ),
+    )
+
+
+def mean_margin(evidence: Sequence[Evidence]) -> float:
+    margins = [float(np.clip(e.z, -Z_CLIP, Z_CLIP)) for e in evidence if e.test in CURVE_TESTS]
+    return float(np.mean(margins)) if margins else 0.0
+
+
+def _z_list(items: Sequence[Evidence]) -> str:
+    return " and ".join(f"{PHRASES[e.test]} (z = {e.z:+.1f})" for e in items)
+
+
+def decide(evidence: Sequence[Evidence]) -> tuple[str, str]:
+    """(verdict, one sentence why) from a method's evidence, by the module's rule."""
+    by_test = {e.test: e for e in evidence}
+    missing = [t for t in ("sanity", *CURVE_TESTS) if t not in by_test]
+    if missing:
+        raise ParameterError(f"A verdict needs the {', '.join(missing)} evidence.")
+    sanity = by_test["sanity"]
+    curves = [by_test[t] for t in CURVE_TESTS]
+    morf, lerf = by_test["road_morf"], by_test["road_lerf"]
+    rise = [by_test["deletion"], by_test["insertion"]]
+    pointing = by_test.get("pointing")
+    if sanity.outcome != "pass":
+        return "not trusted", (
+            "Its map keeps much of its ranking of the pixels when the model's weights are "
+            f"randomised (rank correlation up to {sanity.value:.2f}, limit {RHO_LIMIT}), so "
+            "it shows the image more than what the model learned."
+        )
+    passed = f"It passes the sanity check (rank correlation at most {sanity.value:.2f})"
+    if not any(e.better_than_random for e in curves):
+        best = max(curves, key=lambda e: e.z)
+        return "not trusted", (
+            f"{passed}, but it beats the random maps on none of the four curves (the best is "
+            f"{PHRASES[best.test]}, z = {best.z:+.1f}; {Z_LIMIT:g} is needed)."
+        )
+    if morf.worse_than_random and lerf.worse_than_random:
+        return "not trusted", (
+            f"{passed}, but it is worse than the random maps on {_z_list([morf, lerf])}."
+        )
+    road_short = [e for e in (morf, lerf) if not e.better_than_random]
+    if road_short:
+        return "use with care", (
+            f"{passed}, but on {_z_list(road_short)} it is no better than the random maps "
+            f"({Z_LIMIT:g} is needed)."
+        )
+    worse = [e for e in curves if e.worse_than_random]
+    if worse:
+        return "use with care", (
+            f"{passed} and beats the random maps under ROAD, but it is worse than them on "
+            f"{_z_list(worse)}."
+        )
+    if not any(e.better_than_random for e in rise):
+        return "use with care", (
+            f"{passed} and beats the random maps under ROAD, but on neither "
+            f"{_z_list(rise).replace(' and ', ' nor ')} ({Z_LIMIT:g} is needed)."
+        )
+    if pointing is not None and pointing.outcome != "hit":
+        return "use with care", (
+            f"{passed} and beats the random maps, but its peak lies {pointing.value:.0f} pixels "
+            "outside the object's box (the model, or the map, looks elsewhere)."
+        )
+    won = [e for e in curves if e.better_than_random]
+    return "trusted", f"{passed} and beats the random maps on {_z_list(won)}."
+
+
+def rank_key(entry: MethodTrust) -> tuple:
+    return (VERDICTS.index(entry.verdict), not entry.passed_sanity, -entry.faithfulness)
+
+
+# ----- the methods ---------------------------------------------------------------------
+@dataclass(frozen=True)
+class Method:
+    """A method as the report calls it: ``function(model, image, target_class=...)``."""
+
+    name: str
+    title: str
+    paper: str
+    function: Callable
+    band: str | None = None  # "blobs" for a heatmap, "pixels" for an attribution, else unknown
+
+
+BAND_OF_OUTPUT = {"heatmap": "blobs", "attribution": "pixels"}
+
+
+def band_of(result) -> str:
+    """The granularity of a method's result: "blobs" for a heatmap (or a plain H x W
+    map), "pixels" for a per-pixel attribution (H x W x 3)."""
+    if hasattr(result, "heatmap"):
+        return "blobs"
+    values = getattr(result, "values", result)
+    return "pixels" if np.ndim(values) == 3 else "blobs"
+
+
+def technique_cost(technique) -> str:
+    """A registry technique's cost, ``"quick"`` or ``"long"``: its declared ``cost``, else
+    (until every technique declares one) "long" for a function that takes a
+    ``batch_size``, i.e. runs many batched passes (SmoothGrad, Integrated Gradients,
+    Score-CAM, occlusion)."""
+    cost = getattr(technique, "cost", None)
+    if cost in ("quick", "long"):
+        return cost
+    try:
+        parameters = inspect.signature(technique.function).parameters
+    except (TypeError, ValueError):
+        return "long"
+    return "long" if "batch_size" in parameters else "quick"
+
+
+def default_methods() -> list[str]:
+    """The registry's quick heatmap and attribution methods, in registry order."""
+    from .techniques import TECHNIQUES
+
+    return [
+        name
+        for name, t in TECHNIQUES.items()
+        if t.output in metrics.MAP_OUTPUTS and technique_cost(t) == "quick"
+    ]
+
+
+def resolve_methods(methods) -> list[Method]:
+    """Registry names, functions, or a mapping from names to either, as :class:`Method`s
+    (``None``: :func:`default_methods`). A registry technique's function keeps its title
+    and paper."""
+    from .techniques import TECHNIQUES
+
+    available = {name: t for name, t in TECHNIQUES.items() if t.output in metrics.MAP_OUTPUTS}
+    by_function = {t.function: t for t in available.values()}
+    if methods is None:
+        methods = default_methods()
+    if isinstance(methods, Mapping):
+        items = list(methods.items())
+    else:
+        if isinstance(methods, str) or callable(methods):
+            methods = [methods]
+        items = [(m if isinstance(m, str) else None, m) for m in methods]
+    if not 1 <= len(items) <= MAX_METHODS:
+        raise ParameterError(f"A trust report takes from 1 to {MAX_METHODS} methods.")
+    resolved = []
+    for name, method in items:
+        if isinstance(method, str):
+            if method not in available:
+                raise ParameterError(
+                    f"'{method}' is not a heatmap or attribution method; choose from "
+                    f"{', '.join(available)}."
+                )
+            method = available[method].function
+        if not callable(method):
+            raise ParameterError("Each method must be a registry name or a function.")
+        technique = by_function.get(method)
+        if technique is not None:
+            resolved.append(
+                Method(
+                    name or technique.name,
+                    technique.title,
+                    technique.paper,
+                    method,
+                    BAND_OF_OUTPUT.get(technique.output),
+                )
+            )
+        else:
+            label = str(name or getattr(method, "__name__", "method"))
+            resolved.append(Method(label, label, str(getattr(method, "paper", "")), method))
+    if len({m.name for m in resolved}) != len(resolved):
+        raise ParameterError("Give each method a different name.")
+    return resolved
+
+
+# ----- cost ----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Work:
+    """What a report will do, counted before anything runs."""
+
+    passes: int
+    imputations: int
+    imputed_pixels: int
+    map_calls: int
+
+
+def planned_work(
+    methods: int,
+    random_maps: int,
+    steps: int,
+    fractions: Sequence[float],
+    pixels: int,
+    sanity_steps: int,
+) -> Work:
+    """Forward passes: (methods + random maps) x 2 x (steps + 1) for deletion and
+    insertion, plus (2 x methods + random maps) x fractions for ROAD (the random maps'
+    curves serve both orders); as many imputations as ROAD passes; maps: each method on
+    the trained model and after each randomisation step. ``random_maps`` counts the
+    maps of every band."""
+    road_curves = 2 * methods + random_maps
+    removed = sum(road.removal_count(pixels, f) for f in fractions)
+    return Work(
+        passes=(methods + random_maps) * 2 * (steps + 1) + road_curves * len(fractions),
+        imputations=road_curves * len(fractions),
+        imputed_pixels=road_curves * removed,
+        map_calls=methods * (1 + sanity_steps),
+    )
+
+
+def check_work(work: Work) -> None:
+    if work.passes > MAX_PASSES or work.imputed_pixels > MAX_IMPUTED_PIXELS:
+        raise ParameterError(
+            f"This report would need {work.passes} forward passes and impute "
+            f"{work.imputed_pixels / 1e6:.1f} million pixels (at most {MAX_PASSES} and "
+            f"{MAX_IMPUTED_PIXELS / 1e6:.0f} million): use fewer methods, steps, ROAD "
+            "fractions or random maps."
+        )
+
+
+# ----- the model-randomisation copy ----------------------------------------------------
+@dataclass
+class _KeptCopy:
+    copy: VisModel
+    lock: threading.Lock
+
+
+@contextlib.contextmanager
+def randomisation_copy(model: VisModel) -> Iterator[VisModel]:
+    """An independent copy of ``model`` holding the trained weights, to randomise.
+
+    For models of at most ``KEEP_COPY_BYTES`` of weights the copy is built once and kept
+    in the model's own cache of compiled functions (so it goes when the model leaves the
+    model cache), with its compiled functions: later reports only copy the weights back
+    (0.1 s on MobileNetV2) instead of building and tracing again. One report at a time
+    uses it. Larger models get a fresh copy per report."""
+    if model.nbytes > KEEP_COPY_BYTES:
+        yield metrics.independent_copy(model)
+        return
+    kept = model.function(
+        ("trust", "randomisation copy"),
+        lambda: _KeptCopy(metrics.independent_copy(model), threading.Lock()),
+    )
+    with kept.lock:
+        kept.copy.keras_model.set_weights(model.keras_model.get_weights())
+        yield kept.copy
+
+
+@dataclass(frozen=True)
+class SanityResult:
+    steps: tuple[str, ...]
+    layers_randomised: tuple[int, ...]
+    spearman: np.ndarray  # (methods, steps)
+    ssim: np.ndarray  # (methods, steps)
+
+
+def cascading_randomisation(
+    model: VisModel,
+    image: np.ndarray,
+    functions: Sequence[Callable],
+    originals: Sequence[np.ndarray],
+    class_index: int,
+    *,
+    steps: int,
+    seed: int,
+    progress: Callable[[float, str], None] | None = None,
+) -> SanityResult:
+    """Adebayo et al.'s cascading randomisation, as :func:`cnnvis.metrics.randomization_check`
+    does it (the same layer groups and the same random weights for a seed), on the kept
+    copy, against maps already computed on the trained model (``originals``)."""
+    size = originals[0].shape
+    rho = np.zeros((len(functions), 0))
+    similarity = np.zeros((len(functions), 0))
+    labels: list[str] = []
+    counts: list[int] = []
+    with randomisation_copy(model) as copy:
+        groups = metrics.randomization_groups(copy, steps)
+        rng = np.random.default_rng(seed)
+        done = 0
+        for step, group in enumerate(groups):
+            if progress is not None:
+                progress(step / len(groups), f"randomising down to {group[-1]}")
+            metrics._randomise(copy, group, rng)
+            done += len(group)
+            labels.append(group[-1])
+            counts.append(done)
+            maps = [
+                metrics._map_for(size, metrics._call_with_class(fn, copy, image, class_index))
+                for fn in functions
+            ]
+            rho = np.column_stack([rho, [metrics.spearman(o, m) for o, m in zip(originals, maps)]])
+            similarity = np.column_stack(
+                [similarity, [metrics.ssim(o, m) for o, m in zip(originals, maps)]]
+            )
+    return SanityResult(
+        tuple(labels), tuple(counts), rho.astype(np.float32), similarity.astype(np.float32)
+    )
+
+
+# ----- the perturbed images: one stream ------------------------------------------------
+@dataclass
+class StreamCost:
+    passes: int = 0
+    imputations: int = 0
+    imputed_pixels: int = 0
+    imputation_seconds: float = 0.0  # spent imputing (overlapped with the forward passes)
+    waiting_seconds: float = 0.0  # the forward passes waited for images this long
+    seconds: float = 0.0  # the whole stream
+
+
+def perturbation_curves(
+    model: VisModel,
+    pixels: np.ndarray,
+    maps: Sequence[np.ndarray],
+    tests: Sequence[Sequence[str]],
+    class_index: int,
+    *,
+    steps: int,
+    fractions: Sequence[float],
+    seed: int,
+    batch_size: int = 16,
+    progress: Callable[[float, str], None] | None = None,
+) -> tuple[list[dict[str, metrics.Curve]], StreamCost]:
+    """Curves of every model-size map for its ``tests`` (of CURVE_TESTS), from one stream
+    of batched forward passes.
+
+    Deletion and insertion are built exactly as :func:`cnnvis.metrics.curves_for_maps`
+    builds them (the same pixel ranks for a seed); ROAD curves start at fraction 0 with
+    the photo's own probability, then one imputed image per fraction. The noise of
+    the imputation of map ``i``, order ``o``, fraction ``k`` comes from
+    ``numpy.random.default_rng([seed, 7, i, o, k])``, so results do not depend on the
+    batch size.
+    """
+    from .techniques import compiled
+
+    height, width = pixels.shape[:2]
+    total = height * width
+    counts = np.rint(np.arange(steps + 1) * total / steps).astype(np.int64)
+    rise_axis = (np.arange(steps + 1) / steps).astype(np.float32)
+    road_axis = np.array((0.0, *fractions), np.float32)
+    rng = np.random.default_rng(seed)
+    ranks = [metrics.pixel_ranks(m, rng) for m in maps]
+    start_insertion = metrics.blurred(pixels)
+    batch_size = compiled.capped_batch_size((height, width), batch_size)
+
+    specs: list[tuple[int, str, int]] = []
+    for i, wanted in enumerate(tests):
+        # Deletion's first image is the photo itself: ROAD's fraction 0 reads it there.
+        specs += [(i, "deletion", k) for k in range(steps + 1)]
+        specs += [(i, "insertion", k) for k in range(steps + 1) if "insertion" in wanted]
+        for test in ("road_morf", "road_lerf"):
+            if test in wanted:
+                specs += [(i, test, k) for k in range(len(fractions))]
+    cost = StreamCost(passes=len(specs))
+
+    def image(spec: tuple[int, str, int]) -> np.ndarray:
+        i, test, k = spec
+        if test == "deletion":
+            return np.where((ranks[i] < counts[k])[..., None], 0.0, pixels)
+        if test == "insertion":
+            return np.where((ranks[i] < counts[k])[..., None], pixels, start_insertion)
+        order = test.removeprefix("road_")
+        start = time.perf_counter()
+        removed = road.removed_pixels(ranks[i], fractions[k], order)
+        noise = np.random.default_rng([seed, 7, i, road.ORDERS.index(order), k])
+        imputed = road.impute(pixels, removed, rng=noise)
+        cost.imputation_seconds += time.perf_counter() - start
+        cost.imputations += 1
+        cost.imputed_pixels += int(removed.sum())
+        return imputed
+
+    def build(start: int, stop: int) -> np.ndarray:
+        batch = np.empty((stop - start, height, width, 3), np.float32)
+        for row in range(start, stop):
+            batch[row - start] = image(specs[row])
+        return batch
+
+    # One batch is built ahead, in a worker thread, while the model runs the current one
+    # (the imputations' sparse solves and TensorFlow's forward pass overlap). Each image
+    # depends only on its own seeds, so the results do not depend on this timing.
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnvis-road") as worker:
+        ahead: dict[tuple[int, int], Future] = {}
+
+        def rows(start: int, stop: int) -> np.ndarray:
+            if progress is not None:
+                progress(start / len(specs), f"{start} of {len(specs)} perturbed images")
+            future = ahead.pop((start, stop), None) or worker.submit(build, start, stop)
+            following = (stop, min(stop + batch_size, len(specs)))
+            if following[0] < following[1]:
+                ahead[following] = worker.submit(build, *following)
+            waited = time.perf_counter()
+            batch = future.result()
+            cost.waiting_seconds += time.perf_counter() - waited
+            return batch
+
+        try:
+            scores = metrics._probabilities(model, rows, len(specs), batch_size, class_index)
+        finally:
+            for future in ahead.values():
+                future.cancel()
+    cost.seconds = time.perf_counter() - began
+    collected: list[dict[str, list[float]]] = [{} for _ in maps]
+    for (i, test, _), score in zip(specs, scores):
+        collected[i].setdefault(test, []).append(float(score))
+    curves = []
+    for i, wanted in enumerate(tests):
+        clean = collected[i]["deletion"][0]
+        entry = {}
+        for test in wanted:
+            if test in ("deletion", "insertion"):
+                entry[test] = metrics.Curve(rise_axis, np.array(collected[i][test], np.float32))
+            else:
+                values = np.array([clean, *collected[i][test]], np.float32)
+                entry[test] = metrics.Curve(road_axis, values)
+        curves.append(entry)
+    return curves, cost
+
+
+# ----- the report ----------------------------------------------------------------------
+def _stage(progress, low: float, high: float) -> Callable[[float, str], None] | None:
+    """A progress callback for one stage, mapping its [0, 1] onto [low, high]."""
+    if progress is None:
+        return None
+    return lambda done, text: progress(low + (high - low) * min(max(done, 0.0), 1.0), text)
+
+
+def _check_box(box, size: tuple[int, int]) -> tuple[float, float, float, float] | None:
+    if box is None:
+        return None
+    return metrics.pointing_game(np.zeros(size, np.float32), box).box
+
+
+def _planned_bands(methods: Sequence[Method], random: str) -> set[str]:
+    """The kinds of random band a report may need (both when a method's kind is unknown
+    until it runs)."""
+    if random != "auto":
+        return {random}
+    kinds = {m.band for m in methods}
+    return set(metrics.RANDOM_MAPS) if None in kinds else kinds  # type: ignore[return-value]
+
+
+def _bands(curves: Sequence[dict[str, metrics.Curve]]) -> dict[str, Band]:
+    """The band of each curve test from the random maps' curves (ROAD's LeRF band is
+    the MoRF band: for a random map the two orders are the same experiment)."""
+    bands = {}
+    for test in CURVE_TESTS:
+        source = [c["road_morf" if test == "road_lerf" else test] for c in curves]
+        bands[test] = Band(
+            test=test,
+            fractions=source[0].fractions,
+            scores=np.stack([c.scores for c in source]),
+            areas=np.array([curve_area(c) for c in source]),
+        )
+    return bands
+
+
+def trust_report(
+    model: VisModel | str,
+    image,
+    methods=None,
+    target_class: int | str | None = None,
+    box: Sequence[float] | None = None,
+    seed: int = 0,
+    *,
+    steps: int = DEFAULT_STEPS,
+    road_fractions: Sequence[float] = road.DEFAULT_FRACTIONS,
+    random: str = "auto",
+    random_maps: int = DEFAULT_RANDOM_MAPS,
+    sanity_steps: int = DEFAULT_SANITY_STEPS,
+    batch_size: int = 16,
+    progress: Callable[[float, str], None] | None = None,
+) -> TrustReport:
+    """Which explanation of ``image``'s class to trust: see the module for the tests and
+    the decision rule.
+
+    ``methods``: registry names of heatmap and attribution techniques, functions called
+    as ``f(model, image, target_class=index)`` (returning a map, an attribution or a
+    technique's result), or a mapping from names to either; default: the registry's quick
+    heatmap and attribution methods (:func:`default_methods`). Every map explains one
+    class (default: the top class). ``box = (x0, y0, x1, y1)``: the object, in the
+    photo's pixels, for the pointing game. ``seed`` seeds the random maps, the ties of
+    pixel ranks, ROAD's noise and the randomised weights. ``steps``: deletion and
+    insertion steps; ``road_fractions``: ROAD's removal fractions; ``random``: the kind
+    of random maps ("auto": blobs for heatmaps, pixels for attributions; see
+    :func:`cnnvis.metrics.random_map`) and ``random_maps`` how many in each band;
+    ``sanity_steps``: layer groups of the cascading randomisation (see
+    :func:`cnnvis.metrics.randomization_groups`). ``progress(fraction, text)`` is called
+    as the work advances (for ``gr.Progress``).
+    """
+    from .techniques.base import check_choice, check_int, prepare
+
+    began = time.perf_counter()
+    model = as_vis_model(model)
+    chosen = resolve_methods(methods)
+    random = check_choice("random", random, RANDOM_KINDS)
+    steps, seed, batch_size, _, random_maps = metrics._check_common(
+        steps, seed, batch_size, metrics.RANDOM_MAPS[0], random_maps
+    )
+    fractions = road.check_fractions(road_fractions)
+    sanity_steps = check_int("sanity_steps", sanity_steps, 1, MAX_SANITY_STEPS)
+    prepared = prepare(model, image)
+    pixels = prepared.batch[0]
+    shape = pixels.shape[:2]
+    road.check_size(shape, model.name)
+    planned = len(_planned_bands(chosen, random)) * random_maps
+    check_work(planned_work(len(chosen), planned, steps, fractions, shape[0] * shape[1], sanity_steps))
+    box = _check_box(box, prepared.size)
+    say = progress or (lambda fraction, text: None)
+
+    # 1. The maps on the trained model.
+    klass = metrics._top_class(model, prepared.batch, target_class)
+    maps, kinds, seconds = [], [], []
+    for i, method in enumerate(chosen):
+        say(0.15 * i / len(chosen), f"Computing {method.title}")
+        start = time.perf_counter()
+        result = metrics._call_with_class(method.function, model, prepared.image, klass)
+        seconds.append(time.perf_counter() - start)
+        maps.append(metrics._map_for(prepared.size, result))
+        kinds.append(random if random != "auto" else method.band or band_of(result))
+    maps_done = time.perf_counter()
+
+    # 2. The sanity check, on the kept randomisation copy.
+    say(0.15, "Sanity check: randomising a copy of the model from the top")
+    sanity = cascading_randomisation(
+        model,
+        prepared.image,
+        [m.function for m in chosen],
+        maps,
+        klass,
+        steps=sanity_steps,
+        seed=seed,
+        progress=_stage(progress, 0.15, 0.35),
+    )
+    sanity_done = time.perf_counter()
+
+    # 3. Deletion, insertion and ROAD of every map and every random map, one stream.
+    say(0.35, "Deletion, insertion and ROAD")
+    used = [kind for kind in metrics.RANDOM_MAPS if kind in kinds]
+    random_maps_of = {
+        kind: [metrics.random_map(shape, kind, seed, i) for i in range(random_maps)] for kind in used
+    }
+    band_maps = [m for kind in used for m in random_maps_of[kind]]
+    curves, cost = perturbation_curves(
+        model,
+        pixels,
+        [resize_map(m, shape) for m in maps] + band_maps,
+        [CURVE_TESTS] * len(chosen) + [("deletion", "insertion", "road_morf")] * len(band_maps),
+        klass,
+        steps=steps,
+        fractions=fractions,
+        seed=seed,
+        batch_size=batch_size,
+        progress=_stage(progress, 0.35, 0.98),
+    )
+    offset = len(chosen)
+    bands = {}
+    for kind in used:
+        bands[kind] = _bands(curves[offset : offset + random_maps])
+        offset += random_maps
+
+    # 4. Evidence, verdicts, ranking.
+    entries = []
+    for i, method in enumerate(chosen):
+        band = bands[kinds[i]]
+        evidence = [sanity_evidence(sanity.spearman[i])]
+        evidence += [curve_evidence(t, curve_area(curves[i][t]), band[t]) for t in CURVE_TESTS]
+        pointing = metrics.pointing_game(maps[i], box) if box is not None else None
+        if pointing is not None:
+            evidence.append(pointing_evidence(pointing))
+        verdict, reason = decide(evidence)
+        entries.append(
+            MethodTrust(
+                name=method.name,
+                title=method.title,
+                paper=method.paper,
+                map=maps[i],
+                band=kinds[i],
+                verdict=verdict,
+                reason=reason,
+                rank=0,
+                curves=curves[i],
+                evidence=tuple(evidence),
+                sanity_spearman=sanity.spearman[i],
+                sanity_ssim=sanity.ssim[i],
+                pointing=pointing,
+                seconds=seconds[i],
+            )
+        )
+    entries.sort(key=rank_key)
+    ranked = tuple(dataclasses.replace(e, rank=rank) for rank, e in enumerate(entries, 1))
+    finished = time.perf_counter()
+    say(1.0, "Trust report ready")
+    return TrustReport(
+        model=model.name,
+        class_index=klass,
+        label=model.class_label(klass),
+        probability=float(curves[0]["deletion"].scores[0]),
+        seed=seed,
+        steps=steps,
+        road_fractions=fractions,
+        random=random,
+        random_maps=random_maps,
+        sanity_steps=sanity.steps,
+        layers_randomised=sanity.layers_randomised,
+        box=box,
+        methods=ranked,
+        bands=bands,
+        passes=cost.passes,
+        imputations=cost.imputations,
+        imputed_pixels=cost.imputed_pixels,
+        seconds={
+            "maps": maps_done - began,
+            "sanity": sanity_done - maps_done,
+            "perturbations": cost.seconds,
+            "imputation": cost.imputation_seconds,
+            "waiting for imputation": cost.waiting_seconds,
+            "total": finished - began,
+        },
+    )
+
+
+__all__ = [
+    "TrustReport",
+    "MethodTrust",
+    "Evidence",
+    "Band",
+    "trust_report",
+    "default_methods",
+    "decide",
+    "RHO_LIMIT",
+    "Z_LIMIT",
+    "DECISION_RULE",
+]
