@@ -4,10 +4,10 @@
 class, and puts each map through four published tests:
 
 - **Sanity check** (Adebayo et al. 2018, "Sanity Checks for Saliency Maps"): the
-  network's layers are re-drawn at random from the top down (on an independent copy of
-  the model, kept and reused between reports), and each method's map is computed again.
-  A map that keeps its ranking of the pixels (Spearman rank correlation) once the weights
-  it claims to explain are gone shows the image, not the model.
+  network's layers are re-drawn at random from the top down, on an independent copy of
+  the model kept between reports (:mod:`cnnvis.sanity`), and each method's map is
+  computed again. A map that keeps its ranking of the pixels (Spearman rank correlation)
+  once the weights it claims to explain are gone shows the image, not the model.
 - **Deletion and insertion** (Petsiuk, Das & Saenko 2018, "RISE"): the class
   probability as the map's most important pixels are set to black, or copied into a
   blurred photo (:mod:`cnnvis.metrics`).
@@ -20,64 +20,35 @@ class, and puts each map through four published tests:
 
 Every curve is compared with a **band of random maps** (several seeded random maps, see
 :func:`cnnvis.metrics.random_map`), not one, of the method's own granularity by default
-(``random="auto"``): random blobs at the scale of a CAM for heatmaps, random pixels for
-pixel attributions. Like is compared with like: scattered pixels set to black destroy a
-prediction faster than any region does, and under ROAD scattered pixels are the easiest
-to impute, so a pixel map measured against blobs would win deletion and lose ROAD for its
-granularity alone. The margin of a method is
-``z = (band mean area - method area) / band spread`` for curves where lower is better
-(deletion, MoRF), the opposite sign where higher is better (insertion, LeRF), so
-``z > 0`` always means "better than random". The band's spread is the sample standard
-deviation of the random maps' areas, at least ``SPREAD_FLOOR``. An area is the mean
-class probability along the curve (trapezoid rule over the fractions, divided by the
-length of the axis). For a random map, removing "most relevant first" and "least
-relevant first" are the same experiment (the reverse of a random order is random), so
-one set of random ROAD curves is the band for both orders.
+(``random="auto"``): random blobs at the scale of a CAM for heatmaps (and plain H x W
+maps), random pixels for pixel attributions. Like is compared with like: scattered
+pixels set to black destroy a prediction faster than any region does, and under ROAD
+scattered pixels are the easiest to impute, so a pixel map measured against blobs would
+win deletion and lose ROAD for its granularity alone. For a random map, removing "most
+relevant first" and "least relevant first" are the same experiment (the reverse of a
+random order is random), so one set of random ROAD curves is the band for both orders.
 
-Decision rule (every number it uses is on the result, in ``MethodTrust.evidence``):
-
-1. **Sanity gate.** A method fails when the rank correlation between its map on the
-   trained model and on a randomised copy reaches ``RHO_LIMIT`` = 0.5 at any step of the
-   cascade. Adebayo et al. find guided backprop and guided Grad-CAM close to 1 after the
-   top layers are re-drawn and the gradient and Grad-CAM close to 0; 0.5 lies between the
-   two groups, and above it the randomised model's map still orders most pixels as the
-   trained one did. A method that fails is **not trusted**, whatever its curves say.
-2. **Beating the random band.** A curve counts as *better* than random when ``z >=
-   Z_LIMIT`` = 2, *worse* when ``z <= -2``, and *no better than random* in between: with
-   a band of 4 random maps, another random map lands 2 spreads better than the band's
-   mean about once in 12 (Student's t with 3 degrees of freedom).
-3. **Trusted** = passes the sanity check, and beats the band under ROAD in both orders
-   (the debiased test: Rong et al. show that MoRF and LeRF then agree), and beats it on
-   deletion or insertion, and is worse than the band on none of the four curves, and,
-   when a box is given, hits it in the pointing game.
-4. **Not trusted** = fails the sanity check, or beats the band on none of the four
-   curves, or is worse than it under ROAD in both orders.
-5. **Use with care** = everything else; the reason names the first test that kept it
-   from "trusted" (ROAD, then curves worse than random, then deletion and insertion,
-   then the pointing game).
-
-Methods are ranked by verdict (trusted first), then those that pass the sanity check
-before those that fail it, then by their mean margin over the four curves.
+The verdict of each method ("trusted", "use with care" or "not trusted") follows the
+rule of :mod:`cnnvis.verdict`, with one sentence saying why; every number it uses is on
+the result (``MethodTrust.evidence``, each with its test's paper). A method that fails
+the sanity check is never trusted, and never ranked above one that passes it.
 
 Cost: all the perturbed images of all methods and all curves go through one stream of
-batched compiled forward passes; the work is bounded by ``MAX_PASSES`` forward passes and
-``MAX_IMPUTED_PIXELS`` imputed pixels, checked before any map is computed. With the
-defaults (the 8 quick methods of the registry, 6 of them heatmaps, 2 bands of 4 random
-maps, 16 deletion steps, 5 ROAD fractions) a report on a 224 x 224 model makes 664
-forward passes and 120 imputations, and computes each map ``1 + sanity_steps`` times;
-``benchmarks/bench_trust.py`` times it.
+batched compiled forward passes (:mod:`cnnvis.perturbation`); the work is bounded by
+``MAX_PASSES`` forward passes and ``MAX_IMPUTED_PIXELS`` imputed pixels, checked before
+any map is computed. With the defaults (the 8 quick methods of the registry, 6 of them
+heatmaps, 2 bands of 4 random maps, 16 deletion steps, 5 ROAD fractions) a report on a
+224 x 224 model makes 664 forward passes and 120 imputations, and computes each map
+``1 + sanity_steps`` times; ``benchmarks/bench_trust.py`` times it.
 """
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import inspect
-import threading
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
@@ -85,125 +56,40 @@ from . import metrics, road
 from .errors import ParameterError
 from .images import resize_map
 from .models import VisModel, as_vis_model
+from .perturbation import perturbation_curves
+from .sanity import cascading_randomisation
+from .verdict import (
+    AXES,
+    BETTER,
+    CURVE_TESTS,
+    DECISION_RULE,
+    RHO_LIMIT,
+    SPREAD_FLOOR,
+    TITLES,
+    VERDICTS,
+    Z_LIMIT,
+    Band,
+    Evidence,
+    curve_area,
+    curve_evidence,
+    decide,
+    mean_margin,
+    pointing_evidence,
+    rank_key,
+    sanity_evidence,
+)
 
-RHO_LIMIT = 0.5
-Z_LIMIT = 2.0
-SPREAD_FLOOR = 0.01  # probability-area units: smaller differences are not evidence
-Z_CLIP = 10.0  # margins are clipped to +-10 spreads when methods are ranked by their mean
 DEFAULT_RANDOM_MAPS = 4  # per band
 DEFAULT_STEPS = 16  # deletion and insertion steps
+DEFAULT_SANITY_STEPS = 3  # the classifier, then the network in two halves
 RANDOM_KINDS = ("auto", *metrics.RANDOM_MAPS)
-DEFAULT_SANITY_STEPS = 3
 MAX_SANITY_STEPS = metrics.MAX_RANDOMIZATION_STEPS
 MAX_METHODS = metrics.MAX_METHODS
 MAX_PASSES = 4096  # forward passes of perturbed images in one report
 MAX_IMPUTED_PIXELS = 8_000_000  # pixels imputed by ROAD in one report (3 million by default)
-KEEP_COPY_BYTES = 256 * 2**20  # the randomisation copy is kept for models up to this size
-
-VERDICTS = ("trusted", "use with care", "not trusted")
-CURVE_TESTS = ("deletion", "insertion", "road_morf", "road_lerf")
-TESTS = ("sanity", *CURVE_TESTS, "pointing")
-TITLES = {
-    "sanity": "Sanity check",
-    "deletion": "Deletion",
-    "insertion": "Insertion",
-    "road_morf": "ROAD, most relevant first",
-    "road_lerf": "ROAD, least relevant first",
-    "pointing": "Pointing game",
-}
-PAPERS = {
-    "sanity": "Adebayo et al. 2018, Sanity Checks for Saliency Maps",
-    "deletion": "Petsiuk, Das & Saenko 2018, RISE",
-    "insertion": "Petsiuk, Das & Saenko 2018, RISE",
-    "road_morf": "Rong et al. 2022, A Consistent and Efficient Evaluation Strategy for Attribution Methods",
-    "road_lerf": "Rong et al. 2022, A Consistent and Efficient Evaluation Strategy for Attribution Methods",
-    "pointing": "Zhang et al. 2016, Top-down Neural Attention by Excitation Backprop",
-}
-BETTER = {"deletion": "lower", "insertion": "higher", "road_morf": "lower", "road_lerf": "higher"}
-AXES = {
-    "deletion": "fraction of pixels set to black",
-    "insertion": "fraction of pixels copied into the blurred photo",
-    "road_morf": "fraction removed, most relevant first (imputed)",
-    "road_lerf": "fraction removed, least relevant first (imputed)",
-}
-PHRASES = {  # a curve's name inside a sentence
-    "deletion": "deletion",
-    "insertion": "insertion",
-    "road_morf": "ROAD most relevant first",
-    "road_lerf": "ROAD least relevant first",
-}
-DECISION_RULE = (
-    f"A method is trusted when it passes the sanity check (rank correlation below {RHO_LIMIT} "
-    "with its map on a randomised model), beats the band of random maps by at least "
-    f"{Z_LIMIT:g} spreads under ROAD in both orders and on deletion or insertion, is worse "
-    "than the band on no curve, and hits the box when one is given. It is not trusted when "
-    "it fails the sanity check, beats the band on no curve, or is worse than it under ROAD "
-    "in both orders. Anything else is use with care."
-)
 
 
 # ----- results -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Band:
-    """The curves of the random maps for one test: per random map and per fraction."""
-
-    test: str
-    fractions: np.ndarray  # float32 (F,)
-    scores: np.ndarray  # float32 (random maps, F): the class probability
-    areas: np.ndarray  # float64 (random maps,): each random map's area
-
-    @property
-    def mean(self) -> np.ndarray:
-        return self.scores.mean(axis=0)
-
-    @property
-    def std(self) -> np.ndarray:
-        """The sample standard deviation per fraction (0 for a band of one map)."""
-        return self.scores.std(axis=0, ddof=1) if len(self.scores) > 1 else np.zeros_like(self.mean)
-
-    @property
-    def low(self) -> np.ndarray:
-        return self.scores.min(axis=0)
-
-    @property
-    def high(self) -> np.ndarray:
-        return self.scores.max(axis=0)
-
-    @property
-    def area_mean(self) -> float:
-        return float(self.areas.mean())
-
-    @property
-    def area_spread(self) -> float:
-        """The sample standard deviation of the areas, at least ``SPREAD_FLOOR``."""
-        spread = float(self.areas.std(ddof=1)) if len(self.areas) > 1 else 0.0
-        return max(spread, SPREAD_FLOOR)
-
-
-@dataclass(frozen=True)
-class Evidence:
-    """One number that goes into a verdict, with what it was compared with."""
-
-    test: str  # one of TESTS
-    title: str
-    paper: str
-    value: float  # the method's area; the largest rank correlation; the distance in pixels
-    better: str  # "lower" or "higher"
-    reference: float  # the band's mean area; RHO_LIMIT; the pointing tolerance
-    spread: float | None  # the band's spread (curves only)
-    z: float | None  # the margin in spreads, > 0 = better than random (curves only)
-    outcome: str  # "better" / "within" / "worse"; "pass" / "fail"; "hit" / "miss"
-    detail: str  # the numbers in words
-
-    @property
-    def better_than_random(self) -> bool:
-        return self.outcome == "better"
-
-    @property
-    def worse_than_random(self) -> bool:
-        return self.outcome == "worse"
-
-
 @dataclass(frozen=True)
 class MethodTrust:
     """One method's map, its curves, the evidence and the verdict."""
@@ -444,142 +330,6 @@ def _method_dict(m: MethodTrust, maps: bool) -> dict:
         entry["map"] = np.round(m.map.astype(np.float64), 3).tolist()
     return entry
 
-
-# ----- the decision rule ---------------------------------------------------------------
-def curve_area(curve: metrics.Curve) -> float:
-    """The mean class probability along the curve: trapezoid area / axis length."""
-    span = float(curve.fractions[-1] - curve.fractions[0])
-    return curve.auc / span
-
-
-def curve_evidence(test: str, area: float, band: Band) -> Evidence:
-    """The method's area against the band: margin ``z`` in spreads (> 0 = better)."""
-    sign = 1.0 if BETTER[test] == "lower" else -1.0
-    z = sign * (band.area_mean - area) / band.area_spread
-    outcome = "better" if z >= Z_LIMIT else "worse" if z <= -Z_LIMIT else "within"
-    return Evidence(
-        test=test,
-        title=TITLES[test],
-        paper=PAPERS[test],
-        value=float(area),
-        better=BETTER[test],
-        reference=band.area_mean,
-        spread=band.area_spread,
-        z=float(z),
-        outcome=outcome,
-        detail=(
-            f"area {area:.3f} vs {band.area_mean:.3f} ± {band.area_spread:.3f} for "
-            f"{len(band.areas)} random maps ({BETTER[test]} is better): z = {z:+.1f}"
-        ),
-    )
-
-
-def sanity_evidence(spearman: Sequence[float]) -> Evidence:
-    rho = float(np.max(spearman))
-    passed = rho < RHO_LIMIT
-    return Evidence(
-        test="sanity",
-        title=TITLES["sanity"],
-        paper=PAPERS["sanity"],
-        value=rho,
-        better="lower",
-        reference=RHO_LIMIT,
-        spread=None,
-        z=None,
-        outcome="pass" if passed else "fail",
-        detail=(
-            f"rank correlation with the trained model's map up to {rho:.2f} as the layers "
-            f"are randomised from the top (it must stay below {RHO_LIMIT})"
-        ),
-    )
-
-
-def pointing_evidence(result: metrics.PointingResult) -> Evidence:
-    return Evidence(
-        test="pointing",
-        title=TITLES["pointing"],
-        paper=PAPERS["pointing"],
-        value=result.distance,
-        better="lower",
-        reference=result.tolerance,
-        spread=None,
-        z=None,
-        outcome="hit" if result.hit else "miss",
-        detail=(
-            f"the map's peak at ({result.peak[0]}, {result.peak[1]}) is "
-            + ("inside the box" if result.distance == 0 else f"{result.distance:.0f} pixels from the box")
-            + f" (tolerance {result.tolerance:g})"
-        ),
-    )
-
-
-def mean_margin(evidence: Sequence[Evidence]) -> float:
-    margins = [float(np.clip(e.z, -Z_CLIP, Z_CLIP)) for e in evidence if e.test in CURVE_TESTS]
-    return float(np.mean(margins)) if margins else 0.0
-
-
-def _z_list(items: Sequence[Evidence]) -> str:
-    return " and ".join(f"{PHRASES[e.test]} (z = {e.z:+.1f})" for e in items)
-
-
-def decide(evidence: Sequence[Evidence]) -> tuple[str, str]:
-    """(verdict, one sentence why) from a method's evidence, by the module's rule."""
-    by_test = {e.test: e for e in evidence}
-    missing = [t for t in ("sanity", *CURVE_TESTS) if t not in by_test]
-    if missing:
-        raise ParameterError(f"A verdict needs the {', '.join(missing)} evidence.")
-    sanity = by_test["sanity"]
-    curves = [by_test[t] for t in CURVE_TESTS]
-    morf, lerf = by_test["road_morf"], by_test["road_lerf"]
-    rise = [by_test["deletion"], by_test["insertion"]]
-    pointing = by_test.get("pointing")
-    if sanity.outcome != "pass":
-        return "not trusted", (
-            "Its map keeps much of its ranking of the pixels when the model's weights are "
-            f"randomised (rank correlation up to {sanity.value:.2f}, limit {RHO_LIMIT}), so "
-            "it shows the image more than what the model learned."
-        )
-    passed = f"It passes the sanity check (rank correlation at most {sanity.value:.2f})"
-    if not any(e.better_than_random for e in curves):
-        best = max(curves, key=lambda e: e.z)
-        return "not trusted", (
-            f"{passed}, but it beats the random maps on none of the four curves (the best is "
-            f"{PHRASES[best.test]}, z = {best.z:+.1f}; {Z_LIMIT:g} is needed)."
-        )
-    if morf.worse_than_random and lerf.worse_than_random:
-        return "not trusted", (
-            f"{passed}, but it is worse than the random maps on {_z_list([morf, lerf])}."
-        )
-    road_short = [e for e in (morf, lerf) if not e.better_than_random]
-    if road_short:
-        return "use with care", (
-            f"{passed}, but on {_z_list(road_short)} it is no better than the random maps "
-            f"({Z_LIMIT:g} is needed)."
-        )
-    worse = [e for e in curves if e.worse_than_random]
-    if worse:
-        return "use with care", (
-            f"{passed} and beats the random maps under ROAD, but it is worse than them on "
-            f"{_z_list(worse)}."
-        )
-    if not any(e.better_than_random for e in rise):
-        return "use with care", (
-            f"{passed} and beats the random maps under ROAD, but on neither "
-            f"{_z_list(rise).replace(' and ', ' nor ')} ({Z_LIMIT:g} is needed)."
-        )
-    if pointing is not None and pointing.outcome != "hit":
-        return "use with care", (
-            f"{passed} and beats the random maps, but its peak lies {pointing.value:.0f} pixels "
-            "outside the object's box (the model, or the map, looks elsewhere)."
-        )
-    won = [e for e in curves if e.better_than_random]
-    return "trusted", f"{passed} and beats the random maps on {_z_list(won)}."
-
-
-def rank_key(entry: MethodTrust) -> tuple:
-    return (VERDICTS.index(entry.verdict), not entry.passed_sanity, -entry.faithfulness)
-
-
 # ----- the methods ---------------------------------------------------------------------
 @dataclass(frozen=True)
 class Method:
@@ -720,206 +470,6 @@ def check_work(work: Work) -> None:
             f"{MAX_IMPUTED_PIXELS / 1e6:.0f} million): use fewer methods, steps, ROAD "
             "fractions or random maps."
         )
-
-
-# ----- the model-randomisation copy ----------------------------------------------------
-@dataclass
-class _KeptCopy:
-    copy: VisModel
-    lock: threading.Lock
-
-
-@contextlib.contextmanager
-def randomisation_copy(model: VisModel) -> Iterator[VisModel]:
-    """An independent copy of ``model`` holding the trained weights, to randomise.
-
-    For models of at most ``KEEP_COPY_BYTES`` of weights the copy is built once and kept
-    in the model's own cache of compiled functions (so it goes when the model leaves the
-    model cache), with its compiled functions: later reports only copy the weights back
-    (0.1 s on MobileNetV2) instead of building and tracing again. One report at a time
-    uses it. Larger models get a fresh copy per report."""
-    if model.nbytes > KEEP_COPY_BYTES:
-        yield metrics.independent_copy(model)
-        return
-    kept = model.function(
-        ("trust", "randomisation copy"),
-        lambda: _KeptCopy(metrics.independent_copy(model), threading.Lock()),
-    )
-    with kept.lock:
-        kept.copy.keras_model.set_weights(model.keras_model.get_weights())
-        yield kept.copy
-
-
-@dataclass(frozen=True)
-class SanityResult:
-    steps: tuple[str, ...]
-    layers_randomised: tuple[int, ...]
-    spearman: np.ndarray  # (methods, steps)
-    ssim: np.ndarray  # (methods, steps)
-
-
-def cascading_randomisation(
-    model: VisModel,
-    image: np.ndarray,
-    functions: Sequence[Callable],
-    originals: Sequence[np.ndarray],
-    class_index: int,
-    *,
-    steps: int,
-    seed: int,
-    progress: Callable[[float, str], None] | None = None,
-) -> SanityResult:
-    """Adebayo et al.'s cascading randomisation, as :func:`cnnvis.metrics.randomization_check`
-    does it (the same layer groups and the same random weights for a seed), on the kept
-    copy, against maps already computed on the trained model (``originals``)."""
-    size = originals[0].shape
-    rho = np.zeros((len(functions), 0))
-    similarity = np.zeros((len(functions), 0))
-    labels: list[str] = []
-    counts: list[int] = []
-    with randomisation_copy(model) as copy:
-        groups = metrics.randomization_groups(copy, steps)
-        rng = np.random.default_rng(seed)
-        done = 0
-        for step, group in enumerate(groups):
-            if progress is not None:
-                progress(step / len(groups), f"randomising down to {group[-1]}")
-            metrics._randomise(copy, group, rng)
-            done += len(group)
-            labels.append(group[-1])
-            counts.append(done)
-            maps = [
-                metrics._map_for(size, metrics._call_with_class(fn, copy, image, class_index))
-                for fn in functions
-            ]
-            rho = np.column_stack([rho, [metrics.spearman(o, m) for o, m in zip(originals, maps)]])
-            similarity = np.column_stack(
-                [similarity, [metrics.ssim(o, m) for o, m in zip(originals, maps)]]
-            )
-    return SanityResult(
-        tuple(labels), tuple(counts), rho.astype(np.float32), similarity.astype(np.float32)
-    )
-
-
-# ----- the perturbed images: one stream ------------------------------------------------
-@dataclass
-class StreamCost:
-    passes: int = 0
-    imputations: int = 0
-    imputed_pixels: int = 0
-    imputation_seconds: float = 0.0  # spent imputing (overlapped with the forward passes)
-    waiting_seconds: float = 0.0  # the forward passes waited for images this long
-    seconds: float = 0.0  # the whole stream
-
-
-def perturbation_curves(
-    model: VisModel,
-    pixels: np.ndarray,
-    maps: Sequence[np.ndarray],
-    tests: Sequence[Sequence[str]],
-    class_index: int,
-    *,
-    steps: int,
-    fractions: Sequence[float],
-    seed: int,
-    batch_size: int = 16,
-    progress: Callable[[float, str], None] | None = None,
-) -> tuple[list[dict[str, metrics.Curve]], StreamCost]:
-    """Curves of every model-size map for its ``tests`` (of CURVE_TESTS), from one stream
-    of batched forward passes.
-
-    Deletion and insertion are built exactly as :func:`cnnvis.metrics.curves_for_maps`
-    builds them (the same pixel ranks for a seed); ROAD curves start at fraction 0 with
-    the photo's own probability, then one imputed image per fraction. The noise of
-    the imputation of map ``i``, order ``o``, fraction ``k`` comes from
-    ``numpy.random.default_rng([seed, 7, i, o, k])``, so results do not depend on the
-    batch size.
-    """
-    from .techniques import compiled
-
-    height, width = pixels.shape[:2]
-    total = height * width
-    counts = np.rint(np.arange(steps + 1) * total / steps).astype(np.int64)
-    rise_axis = (np.arange(steps + 1) / steps).astype(np.float32)
-    road_axis = np.array((0.0, *fractions), np.float32)
-    rng = np.random.default_rng(seed)
-    ranks = [metrics.pixel_ranks(m, rng) for m in maps]
-    start_insertion = metrics.blurred(pixels)
-    batch_size = compiled.capped_batch_size((height, width), batch_size)
-
-    specs: list[tuple[int, str, int]] = []
-    for i, wanted in enumerate(tests):
-        # Deletion's first image is the photo itself: ROAD's fraction 0 reads it there.
-        specs += [(i, "deletion", k) for k in range(steps + 1)]
-        specs += [(i, "insertion", k) for k in range(steps + 1) if "insertion" in wanted]
-        for test in ("road_morf", "road_lerf"):
-            if test in wanted:
-                specs += [(i, test, k) for k in range(len(fractions))]
-    cost = StreamCost(passes=len(specs))
-
-    def image(spec: tuple[int, str, int]) -> np.ndarray:
-        i, test, k = spec
-        if test == "deletion":
-            return np.where((ranks[i] < counts[k])[..., None], 0.0, pixels)
-        if test == "insertion":
-            return np.where((ranks[i] < counts[k])[..., None], pixels, start_insertion)
-        order = test.removeprefix("road_")
-        start = time.perf_counter()
-        removed = road.removed_pixels(ranks[i], fractions[k], order)
-        noise = np.random.default_rng([seed, 7, i, road.ORDERS.index(order), k])
-        imputed = road.impute(pixels, removed, rng=noise)
-        cost.imputation_seconds += time.perf_counter() - start
-        cost.imputations += 1
-        cost.imputed_pixels += int(removed.sum())
-        return imputed
-
-    def build(start: int, stop: int) -> np.ndarray:
-        batch = np.empty((stop - start, height, width, 3), np.float32)
-        for row in range(start, stop):
-            batch[row - start] = image(specs[row])
-        return batch
-
-    # One batch is built ahead, in a worker thread, while the model runs the current one
-    # (the imputations' sparse solves and TensorFlow's forward pass overlap). Each image
-    # depends only on its own seeds, so the results do not depend on this timing.
-    began = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnvis-road") as worker:
-        ahead: dict[tuple[int, int], Future] = {}
-
-        def rows(start: int, stop: int) -> np.ndarray:
-            if progress is not None:
-                progress(start / len(specs), f"{start} of {len(specs)} perturbed images")
-            future = ahead.pop((start, stop), None) or worker.submit(build, start, stop)
-            following = (stop, min(stop + batch_size, len(specs)))
-            if following[0] < following[1]:
-                ahead[following] = worker.submit(build, *following)
-            waited = time.perf_counter()
-            batch = future.result()
-            cost.waiting_seconds += time.perf_counter() - waited
-            return batch
-
-        try:
-            scores = metrics._probabilities(model, rows, len(specs), batch_size, class_index)
-        finally:
-            for future in ahead.values():
-                future.cancel()
-    cost.seconds = time.perf_counter() - began
-    collected: list[dict[str, list[float]]] = [{} for _ in maps]
-    for (i, test, _), score in zip(specs, scores):
-        collected[i].setdefault(test, []).append(float(score))
-    curves = []
-    for i, wanted in enumerate(tests):
-        clean = collected[i]["deletion"][0]
-        entry = {}
-        for test in wanted:
-            if test in ("deletion", "insertion"):
-                entry[test] = metrics.Curve(rise_axis, np.array(collected[i][test], np.float32))
-            else:
-                values = np.array([clean, *collected[i][test]], np.float32)
-                entry[test] = metrics.Curve(road_axis, values)
-        curves.append(entry)
-    return curves, cost
-
 
 # ----- the report ----------------------------------------------------------------------
 def _stage(progress, low: float, high: float) -> Callable[[float, str], None] | None:
@@ -1125,14 +675,15 @@ def trust_report(
 
 
 __all__ = [
+    "trust_report",
     "TrustReport",
     "MethodTrust",
     "Evidence",
     "Band",
-    "trust_report",
-    "default_methods",
-    "decide",
-    "RHO_LIMIT",
-    "Z_LIMIT",
+    "VERDICTS",
     "DECISION_RULE",
+    "default_methods",
+    "resolve_methods",
+    "technique_cost",
+    "planned_work",
 ]

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import cnnvis
-from cnnvis import metrics, render, road, trust
+from cnnvis import metrics, render, road, sanity, trust, verdict
 from cnnvis.errors import ParameterError
 from cnnvis.techniques import TECHNIQUES
 
@@ -79,7 +79,7 @@ def test_the_method_that_finds_the_region_is_trusted(known):
     gradient = known.method("gradient")
     assert gradient.verdict == "trusted", gradient.reason
     assert gradient.passed_sanity and gradient.band == "pixels"
-    assert all(gradient.evidence_for(t).outcome == "better" for t in trust.CURVE_TESTS)
+    assert all(gradient.evidence_for(t).outcome == "better" for t in verdict.CURVE_TESTS)
     # It really is the quadrant: all of the map's mass lies there.
     assert gradient.map[: SIZE // 2, : SIZE // 2].sum() == pytest.approx(gradient.map.sum())
     assert (gradient.map[: SIZE // 2, : SIZE // 2] > 0).mean() > 0.3  # the bright half of it
@@ -90,7 +90,7 @@ def test_a_random_map_that_follows_the_model_is_not_trusted(known):
     noise = known.method("noise")
     assert noise.passed_sanity  # it changes with the weights...
     assert noise.verdict == "not trusted", noise.reason  # ...but is no better than random
-    assert not any(noise.evidence_for(t).better_than_random for t in trust.CURVE_TESTS)
+    assert not any(noise.evidence_for(t).better_than_random for t in verdict.CURVE_TESTS)
     assert "none of the four curves" in noise.reason
 
 
@@ -108,26 +108,26 @@ def test_a_map_that_ignores_the_model_is_never_trusted_however_faithful(known):
 def test_every_number_of_a_verdict_is_on_the_result_with_its_paper(known):
     for entry in known.methods:
         tests = [e.test for e in entry.evidence]
-        assert tests == ["sanity", *trust.CURVE_TESTS]
+        assert tests == ["sanity", *verdict.CURVE_TESTS]
         for e in entry.evidence:
-            assert e.paper == trust.PAPERS[e.test] and e.paper
+            assert e.paper == verdict.PAPERS[e.test] and e.paper
             assert np.isfinite(e.value) and e.detail
-        for test in trust.CURVE_TESTS:
+        for test in verdict.CURVE_TESTS:
             e = entry.evidence_for(test)
             band = known.bands[entry.band][test]
-            assert e.value == pytest.approx(trust.curve_area(entry.curves[test]))
+            assert e.value == pytest.approx(verdict.curve_area(entry.curves[test]))
             assert e.reference == pytest.approx(band.area_mean)
             sign = 1 if e.better == "lower" else -1
             assert e.z == pytest.approx(sign * (band.area_mean - e.value) / band.area_spread)
         assert entry.evidence_for("sanity").value == pytest.approx(entry.sanity_spearman.max())
-        assert trust.decide(entry.evidence) == (entry.verdict, entry.reason)
+        assert verdict.decide(entry.evidence) == (entry.verdict, entry.reason)
     assert TECHNIQUES["vanilla_gradient"].paper == known.method("gradient").paper
 
 
 def test_the_band_has_its_random_maps_and_serves_both_road_orders(known, quadrant, noise_image):
     assert set(known.bands) == {"blobs", "pixels"}  # the region map is a plain H x W map
     for kind, by_test in known.bands.items():
-        assert set(by_test) == set(trust.CURVE_TESTS)
+        assert set(by_test) == set(verdict.CURVE_TESTS)
         for test, band in by_test.items():
             assert band.scores.shape == (trust.DEFAULT_RANDOM_MAPS, band.fractions.size)
             assert band.areas.shape == (trust.DEFAULT_RANDOM_MAPS,)
@@ -162,9 +162,9 @@ def test_the_sanity_check_is_adebayos_on_a_kept_copy(quadrant, noise_image, know
     np.testing.assert_allclose(known.method("gradient").sanity_spearman, reference.spearman[0, 1:], atol=1e-6)
     np.testing.assert_allclose(known.method("gradient").sanity_ssim, reference.ssim[0, 1:], atol=1e-6)
     assert known.sanity_steps == reference.steps[1:]
-    with trust.randomisation_copy(quadrant) as first:
+    with sanity.randomisation_copy(quadrant) as first:
         pass
-    with trust.randomisation_copy(quadrant) as second:
+    with sanity.randomisation_copy(quadrant) as second:
         assert second is first and second.keras_model is not quadrant.keras_model
         for a, b in zip(second.keras_model.get_weights(), quadrant.keras_model.get_weights()):
             np.testing.assert_array_equal(a, b)  # trained weights back before each use
@@ -200,25 +200,25 @@ def test_the_pointing_game_enters_the_verdict_when_a_box_is_given(quadrant, nois
 # ----- the decision rule on hand-made evidence -----------------------------------------
 def evidence(rho=0.1, deletion=3.0, insertion=3.0, morf=3.0, lerf=3.0, pointing=None):
     def curve(test, z):
-        outcome = "better" if z >= trust.Z_LIMIT else "worse" if z <= -trust.Z_LIMIT else "within"
-        return trust.Evidence(test, test, "", 0.5, trust.BETTER[test], 0.5, 0.1, z, outcome, "")
+        outcome = "better" if z >= verdict.Z_LIMIT else "worse" if z <= -verdict.Z_LIMIT else "within"
+        return verdict.Evidence(test, test, "", 0.5, verdict.BETTER[test], 0.5, 0.1, z, outcome, "")
 
     items = [
-        trust.Evidence("sanity", "", "", rho, "lower", trust.RHO_LIMIT, None, None,
-                       "pass" if rho < trust.RHO_LIMIT else "fail", ""),
+        verdict.Evidence("sanity", "", "", rho, "lower", verdict.RHO_LIMIT, None, None,
+                       "pass" if rho < verdict.RHO_LIMIT else "fail", ""),
         curve("deletion", deletion),
         curve("insertion", insertion),
         curve("road_morf", morf),
         curve("road_lerf", lerf),
     ]
     if pointing is not None:
-        items.append(trust.Evidence("pointing", "", "", 0.0 if pointing else 30.0, "lower", 15,
+        items.append(verdict.Evidence("pointing", "", "", 0.0 if pointing else 30.0, "lower", 15,
                                     None, None, "hit" if pointing else "miss", ""))
     return items
 
 
 @pytest.mark.parametrize(
-    "case, verdict, words",
+    "case, expected, words",
     [
         (dict(), "trusted", "beats the random maps on deletion"),
         (dict(rho=0.5), "not trusted", "randomised"),
@@ -234,16 +234,16 @@ def evidence(rho=0.1, deletion=3.0, insertion=3.0, morf=3.0, lerf=3.0, pointing=
         (dict(pointing=True), "trusted", ""),
     ],
 )
-def test_the_decision_rule(case, verdict, words):
-    got, reason = trust.decide(evidence(**case))
-    assert got == verdict and words in reason, reason
+def test_the_decision_rule(case, expected, words):
+    got, reason = verdict.decide(evidence(**case))
+    assert got == expected and words in reason, reason
     assert reason.endswith(".") and reason.count(". ") == 0  # one sentence
 
 
 def test_a_method_that_fails_the_sanity_check_never_ranks_above_one_that_passes():
-    def entry(name, verdict, rho, z):
+    def entry(name, outcome, rho, z):
         items = evidence(rho=rho, deletion=z, insertion=z, morf=z, lerf=z)
-        return trust.MethodTrust(name, name, "", np.zeros((2, 2)), "blobs", verdict, "", 0, {},
+        return trust.MethodTrust(name, name, "", np.zeros((2, 2)), "blobs", outcome, "", 0, {},
                                  tuple(items), np.zeros(1), np.zeros(1), None, 0.0)
 
     entries = [
@@ -252,10 +252,10 @@ def test_a_method_that_fails_the_sanity_check_never_ranks_above_one_that_passes(
         entry("careful", "use with care", 0.1, 1.0),
         entry("trusted", "trusted", 0.1, 3.0),
     ]
-    ranked = sorted(entries, key=trust.rank_key)
+    ranked = sorted(entries, key=verdict.rank_key)
     assert [e.name for e in ranked] == ["trusted", "careful", "passing, unfaithful", "failing but faithful"]
     with pytest.raises(ParameterError):
-        trust.decide(evidence()[:3])
+        verdict.decide(evidence()[:3])
 
 
 # ----- methods, cost and bounds --------------------------------------------------------
@@ -332,11 +332,11 @@ def test_bad_parameters_get_one_sentence(quadrant, noise_image, params):
 # ----- the result as data and as a picture ---------------------------------------------
 def test_the_report_serialises_to_json(known):
     data = json.loads(json.dumps(known.to_dict()))
-    assert data["label"] == known.label and data["thresholds"]["rho_limit"] == trust.RHO_LIMIT
+    assert data["label"] == known.label and data["thresholds"]["rho_limit"] == verdict.RHO_LIMIT
     assert [m["name"] for m in data["methods"]] == list(known.ranking)
     first = data["methods"][0]
     assert first["verdict"] in trust.VERDICTS and first["reason"] == known.methods[0].reason
-    assert {e["test"] for e in first["evidence"]} == {"sanity", *trust.CURVE_TESTS}
+    assert {e["test"] for e in first["evidence"]} == {"sanity", *verdict.CURVE_TESTS}
     assert all(e["paper"] for e in first["evidence"])
     assert len(data["bands"]["pixels"]["road_morf"]["scores"]) == trust.DEFAULT_RANDOM_MAPS
     assert "map" not in first
@@ -353,7 +353,7 @@ def test_the_chart_shades_the_band(known):
     assert picture.shape == (300, 900, 3) and picture.dtype == np.uint8
     assert len(np.unique(picture.reshape(-1, 3), axis=0)) > 50  # lines, bands, text
     panels = known.panels
-    assert [p["title"] for p in panels] == [trust.TITLES[t] for t in trust.CURVE_TESTS]
+    assert [p["title"] for p in panels] == [verdict.TITLES[t] for t in verdict.CURVE_TESTS]
     assert len(panels[0]["bands"]) == 2 and len(panels[0]["curves"]) == 3
     broken = [dict(panels[0], curves=[("x", [0.0, 1.0], 0.5)])]
     with pytest.raises(ParameterError, match="one number per fraction"):

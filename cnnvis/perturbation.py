@@ -1,0 +1,140 @@
+"""The trust report's perturbed images, all in one stream of batched forward passes.
+
+Deletion and insertion (Petsiuk, Das & Saenko 2018, RISE), built as
+:func:`cnnvis.metrics.curves_for_maps` builds them, and ROAD most and least relevant
+first (Rong et al. 2022, :mod:`cnnvis.road`), for every map at once.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import metrics, road
+from .models import VisModel
+
+
+@dataclass
+class StreamCost:
+    passes: int = 0
+    imputations: int = 0
+    imputed_pixels: int = 0
+    imputation_seconds: float = 0.0  # spent imputing (overlapped with the forward passes)
+    waiting_seconds: float = 0.0  # the forward passes waited for images this long
+    seconds: float = 0.0  # the whole stream
+
+
+def perturbation_curves(
+    model: VisModel,
+    pixels: np.ndarray,
+    maps: Sequence[np.ndarray],
+    tests: Sequence[Sequence[str]],
+    class_index: int,
+    *,
+    steps: int,
+    fractions: Sequence[float],
+    seed: int,
+    batch_size: int = 16,
+    progress: Callable[[float, str], None] | None = None,
+) -> tuple[list[dict[str, metrics.Curve]], StreamCost]:
+    """Curves of every model-size map for its ``tests`` (of CURVE_TESTS), from one stream
+    of batched forward passes.
+
+    Deletion and insertion are built exactly as :func:`cnnvis.metrics.curves_for_maps`
+    builds them (the same pixel ranks for a seed); ROAD curves start at fraction 0 with
+    the photo's own probability, then one imputed image per fraction. The noise of
+    the imputation of map ``i``, order ``o``, fraction ``k`` comes from
+    ``numpy.random.default_rng([seed, 7, i, o, k])``, so results do not depend on the
+    batch size.
+    """
+    from .techniques import compiled
+
+    height, width = pixels.shape[:2]
+    total = height * width
+    counts = np.rint(np.arange(steps + 1) * total / steps).astype(np.int64)
+    rise_axis = (np.arange(steps + 1) / steps).astype(np.float32)
+    road_axis = np.array((0.0, *fractions), np.float32)
+    rng = np.random.default_rng(seed)
+    ranks = [metrics.pixel_ranks(m, rng) for m in maps]
+    start_insertion = metrics.blurred(pixels)
+    batch_size = compiled.capped_batch_size((height, width), batch_size)
+
+    specs: list[tuple[int, str, int]] = []
+    for i, wanted in enumerate(tests):
+        # Deletion's first image is the photo itself: ROAD's fraction 0 reads it there.
+        specs += [(i, "deletion", k) for k in range(steps + 1)]
+        specs += [(i, "insertion", k) for k in range(steps + 1) if "insertion" in wanted]
+        for test in ("road_morf", "road_lerf"):
+            if test in wanted:
+                specs += [(i, test, k) for k in range(len(fractions))]
+    cost = StreamCost(passes=len(specs))
+
+    def image(spec: tuple[int, str, int]) -> np.ndarray:
+        i, test, k = spec
+        if test == "deletion":
+            return np.where((ranks[i] < counts[k])[..., None], 0.0, pixels)
+        if test == "insertion":
+            return np.where((ranks[i] < counts[k])[..., None], pixels, start_insertion)
+        order = test.removeprefix("road_")
+        start = time.perf_counter()
+        removed = road.removed_pixels(ranks[i], fractions[k], order)
+        noise = np.random.default_rng([seed, 7, i, road.ORDERS.index(order), k])
+        imputed = road.impute(pixels, removed, rng=noise)
+        cost.imputation_seconds += time.perf_counter() - start
+        cost.imputations += 1
+        cost.imputed_pixels += int(removed.sum())
+        return imputed
+
+    def build(start: int, stop: int) -> np.ndarray:
+        batch = np.empty((stop - start, height, width, 3), np.float32)
+        for row in range(start, stop):
+            batch[row - start] = image(specs[row])
+        return batch
+
+    # One batch is built ahead, in a worker thread, while the model runs the current one
+    # (the imputations' sparse solves and TensorFlow's forward pass overlap). Each image
+    # depends only on its own seeds, so the results do not depend on this timing.
+    began = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnvis-road") as worker:
+        ahead: dict[tuple[int, int], Future] = {}
+
+        def rows(start: int, stop: int) -> np.ndarray:
+            if progress is not None:
+                progress(start / len(specs), f"{start} of {len(specs)} perturbed images")
+            future = ahead.pop((start, stop), None) or worker.submit(build, start, stop)
+            following = (stop, min(stop + batch_size, len(specs)))
+            if following[0] < following[1]:
+                ahead[following] = worker.submit(build, *following)
+            waited = time.perf_counter()
+            batch = future.result()
+            cost.waiting_seconds += time.perf_counter() - waited
+            return batch
+
+        try:
+            scores = metrics._probabilities(model, rows, len(specs), batch_size, class_index)
+        finally:
+            for future in ahead.values():
+                future.cancel()
+    cost.seconds = time.perf_counter() - began
+    collected: list[dict[str, list[float]]] = [{} for _ in maps]
+    for (i, test, _), score in zip(specs, scores):
+        collected[i].setdefault(test, []).append(float(score))
+    curves = []
+    for i, wanted in enumerate(tests):
+        clean = collected[i]["deletion"][0]
+        entry = {}
+        for test in wanted:
+            if test in ("deletion", "insertion"):
+                entry[test] = metrics.Curve(rise_axis, np.array(collected[i][test], np.float32))
+            else:
+                values = np.array([clean, *collected[i][test]], np.float32)
+                entry[test] = metrics.Curve(road_axis, values)
+        curves.append(entry)
+    return curves, cost
+
+
+__all__ = ["perturbation_curves", "StreamCost"]
