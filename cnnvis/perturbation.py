@@ -17,13 +17,18 @@ import numpy as np
 from . import metrics, road
 from .models import VisModel
 
+# Threads making perturbed images (each imputation holds one sparse LU factor: about
+# 45 MB at 224 x 224, 160 MB at the 400 x 400 bound, see cnnvis.road), and how many
+# batches they work ahead of the forward passes.
+IMPUTATION_WORKERS = 2
+LOOKAHEAD = 2
 
 @dataclass
 class StreamCost:
     passes: int = 0
     imputations: int = 0
     imputed_pixels: int = 0
-    imputation_seconds: float = 0.0  # spent imputing (overlapped with the forward passes)
+    imputation_seconds: float = 0.0  # spent imputing, summed over the workers
     waiting_seconds: float = 0.0  # the forward passes waited for images this long
     seconds: float = 0.0  # the whole stream
 
@@ -73,52 +78,57 @@ def perturbation_curves(
                 specs += [(i, test, k) for k in range(len(fractions))]
     cost = StreamCost(passes=len(specs))
 
-    def image(spec: tuple[int, str, int]) -> np.ndarray:
+    def image(spec: tuple[int, str, int]) -> tuple[np.ndarray, float, int]:
+        """One perturbed image, the seconds spent imputing it and the pixels imputed."""
         i, test, k = spec
         if test == "deletion":
-            return np.where((ranks[i] < counts[k])[..., None], 0.0, pixels)
+            return np.where((ranks[i] < counts[k])[..., None], 0.0, pixels), 0.0, 0
         if test == "insertion":
-            return np.where((ranks[i] < counts[k])[..., None], pixels, start_insertion)
+            return np.where((ranks[i] < counts[k])[..., None], pixels, start_insertion), 0.0, 0
         order = test.removeprefix("road_")
         start = time.perf_counter()
         removed = road.removed_pixels(ranks[i], fractions[k], order)
         noise = np.random.default_rng([seed, 7, i, road.ORDERS.index(order), k])
         imputed = road.impute(pixels, removed, rng=noise)
-        cost.imputation_seconds += time.perf_counter() - start
-        cost.imputations += 1
-        cost.imputed_pixels += int(removed.sum())
-        return imputed
+        return imputed, time.perf_counter() - start, int(removed.sum())
 
-    def build(start: int, stop: int) -> np.ndarray:
-        batch = np.empty((stop - start, height, width, 3), np.float32)
-        for row in range(start, stop):
-            batch[row - start] = image(specs[row])
-        return batch
-
-    # One batch is built ahead, in a worker thread, while the model runs the current one
-    # (the imputations' sparse solves and TensorFlow's forward pass overlap). Each image
-    # depends only on its own seeds, so the results do not depend on this timing.
+    # The images of the next LOOKAHEAD batches are made by IMPUTATION_WORKERS threads
+    # while the model runs the current batch: SuperLU releases the GIL, so the sparse
+    # solves use both cores between forward passes. Each image depends only on its own
+    # seeds, so the results do not depend on this timing.
     began = time.perf_counter()
-    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnvis-road") as worker:
-        ahead: dict[tuple[int, int], Future] = {}
+    with ThreadPoolExecutor(IMPUTATION_WORKERS, thread_name_prefix="cnnvis-road") as pool:
+        ahead: dict[tuple[int, int], list[Future]] = {}
+
+        def submit(start: int, stop: int) -> list[Future]:
+            return [pool.submit(image, specs[row]) for row in range(start, stop)]
 
         def rows(start: int, stop: int) -> np.ndarray:
             if progress is not None:
                 progress(start / len(specs), f"{start} of {len(specs)} perturbed images")
-            future = ahead.pop((start, stop), None) or worker.submit(build, start, stop)
-            following = (stop, min(stop + batch_size, len(specs)))
-            if following[0] < following[1]:
-                ahead[following] = worker.submit(build, *following)
+            futures = ahead.pop((start, stop), None) or submit(start, stop)
+            for later in range(1, LOOKAHEAD + 1):
+                begin = start + later * batch_size
+                span = (begin, min(begin + batch_size, len(specs)))
+                if span[0] < span[1] and span not in ahead:
+                    ahead[span] = submit(*span)
             waited = time.perf_counter()
-            batch = future.result()
+            batch = np.empty((stop - start, height, width, 3), np.float32)
+            for row, future in enumerate(futures):
+                batch[row], seconds, imputed = future.result()
+                if imputed:
+                    cost.imputations += 1
+                    cost.imputed_pixels += imputed
+                    cost.imputation_seconds += seconds
             cost.waiting_seconds += time.perf_counter() - waited
             return batch
 
         try:
             scores = metrics._probabilities(model, rows, len(specs), batch_size, class_index)
         finally:
-            for future in ahead.values():
-                future.cancel()
+            for futures in ahead.values():
+                for future in futures:
+                    future.cancel()
     cost.seconds = time.perf_counter() - began
     collected: list[dict[str, list[float]]] = [{} for _ in maps]
     for (i, test, _), score in zip(specs, scores):
