@@ -40,6 +40,7 @@ def perturbation_curves(
     tests: Sequence[Sequence[str]],
     class_index: int,
     *,
+    keys: Sequence[Sequence[int]],
     steps: int,
     fractions: Sequence[float],
     seed: int,
@@ -49,12 +50,13 @@ def perturbation_curves(
     """Curves of every model-size map for its ``tests`` (of CURVE_TESTS), from one stream
     of batched forward passes.
 
-    Deletion and insertion are built exactly as :func:`cnnvis.metrics.curves_for_maps`
-    builds them (the same pixel ranks for a seed); ROAD curves start at fraction 0 with
-    the photo's own probability, then one imputed image per fraction. The noise of
-    the imputation of map ``i``, order ``o``, fraction ``k`` comes from
-    ``numpy.random.default_rng([seed, 7, i, o, k])``, so results do not depend on the
-    batch size.
+    Deletion and insertion images are built as :func:`cnnvis.metrics.curves_for_maps`
+    builds them; ROAD curves start at fraction 0 with the photo's own probability, then
+    one imputed image per fraction. Each map has its own random streams, named by its
+    ``key`` (integers): the ties of its pixel ranks are broken by
+    ``numpy.random.default_rng([seed, 11, *key])`` and the noise of its imputation in
+    order ``o`` at fraction ``k`` comes from ``default_rng([seed, 7, *key, o, k])``, so a
+    map's curves depend neither on the batch size nor on the other maps of the stream.
     """
     from .techniques import compiled
 
@@ -63,8 +65,9 @@ def perturbation_curves(
     counts = np.rint(np.arange(steps + 1) * total / steps).astype(np.int64)
     rise_axis = (np.arange(steps + 1) / steps).astype(np.float32)
     road_axis = np.array((0.0, *fractions), np.float32)
-    rng = np.random.default_rng(seed)
-    ranks = [metrics.pixel_ranks(m, rng) for m in maps]
+    ranks = [
+        metrics.pixel_ranks(m, np.random.default_rng([seed, 11, *key])) for m, key in zip(maps, keys)
+    ]
     start_insertion = metrics.blurred(pixels)
     batch_size = compiled.capped_batch_size((height, width), batch_size)
 
@@ -88,7 +91,7 @@ def perturbation_curves(
         order = test.removeprefix("road_")
         start = time.perf_counter()
         removed = road.removed_pixels(ranks[i], fractions[k], order)
-        noise = np.random.default_rng([seed, 7, i, road.ORDERS.index(order), k])
+        noise = np.random.default_rng([seed, 7, *keys[i], road.ORDERS.index(order), k])
         imputed = road.impute(pixels, removed, rng=noise)
         return imputed, time.perf_counter() - start, int(removed.sum())
 

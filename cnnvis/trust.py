@@ -47,6 +47,7 @@ from __future__ import annotations
 import dataclasses
 import inspect
 import time
+import zlib
 from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
@@ -534,7 +535,8 @@ def trust_report(
     heatmap and attribution methods (:func:`default_methods`). Every map explains one
     class (default: the top class). ``box = (x0, y0, x1, y1)``: the object, in the
     photo's pixels, for the pointing game. ``seed`` seeds the random maps, the ties of
-    pixel ranks, ROAD's noise and the randomised weights. ``steps``: deletion and
+    pixel ranks, ROAD's noise and the randomised weights; a method's numbers depend on
+    its name and the seed, not on the other methods of the report. ``steps``: deletion and
     insertion steps; ``road_fractions``: ROAD's removal fractions; ``random``: the kind
     of random maps ("auto": blobs for heatmaps, pixels for attributions; see
     :func:`cnnvis.metrics.random_map`) and ``random_maps`` how many in each band;
@@ -601,6 +603,8 @@ def trust_report(
         [resize_map(m, shape) for m in maps] + band_maps,
         [CURVE_TESTS] * len(chosen) + [("deletion", "insertion", "road_morf")] * len(band_maps),
         klass,
+        keys=[(0, zlib.crc32(m.name.encode())) for m in chosen]
+        + [(1 + metrics.RANDOM_MAPS.index(kind), j) for kind in used for j in range(random_maps)],
         steps=steps,
         fractions=fractions,
         seed=seed,

@@ -263,10 +263,13 @@ def decide(evidence: Sequence[Evidence]) -> tuple[str, str]:
         )
     road_short = [e for e in (morf, lerf) if not e.better_than_random]
     if road_short:
-        return "use with care", (
-            f"{passed}, but on {_z_list(road_short)} it is no better than the random maps "
-            f"({Z_LIMIT:g} is needed)."
-        )
+        worse_road = [e for e in road_short if e.worse_than_random]
+        within = [e for e in road_short if not e.worse_than_random]
+        parts = [f"no better than the random maps on {_z_list(within)}"] if within else []
+        if worse_road:
+            them = "them" if within else "the random maps"
+            parts.append(f"worse than {them} on {_z_list(worse_road)}")
+        return "use with care", f"{passed}, but it is {' and '.join(parts)}."
     worse = [e for e in curves if e.worse_than_random]
     if worse:
         return "use with care", (
