@@ -23,8 +23,11 @@ from .models import VisModel
 IMPUTATION_WORKERS = 2
 LOOKAHEAD = 2
 
+
 @dataclass
 class StreamCost:
+    """What one stream did, and how long it took."""
+
     passes: int = 0
     imputations: int = 0
     imputed_pixels: int = 0
@@ -47,8 +50,9 @@ def perturbation_curves(
     batch_size: int = 16,
     progress: Callable[[float, str], None] | None = None,
 ) -> tuple[list[dict[str, metrics.Curve]], StreamCost]:
-    """Curves of every model-size map for its ``tests`` (of CURVE_TESTS), from one stream
-    of batched forward passes.
+    """Curves of every model-size map for its ``tests`` (of "deletion", "insertion",
+    "road_morf", "road_lerf"; deletion always runs: its first image is the photo), from
+    one stream of batched forward passes of the class probability.
 
     Deletion and insertion images are built as :func:`cnnvis.metrics.curves_for_maps`
     builds them; ROAD curves start at fraction 0 with the photo's own probability, then

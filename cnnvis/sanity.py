@@ -50,10 +50,12 @@ def randomisation_copy(model: VisModel) -> Iterator[VisModel]:
 
 @dataclass(frozen=True)
 class SanityResult:
-    steps: tuple[str, ...]
-    layers_randomised: tuple[int, ...]
-    spearman: np.ndarray  # (methods, steps)
-    ssim: np.ndarray  # (methods, steps)
+    """Per method and randomisation step, how similar the map stays to the trained one."""
+
+    steps: tuple[str, ...]  # per step, the deepest layer randomised so far
+    layers_randomised: tuple[int, ...]  # per step, how many layers are random
+    spearman: np.ndarray  # float32 (methods, steps): rank correlation
+    ssim: np.ndarray  # float32 (methods, steps): structural similarity
 
 
 def cascading_randomisation(
@@ -71,8 +73,8 @@ def cascading_randomisation(
     does it (the same layer groups and the same random weights for a seed), on the kept
     copy, against maps already computed on the trained model (``originals``)."""
     size = originals[0].shape
-    rho = np.zeros((len(functions), 0))
-    similarity = np.zeros((len(functions), 0))
+    rho: list[list[float]] = []  # per step, per method
+    similarity: list[list[float]] = []
     labels: list[str] = []
     counts: list[int] = []
     with randomisation_copy(model) as copy:
@@ -90,12 +92,13 @@ def cascading_randomisation(
                 metrics._map_for(size, metrics._call_with_class(fn, copy, image, class_index))
                 for fn in functions
             ]
-            rho = np.column_stack([rho, [metrics.spearman(o, m) for o, m in zip(originals, maps)]])
-            similarity = np.column_stack(
-                [similarity, [metrics.ssim(o, m) for o, m in zip(originals, maps)]]
-            )
+            rho.append([metrics.spearman(o, m) for o, m in zip(originals, maps)])
+            similarity.append([metrics.ssim(o, m) for o, m in zip(originals, maps)])
     return SanityResult(
-        tuple(labels), tuple(counts), rho.astype(np.float32), similarity.astype(np.float32)
+        tuple(labels),
+        tuple(counts),
+        np.array(rho, np.float32).T.reshape(len(functions), len(labels)),
+        np.array(similarity, np.float32).T.reshape(len(functions), len(labels)),
     )
 
 

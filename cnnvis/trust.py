@@ -54,7 +54,7 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from . import metrics, road
-from .errors import ParameterError
+from .errors import ParameterError, quoted
 from .images import resize_map
 from .models import VisModel, as_vis_model
 from .perturbation import perturbation_curves
@@ -160,7 +160,7 @@ class TrustReport:
         for entry in self.methods:
             if entry.name == name:
                 return entry
-        raise ParameterError(f"{name!r} is not in this report.")
+        raise ParameterError(f"{quoted(name)} is not in this report.")
 
     @property
     def caption(self) -> str:
@@ -194,7 +194,7 @@ class TrustReport:
         """One row per method, ranked: the numbers of the verdict, for a table widget."""
         rows = []
         for m in self.methods:
-            row = {"rank": m.rank, "method": m.title, "verdict": m.verdict}
+            row = {"rank": m.rank, "method": m.title, "verdict": m.verdict, "band": m.band}
             for e in m.evidence:
                 row[e.test] = round(e.value, 3) if e.test != "pointing" else e.outcome
                 if e.z is not None:

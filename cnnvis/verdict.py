@@ -229,8 +229,10 @@ def mean_margin(evidence: Sequence[Evidence]) -> float:
     return float(np.mean(margins)) if margins else 0.0
 
 
-def _z_list(items: Sequence[Evidence]) -> str:
-    return " and ".join(f"{PHRASES[e.test]} (z = {e.z:+.1f})" for e in items)
+def _z_list(items: Sequence[Evidence], last: str = "and") -> str:
+    """"deletion (z = +3.1), insertion (z = +2.4) and ROAD ..." for a sentence."""
+    parts = [f"{PHRASES[e.test]} (z = {e.z:+.1f})" for e in items]
+    return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} {last} {parts[-1]}"
 
 
 def decide(evidence: Sequence[Evidence]) -> tuple[str, str]:
@@ -278,8 +280,8 @@ def decide(evidence: Sequence[Evidence]) -> tuple[str, str]:
         )
     if not any(e.better_than_random for e in rise):
         return "use with care", (
-            f"{passed} and beats the random maps under ROAD, but on neither "
-            f"{_z_list(rise).replace(' and ', ' nor ')} ({Z_LIMIT:g} is needed)."
+            f"{passed} and beats the random maps under ROAD, but it beats them on neither "
+            f"{_z_list(rise, 'nor')}, where {Z_LIMIT:g} is needed."
         )
     if pointing is not None and pointing.outcome != "hit":
         return "use with care", (
