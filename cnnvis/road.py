@@ -58,10 +58,11 @@ ORDER_TITLES = {"morf": "ROAD most relevant first", "lerf": "ROAD least relevant
 DEFAULT_FRACTIONS = (0.1, 0.3, 0.5, 0.7, 0.9)
 MAX_FRACTIONS = 9
 MAX_FRACTION = 0.95  # something must stay to impute from
-# One sparse LU factor at a time; its fill grows faster than the pixel count: with 90 %
-# removed it holds 3.7 million entries at 224 x 224 (about 45 MB, 0.3 s), 13 million at
-# 400 x 400 (160 MB, 2 s) and 34 million at 600 x 600 (420 MB, 5.5 s), measured on a
-# 2-core CPU; so ROAD runs on model inputs of at most 400 x 400 pixels.
+# Each imputation holds one sparse LU factor (the trust report runs two at a time). Its
+# fill grows faster than the pixel count: with 90 % removed it holds 3.7 million entries
+# at 224 x 224 (about 45 MB, 0.3 s), 13 million at 400 x 400 (160 MB, 2 s) and 34 million
+# at 600 x 600 (420 MB, 5.5 s), measured on a 2-core CPU; so ROAD runs on model inputs of
+# at most 400 x 400 pixels.
 MAX_PIXELS = 400 * 400
 
 
