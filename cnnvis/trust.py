@@ -89,6 +89,20 @@ MAX_METHODS = metrics.MAX_METHODS
 MAX_PASSES = 4096  # forward passes of perturbed images in one report
 MAX_IMPUTED_PIXELS = 8_000_000  # pixels imputed by ROAD in one report (3 million by default)
 
+HOW_TO_READ = (
+    "Each method's map is put through four tests. The sanity check re-draws the network's "
+    "weights at random: a map that hardly changes cannot be explaining what the network "
+    "learned, so it is never trusted. The curves remove the pixels the map calls "
+    "important (deletion sets them to black; ROAD fills them in from their neighbours, "
+    "which the model cannot tell apart as easily) or keep only them (insertion, ROAD least "
+    "relevant first), and watch the class probability; the shaded band is what random maps "
+    "do. A method is trusted when it passes the sanity check and its curves lie clearly "
+    "outside the band on the good side: the probability falls faster when its important "
+    "pixels go, and stays up longer when only they stay. Inside the band, the map is no "
+    "better than random on this photo, however convincing it looks. A verdict is about this "
+    "photo, this class and this model, not about the method in general."
+)
+
 
 # ----- results -------------------------------------------------------------------------
 @dataclass(frozen=True)
@@ -686,6 +700,7 @@ __all__ = [
     "Band",
     "VERDICTS",
     "DECISION_RULE",
+    "HOW_TO_READ",
     "default_methods",
     "resolve_methods",
     "technique_cost",
