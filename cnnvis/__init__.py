@@ -38,7 +38,7 @@ from .images import load_image
 # (or cnnvis.render, cnnvis.images) stays light until a model is actually touched. The
 # techniques are found in the registry (each module registers its own), so adding one
 # needs no change here.
-_REGISTERING = ("techniques", "checks")  # importing these registers every technique
+_REGISTERING = ("techniques", "checks", "trust")  # importing these registers every technique
 _LAZY = {
     "LayerInfo": "graph",
     "imagenet_classes": "labels",
@@ -66,6 +66,7 @@ _LAZY = {
     "pointing_game": "metrics",
     "PointingGame": "checks",
     "explain_dataset": "datasets",
+    "TrustReport": "trust",
     **{name: "techniques" for name in (
         "Attribution",
         "Dream",

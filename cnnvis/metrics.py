@@ -55,7 +55,7 @@ SSIM_SIGMA, SSIM_KERNEL = 1.5, 11  # Wang et al. 2004
 
 
 # ----- maps ----------------------------------------------------------------------------
-def _map_for(image_shape: tuple[int, int], saliency) -> np.ndarray:
+def map_for(image_shape: tuple[int, int], saliency) -> np.ndarray:
     values = saliency_map(saliency)
     if values.shape != tuple(image_shape):
         raise ParameterError(
@@ -146,7 +146,7 @@ def blurred(pixels: np.ndarray) -> np.ndarray:
     return cv2.GaussianBlur(pixels, (BLUR_KERNEL, BLUR_KERNEL), BLUR_SIGMA)
 
 
-def _probabilities(
+def class_probabilities(
     model: VisModel, rows, count: int, batch_size: int, class_index: int
 ) -> np.ndarray:
     """Probabilities of class ``class_index`` (by the model's own rule, see
@@ -208,7 +208,7 @@ def curves_for_maps(
                 batch[row - start] = np.where(chosen, 0.0, pixels)
         return batch
 
-    scores = _probabilities(model, rows, len(maps) * per_map, batch_size, class_index)
+    scores = class_probabilities(model, rows, len(maps) * per_map, batch_size, class_index)
     result = []
     for which in range(len(maps)):
         block = scores[which * per_map : (which + 1) * per_map]
@@ -272,7 +272,7 @@ def _with_baseline(
     return curves[: len(maps)], mean  # type: ignore[return-value]
 
 
-def _check_common(steps, seed, batch_size, random, random_maps) -> tuple[int, int, int, str, int]:
+def check_common(steps, seed, batch_size, random, random_maps) -> tuple[int, int, int, str, int]:
     return (
         check_int("steps", steps, 2, MAX_STEPS),
         check_int("seed", seed, 0, SEED_MAX),
@@ -306,11 +306,11 @@ def deletion_insertion(
     curves of ``random_maps`` seeded random maps.
     """
     model = as_vis_model(model)
-    steps, seed, batch_size, random, random_maps = _check_common(
+    steps, seed, batch_size, random, random_maps = check_common(
         steps, seed, batch_size, random, random_maps
     )
     prepared = prepare(model, image)
-    values = _map_for(prepared.size, saliency)
+    values = map_for(prepared.size, saliency)
     pixels = prepared.batch[0]
     klass = class_index(model, prepared, target_class)
     [(deletion, insertion)], (random_deletion, random_insertion) = _with_baseline(
@@ -397,7 +397,7 @@ class Comparison:
         return f"Deletion / insertion · {self.model} · {target} · {self.steps} steps"
 
 
-def _call_with_class(function: Callable, model: VisModel, image, class_index: int):
+def call_with_class(function: Callable, model: VisModel, image, class_index: int):
     """``function(model, image, target_class=class_index)``, or without the class for a
     class-agnostic method (one without a ``target_class`` parameter)."""
     try:
@@ -444,7 +444,7 @@ def rank_methods(
     if not all(callable(function) for function in methods.values()):
         raise ParameterError("Every method must be a function of (model, image).")
     titles = dict(titles or {})
-    steps, seed, batch_size, random, random_maps = _check_common(
+    steps, seed, batch_size, random, random_maps = check_common(
         steps, seed, batch_size, random, random_maps
     )
     _check_passes(len(methods) + random_maps, steps)
@@ -454,9 +454,9 @@ def rank_methods(
     maps, seconds = [], []
     for function in methods.values():
         start = time.perf_counter()
-        result = _call_with_class(function, model, prepared.image, klass)
+        result = call_with_class(function, model, prepared.image, klass)
         seconds.append(time.perf_counter() - start)
-        maps.append(_map_for(prepared.size, result))
+        maps.append(map_for(prepared.size, result))
     curves, (random_deletion, random_insertion) = _with_baseline(
         model,
         pixels,
@@ -646,7 +646,7 @@ def randomization_groups(model: VisModel, steps: int) -> list[list[str]]:
     return [group for group in groups if group]
 
 
-def _randomise(model: VisModel, names: Sequence[str], rng: np.random.Generator) -> None:
+def randomise(model: VisModel, names: Sequence[str], rng: np.random.Generator) -> None:
     """Re-draw every weight of the named layers from N(0, std of the weight), in place
     (on the independent copy): the scale is kept, so activations neither vanish nor
     explode, and everything the training taught is gone. All-zero weights stay zero,
@@ -731,7 +731,7 @@ def randomization_check(
 
     def maps_of(vis_model: VisModel) -> list[np.ndarray]:
         return [
-            _map_for(prepared.size, _call_with_class(fn, vis_model, prepared.image, klass))
+            map_for(prepared.size, call_with_class(fn, vis_model, prepared.image, klass))
             for _, fn in resolved
         ]
 
@@ -743,7 +743,7 @@ def randomization_check(
     per_step: list[list[np.ndarray]] = [maps_of(copy)]
     labels, counts, done = ["trained copy"], [0], 0
     for group in groups:
-        _randomise(copy, group, rng)
+        randomise(copy, group, rng)
         done += len(group)
         labels.append(group[-1])
         counts.append(done)

@@ -600,3 +600,135 @@ def deletion_insertion_chart(
         exact[:h, :w] = picture[:h, :w]
         picture = exact
     return picture
+
+
+# --------------------------------------------------------------------------- trust report
+
+_TRUST_BAND_COLOURS = ("0.45", "tab:cyan")  # one per band: random blobs, random pixels
+
+
+def _panel_series(values: object, length: int, what: str) -> np.ndarray:
+    array = np.asarray(values, dtype=np.float64)
+    if array.shape != (length,):
+        raise ParameterError(f"{what} must hold one number per fraction ({length}).")
+    return array
+
+
+def _exact_size(picture: np.ndarray, height: int, width: int) -> np.ndarray:
+    """Pad (white) or crop a chart to exactly ``height x width`` (dpi rounding)."""
+    if picture.shape[:2] == (height, width):
+        return picture
+    exact = np.full((height, width, 3), 255, np.uint8)
+    h, w = min(height, picture.shape[0]), min(width, picture.shape[1])
+    exact[:h, :w] = picture[:h, :w]
+    return exact
+
+
+def trust_chart(
+    panels: Sequence[dict],
+    *,
+    title: str | None = None,
+    width: int = 1200,
+    height: int = 380,
+    dpi: int = 100,
+) -> np.ndarray:
+    """The trust report's curves, one panel per test, with the random band shaded, as a
+    uint8 RGB ``height x width`` chart.
+
+    ``panels`` (e.g. :attr:`cnnvis.trust.TrustReport.panels`): per panel a mapping with
+    ``title``, ``xlabel``, ``better`` ("lower" or "higher"), ``fractions`` (the x axis),
+    ``bands`` (each a mapping with ``label``, ``mean``, ``std``, ``low`` and ``high`` per
+    fraction: the range of the random maps is shaded lightly, their mean +- one standard
+    deviation darker, the mean dashed) and ``curves`` (``(label, scores, area)`` per
+    method, the area computed by the caller). A method keeps its colour in every panel;
+    one legend below the panels names them. Nothing is computed here but the drawing.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    if isinstance(panels, dict) or not isinstance(panels, Sequence) or not 1 <= len(panels) <= 8:
+        raise ParameterError("trust_chart needs a list of 1 to 8 panels.")
+    for value, name in ((width, "width"), (height, "height")):
+        _check_positive_int(value, name)
+        if not _CHART_MIN_SIDE <= value <= _CHART_MAX_SIDE:
+            raise ParameterError(
+                f"{name} must be from {_CHART_MIN_SIDE} to {_CHART_MAX_SIDE} pixels, got {value}."
+            )
+    dpi = _check_positive_int(dpi, "dpi")
+    checked = []
+    for number, panel in enumerate(panels, 1):
+        what = f"Panel {number}"
+        try:
+            x = np.asarray(panel["fractions"], dtype=np.float64)
+            bands, curves = list(panel["bands"]), list(panel["curves"])
+        except (TypeError, KeyError, ValueError):
+            raise ParameterError(f"{what} needs fractions, bands and curves.") from None
+        if x.ndim != 1 or x.size < 2 or not np.isfinite(x).all():
+            raise ParameterError(f"{what}: the fractions must be at least two finite numbers.")
+        if len(bands) > len(_TRUST_BAND_COLOURS) or len(curves) > _CHART_MAX_SERIES:
+            raise ParameterError(
+                f"{what}: at most {len(_TRUST_BAND_COLOURS)} bands and {_CHART_MAX_SERIES} curves."
+            )
+        shaded = []
+        for band in bands:
+            try:
+                shaded.append(
+                    (str(band["label"]),)
+                    + tuple(
+                        _panel_series(band[key], x.size, f"{what}: the band's {key}")
+                        for key in ("mean", "std", "low", "high")
+                    )
+                )
+            except (TypeError, KeyError):
+                raise ParameterError(f"{what}: a band needs label, mean, std, low and high.") from None
+        lines = []
+        for curve in curves:
+            try:
+                label, scores, area = curve
+            except (TypeError, ValueError):
+                raise ParameterError(f"{what}: each curve must be (label, scores, area).") from None
+            lines.append(
+                (str(label), _panel_series(scores, x.size, f"{what}: {label}"), _as_float(area, "area"))
+            )
+        better = str(panel.get("better", ""))
+        heading = str(panel.get("title", ""))
+        checked.append((heading + (f" · {better} is better" if better else ""), x, shaded, lines, panel))
+
+    figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(figure)
+    axes = np.atleast_1d(figure.subplots(1, len(checked), sharey=True))
+    colours = matplotlib.colormaps["tab10"]
+    handles: dict[str, object] = {}
+    for ax, (heading, x, shaded, lines, panel) in zip(axes, checked):
+        for i, (label, mean, std, low, high) in enumerate(shaded):
+            colour = _TRUST_BAND_COLOURS[i]
+            ax.fill_between(x, low, high, color=colour, alpha=0.12, linewidth=0)
+            ax.fill_between(x, mean - std, mean + std, color=colour, alpha=0.25, linewidth=0)
+            (line,) = ax.plot(x, mean, color=colour, linestyle="--", linewidth=1.3)
+            handles.setdefault(label, line)
+        for i, (label, scores, area) in enumerate(lines):
+            (line,) = ax.plot(x, scores, color=colours(i % 10), linewidth=1.5)
+            handles.setdefault(label, line)
+        ax.set_title(heading, fontsize=8)
+        ax.set_xlabel(str(panel.get("xlabel", "fraction of pixels")), fontsize=7)
+        ax.set_xlim(float(x[0]), float(x[-1]))
+        ax.set_ylim(0.0, 1.02)
+        ax.grid(True, alpha=0.3)
+        ax.tick_params(labelsize=7)
+    axes[0].set_ylabel("class probability", fontsize=8)
+    figure.legend(
+        list(handles.values()),
+        list(handles),
+        loc="lower center",
+        ncol=min(len(handles), 6),
+        fontsize=7,
+        frameon=False,
+    )
+    if title:
+        figure.suptitle(str(title), fontsize=10)
+    rows = math.ceil(len(handles) / 6)
+    figure.tight_layout(rect=(0, min(0.45, 0.07 * rows + 0.02), 1, 1))
+    canvas.draw()
+    rgba = np.asarray(canvas.buffer_rgba())
+    picture = np.ascontiguousarray(rgba[:, :, :3], dtype=np.uint8)
+    return _exact_size(picture, height, width)

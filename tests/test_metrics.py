@@ -200,7 +200,7 @@ def test_compare_refuses_too_much_work_before_doing_any(monkeypatch):
         raise AssertionError("a method ran")
 
     model = wrap(cam_model(seed=0))
-    monkeypatch.setattr(metrics, "_call_with_class", explode)
+    monkeypatch.setattr(metrics, "call_with_class", explode)
     with pytest.raises(ParameterError, match="too much work"):
         checks.compare(
             model, seeded_image(), ["grad_cam", "guided_backprop"], steps=224, random_maps=8

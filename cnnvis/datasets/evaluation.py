@@ -57,9 +57,9 @@ class EvaluationSettings:
     batch_size: int = 16  # perturbed images per compiled forward call
 
     def checked(self) -> "EvaluationSettings":
-        from ..metrics import _check_common
+        from ..metrics import check_common
 
-        steps, seed, batch_size, random, random_maps = _check_common(
+        steps, seed, batch_size, random, random_maps = check_common(
             self.steps, self.seed, self.batch_size, self.random, self.random_maps
         )
         return EvaluationSettings(steps, seed, random, random_maps, batch_size)

@@ -1,0 +1,156 @@
+"""The trust report's perturbed images, all in one stream of batched forward passes.
+
+Deletion and insertion (Petsiuk, Das & Saenko 2018, RISE), built as
+:func:`cnnvis.metrics.curves_for_maps` builds them, and ROAD most and least relevant
+first (Rong et al. 2022, :mod:`cnnvis.road`), for every map at once.
+"""
+
+from __future__ import annotations
+
+import time
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Callable, Sequence
+
+import numpy as np
+
+from . import metrics, road
+from .models import VisModel
+from .techniques import compiled
+
+# Threads making perturbed images (each imputation holds one sparse LU factor: about
+# 45 MB at 224 x 224, 160 MB at the 400 x 400 bound, see cnnvis.road), and how many
+# batches they work ahead of the forward passes.
+IMPUTATION_WORKERS = 2
+LOOKAHEAD = 2
+
+
+@dataclass
+class StreamCost:
+    """What one stream did, and how long it took."""
+
+    passes: int = 0
+    imputations: int = 0
+    imputed_pixels: int = 0
+    imputation_seconds: float = 0.0  # spent imputing, summed over the workers
+    waiting_seconds: float = 0.0  # the forward passes waited for images this long
+    seconds: float = 0.0  # the whole stream
+
+
+def perturbation_curves(
+    model: VisModel,
+    pixels: np.ndarray,
+    maps: Sequence[np.ndarray],
+    tests: Sequence[Sequence[str]],
+    class_index: int,
+    *,
+    keys: Sequence[Sequence[int]],
+    steps: int,
+    fractions: Sequence[float],
+    seed: int,
+    batch_size: int = 16,
+    progress: Callable[[float, str], None] | None = None,
+) -> tuple[list[dict[str, metrics.Curve]], StreamCost]:
+    """Curves of every model-size map for its ``tests`` (of "deletion", "insertion",
+    "road_morf", "road_lerf"; deletion always runs: its first image is the photo), from
+    one stream of batched forward passes of the class probability.
+
+    Deletion and insertion images are built as :func:`cnnvis.metrics.curves_for_maps`
+    builds them; ROAD curves start at fraction 0 with the photo's own probability, then
+    one imputed image per fraction. Each map has its own random streams, named by its
+    ``key`` (integers): the ties of its pixel ranks are broken by
+    ``numpy.random.default_rng([seed, 11, *key])`` and the noise of its imputation in
+    order ``o`` at fraction ``k`` comes from ``default_rng([seed, 7, *key, o, k])``, so a
+    map's curves depend neither on the batch size nor on the other maps of the stream.
+    """
+    height, width = pixels.shape[:2]
+    total = height * width
+    counts = np.rint(np.arange(steps + 1) * total / steps).astype(np.int64)
+    rise_axis = (np.arange(steps + 1) / steps).astype(np.float32)
+    road_axis = np.array((0.0, *fractions), np.float32)
+    ranks = [
+        metrics.pixel_ranks(m, np.random.default_rng([seed, 11, *key])) for m, key in zip(maps, keys)
+    ]
+    start_insertion = metrics.blurred(pixels)
+    batch_size = compiled.capped_batch_size((height, width), batch_size)
+
+    specs: list[tuple[int, str, int]] = []
+    for i, wanted in enumerate(tests):
+        # Deletion's first image is the photo itself: ROAD's fraction 0 reads it there.
+        specs += [(i, "deletion", k) for k in range(steps + 1)]
+        specs += [(i, "insertion", k) for k in range(steps + 1) if "insertion" in wanted]
+        for test in ("road_morf", "road_lerf"):
+            if test in wanted:
+                specs += [(i, test, k) for k in range(len(fractions))]
+    cost = StreamCost(passes=len(specs))
+
+    def image(spec: tuple[int, str, int]) -> tuple[np.ndarray, float, int]:
+        """One perturbed image, the seconds spent imputing it and the pixels imputed."""
+        i, test, k = spec
+        if test == "deletion":
+            return np.where((ranks[i] < counts[k])[..., None], 0.0, pixels), 0.0, 0
+        if test == "insertion":
+            return np.where((ranks[i] < counts[k])[..., None], pixels, start_insertion), 0.0, 0
+        order = test.removeprefix("road_")
+        start = time.perf_counter()
+        removed = road.removed_pixels(ranks[i], fractions[k], order)
+        noise = np.random.default_rng([seed, 7, *keys[i], road.ORDERS.index(order), k])
+        imputed = road.impute(pixels, removed, rng=noise)
+        return imputed, time.perf_counter() - start, int(removed.sum())
+
+    # The images of the next LOOKAHEAD batches are made by IMPUTATION_WORKERS threads
+    # while the model runs the current batch: SuperLU releases the GIL, so the sparse
+    # solves use both cores between forward passes. Each image depends only on its own
+    # seeds, so the results do not depend on this timing.
+    began = time.perf_counter()
+    with ThreadPoolExecutor(IMPUTATION_WORKERS, thread_name_prefix="cnnvis-road") as pool:
+        ahead: dict[tuple[int, int], list[Future]] = {}
+
+        def submit(start: int, stop: int) -> list[Future]:
+            return [pool.submit(image, specs[row]) for row in range(start, stop)]
+
+        def rows(start: int, stop: int) -> np.ndarray:
+            if progress is not None:
+                progress(start / len(specs), f"{start} of {len(specs)} perturbed images")
+            futures = ahead.pop((start, stop), None) or submit(start, stop)
+            for later in range(1, LOOKAHEAD + 1):
+                begin = start + later * batch_size
+                span = (begin, min(begin + batch_size, len(specs)))
+                if span[0] < span[1] and span not in ahead:
+                    ahead[span] = submit(*span)
+            waited = time.perf_counter()
+            batch = np.empty((stop - start, height, width, 3), np.float32)
+            for row, future in enumerate(futures):
+                batch[row], seconds, imputed = future.result()
+                if imputed:
+                    cost.imputations += 1
+                    cost.imputed_pixels += imputed
+                    cost.imputation_seconds += seconds
+            cost.waiting_seconds += time.perf_counter() - waited
+            return batch
+
+        try:
+            scores = metrics.class_probabilities(model, rows, len(specs), batch_size, class_index)
+        finally:
+            for futures in ahead.values():
+                for future in futures:
+                    future.cancel()
+    cost.seconds = time.perf_counter() - began
+    collected: list[dict[str, list[float]]] = [{} for _ in maps]
+    for (i, test, _), score in zip(specs, scores):
+        collected[i].setdefault(test, []).append(float(score))
+    curves = []
+    for i, wanted in enumerate(tests):
+        clean = collected[i]["deletion"][0]
+        entry = {}
+        for test in wanted:
+            if test in ("deletion", "insertion"):
+                entry[test] = metrics.Curve(rise_axis, np.array(collected[i][test], np.float32))
+            else:
+                values = np.array([clean, *collected[i][test]], np.float32)
+                entry[test] = metrics.Curve(road_axis, values)
+        curves.append(entry)
+    return curves, cost
+
+
+__all__ = ["perturbation_curves", "StreamCost"]
