@@ -15,6 +15,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from . import metrics, road
+from .images import resize_map
 from .models import VisModel
 from .techniques import compiled
 
@@ -153,4 +154,86 @@ def perturbation_curves(
     return curves, cost
 
 
-__all__ = ["perturbation_curves", "StreamCost"]
+@dataclass(frozen=True)
+class RoadCurves:
+    """ROAD's two curves for one map, and the mean curves of seeded random maps."""
+
+    morf: metrics.Curve  # most relevant removed first: lower is better
+    lerf: metrics.Curve  # least relevant removed first: higher is better
+    random_morf: metrics.Curve
+    random_lerf: metrics.Curve
+
+
+ROAD_TESTS = ("road_morf", "road_lerf")
+
+
+def road_curves_of_maps(
+    model: VisModel,
+    pixels: np.ndarray,
+    maps: Sequence[np.ndarray],
+    class_index: int,
+    *,
+    fractions: Sequence[float] = road.DEFAULT_FRACTIONS,
+    seed: int = 0,
+    random: str = "blobs",
+    random_maps: int = 3,
+    batch_size: int = 16,
+) -> tuple[list[tuple[metrics.Curve, metrics.Curve]], tuple[metrics.Curve, metrics.Curve]]:
+    """ROAD (MoRF, LeRF) of each model-size map and the mean curves of ``random_maps``
+    random maps of kind ``random``, in one stream. Every map is measured with the same
+    seeds, as if alone (so a map's numbers do not depend on the others)."""
+    shape = pixels.shape[:2]
+    road.check_size(shape, model.name)
+    fractions = road.check_fractions(fractions)
+    baselines = [metrics.random_map(shape, random, seed, i) for i in range(random_maps)]
+    every = list(maps) + baselines
+    keys = [(0,)] * len(maps) + [(1, i) for i in range(random_maps)]
+    curves, _ = perturbation_curves(
+        model, pixels, every, [ROAD_TESTS] * len(every), class_index,
+        keys=keys, steps=2, fractions=fractions, seed=seed, batch_size=batch_size,
+    )
+    pairs = [(c["road_morf"], c["road_lerf"]) for c in curves]
+    tail = pairs[len(maps):]
+    mean = tuple(
+        metrics.Curve(tail[0][side].fractions, np.mean([p[side].scores for p in tail], axis=0))
+        for side in (0, 1)
+    )
+    return pairs[: len(maps)], mean  # type: ignore[return-value]
+
+
+def road_curves(
+    model: VisModel | str,
+    image,
+    saliency,
+    *,
+    target_class: int | str | None = None,
+    fractions: Sequence[float] = road.DEFAULT_FRACTIONS,
+    seed: int = 0,
+    random: str = "blobs",
+    random_maps: int = 3,
+    batch_size: int = 16,
+) -> RoadCurves:
+    """ROAD for one map (Rong et al. 2022): the class probability as the most (MoRF)
+    and least (LeRF) relevant pixels are removed by noisy linear imputation, at
+    ``fractions``, with the mean curves of seeded random maps as the baseline.
+    ``saliency``: an H x W map at the image's resolution, or a technique's result."""
+    from .models import as_vis_model
+    from .techniques.base import class_index, prepare
+
+    model = as_vis_model(model)
+    _, seed, batch_size, random, random_maps = metrics.check_common(
+        2, seed, batch_size, random, random_maps
+    )
+    prepared = prepare(model, image)
+    values = metrics.map_for(prepared.size, saliency)
+    pixels = prepared.batch[0]
+    klass = class_index(model, prepared, target_class)
+    [(morf, lerf)], (random_morf, random_lerf) = road_curves_of_maps(
+        model, pixels, [resize_map(values, pixels.shape[:2])], klass,
+        fractions=fractions, seed=seed, random=random, random_maps=random_maps,
+        batch_size=batch_size,
+    )
+    return RoadCurves(morf, lerf, random_morf, random_lerf)
+
+
+__all__ = ["RoadCurves", "perturbation_curves", "road_curves", "road_curves_of_maps", "StreamCost"]

@@ -158,7 +158,7 @@ def test_a_mistake_is_one_sentence_and_exit_status_2(capsys, tiny_args, folder, 
         (["explain", "--model", "MobileNetV2", "--weights", "missing.h5", "--out", "x", "cat.jpg"], "'missing.h5' does not exist"),
         (["explain", "--model", "tiny.keras", "--out", "x", "cat.jpg"], "does not exist"),
         (["classify", "--model", "MobileNetV2", "--weights", "random", "no-such-photo.jpg"], "no file or folder called"),
-        (["evaluate", "--model", "MobileNetV2", "--weights", "random", "--metrics", "road", "cat.jpg"], "no metric called 'road'"),
+        (["evaluate", "--model", "MobileNetV2", "--weights", "random", "--metrics", "shapley", "cat.jpg"], "no metric called 'shapley'"),
     ],
 )
 def test_mistakes_of_the_model_and_inputs(capsys, folder, monkeypatch, argv, words):

@@ -337,6 +337,12 @@ def test_evaluate_gives_the_numbers_of_the_per_image_metric_function(tiny, photo
             assert image.values[method]["insertion"] == pytest.approx(expected.insertion.auc, abs=1e-9)
             assert image.values["random"]["deletion"] == pytest.approx(expected.random_deletion.auc, abs=1e-9)
             assert image.values["random"]["insertion"] == pytest.approx(expected.random_insertion.auc, abs=1e-9)
+            road = cnnvis.perturbation.road_curves(
+                tiny, photo, result, target_class=image.class_index, seed=4, random_maps=2
+            )
+            assert image.values[method]["road_morf"] == pytest.approx(road.morf.auc, abs=1e-9)
+            assert image.values[method]["road_lerf"] == pytest.approx(road.lerf.auc, abs=1e-9)
+            assert image.values["random"]["road_morf"] == pytest.approx(road.random_morf.auc, abs=1e-9)
     summary = {row["method"]: row for row in evaluation.summary_rows()}
     assert list(summary) == methods + ["random"]
     deletions = [image.values["grad_cam"]["deletion"] for image in images]
@@ -351,8 +357,9 @@ def test_metrics_are_a_registry_of_columns():
     for name, metric in METRICS.items():
         assert metric.name == name and metric.paper and metric.columns
         assert all(column.better in ("lower", "higher") for column in metric.columns)
+    assert {"deletion_insertion", "road"} <= set(METRICS)
     with pytest.raises(ParameterError, match="no metric"):
-        evaluate_dataset("MobileNetV2", example_photos()[:1], metrics=["road"])
+        evaluate_dataset("MobileNetV2", example_photos()[:1], metrics=["shapley"])
 
 
 # ----- Ray ------------------------------------------------------------------------------

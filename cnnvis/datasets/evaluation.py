@@ -11,8 +11,8 @@ over the images, and the random map as the last row.
 
 A metric is a small object (:class:`Metric`): its columns, and a ``measure`` function
 from one image's maps to one value per column for each map and for the baseline. Adding
-a metric (ROAD, once :mod:`cnnvis.road` exists) is one class and one entry in
-:data:`METRICS`; the command line, the CSV files and the printed table follow from it.
+a metric is one class and one entry in :data:`METRICS`; the command line, the CSV files
+and the printed table follow from it. Deletion/insertion (RISE) and ROAD are there.
 """
 
 from __future__ import annotations
@@ -124,8 +124,39 @@ class DeletionInsertion:
         return values, {"deletion": random_deletion.auc, "insertion": random_insertion.auc}
 
 
+class Road:
+    """ROAD's areas (Rong et al. 2022), most and least relevant pixels removed first by
+    noisy linear imputation, as :func:`cnnvis.perturbation.road_curves` computes them for
+    each map (the same seeds, random maps and class)."""
+
+    name = "road"
+    title = "ROAD"
+    paper = "Rong et al. 2022 (ROAD)"
+    columns = (
+        Column("road_morf", "ROAD MoRF AUC", "lower"),
+        Column("road_lerf", "ROAD LeRF AUC", "higher"),
+    )
+
+    def measure(self, model, pixels, maps, class_index, settings):
+        from ..perturbation import road_curves_of_maps
+
+        shape = pixels.shape[:2]
+        curves, (random_morf, random_lerf) = road_curves_of_maps(
+            model,
+            pixels,
+            [resize_map(m, shape) for m in maps],
+            class_index,
+            seed=settings.seed,
+            random=settings.random,
+            random_maps=settings.random_maps,
+            batch_size=settings.batch_size,
+        )
+        values = [{"road_morf": m.auc, "road_lerf": lerf.auc} for m, lerf in curves]
+        return values, {"road_morf": random_morf.auc, "road_lerf": random_lerf.auc}
+
+
 # The metrics `cnnvis evaluate` can compute, by name (the choices of --metrics).
-METRICS: dict[str, Metric] = {metric.name: metric for metric in (DeletionInsertion(),)}
+METRICS: dict[str, Metric] = {metric.name: metric for metric in (DeletionInsertion(), Road())}
 
 
 @dataclass(frozen=True)
