@@ -3,6 +3,7 @@ its outputs (PNG files with captions), and its refusals."""
 
 from __future__ import annotations
 
+import copy
 import re
 import socket
 from pathlib import Path
@@ -14,6 +15,7 @@ from PIL import Image
 
 import app
 
+from . import api_snapshot
 from .app_helpers import (
     CAT,
     EGYPTIAN_CAT,
@@ -142,6 +144,33 @@ def test_named_endpoints_are_the_documented_set(api_info):
         assert len(endpoint["description"]) > 40, name  # the handler's docstring
     layer = api_info["named_endpoints"]["/grad_cam"]["parameters"][2]
     assert layer["python_type"]["type"] == "str"  # any layer of any model, not today's choices
+
+
+def test_the_published_api_matches_the_snapshot(client):
+    """Every endpoint, parameter (name, order, label, component, type, default) and return
+    value of the live `/gradio_api/info` is the one recorded in tests/api_snapshot.json:
+    what callers rely on cannot change by accident (a deliberate change re-records it)."""
+    problems = api_snapshot.differences(api_snapshot.recorded(), api_snapshot.live(client.src))
+    assert not problems, "the published API differs from tests/api_snapshot.json:\n" + "\n".join(problems)
+
+
+def test_the_snapshot_comparison_reports_each_kind_of_change():
+    """The comparison itself catches a removed endpoint, a renamed or retyped parameter, a
+    changed default and an added endpoint, each in a line that names it."""
+    recorded = api_snapshot.recorded()
+    changed = copy.deepcopy(recorded)
+    endpoints = changed["named_endpoints"]
+    del endpoints["/classify"]
+    endpoints["/filters"]["parameters"][1]["name"] = "layer_name"
+    endpoints["/score_cam"]["parameters"][-1]["default"] = 32
+    endpoints["/smoothgrad"]["parameters"][-1]["python_type"] = "float"
+    endpoints["/new"] = endpoints["/eigen_cam"]
+    lines = api_snapshot.differences(recorded, changed)
+    assert lines[0] == "/classify: endpoint removed" and lines[1].startswith("/new: endpoint added")
+    assert "/filters: parameters ['model', 'layer', 'count', 'order'] became" in "\n".join(lines)
+    assert any(line.startswith("/score_cam max_channels.default: 64 became 32") for line in lines)
+    assert any(line.startswith('/smoothgrad seed.python_type: "int" became "float"') for line in lines)
+    assert api_snapshot.differences(recorded, recorded) == []
 
 
 def test_new_endpoints_document_their_types_and_defaults(api_info):
