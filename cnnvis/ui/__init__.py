@@ -1,0 +1,38 @@
+"""The cnnvis web app (Gradio is imported here only, never by the package).
+
+Where each thing lives:
+
+- :mod:`.app`: ``build_demo()`` from the tab modules (``TABS``), the queue and its lanes
+  (``apply_queue``), ``LAUNCH_KWARGS``, ``main()``;
+- :mod:`.settings`: settings from the environment and the command line, the device;
+- :mod:`.page`: the shared area (photo, examples, model, top-5) and the events that keep
+  every tab's pickers in step with it; ``/classify``;
+- :mod:`.tabs`: one module per tab or family of tabs (``classic``, ``methods``,
+  ``dreams``, ``checks``);
+- :mod:`.components`: pickers, option controls, galleries, Run buttons, the tab frame;
+- :mod:`.endpoints`: the one endpoint mechanism (a Run button's click, published);
+- :mod:`.work`: every computation's one entry (``compute``, in its lane), models,
+  cancellation, warm-up;
+- :mod:`.pictures`: results drawn, and written as PNG files for the galleries;
+- :mod:`.inputs`: reading the photo, parsing classes, layers and methods, and the
+  component patches that let cnnvis check values itself;
+- :mod:`.errors`: one sentence for every failure;
+- :mod:`.texts`: the page's words and CSS.
+"""
+
+from __future__ import annotations
+
+import os
+
+# Opt-in telemetry: the app works offline and behind firewalls, so it does not phone
+# home unless GRADIO_ANALYTICS_ENABLED says otherwise (Gradio reads it at launch).
+# TensorFlow (imported when the demo lists the techniques) logs less, and takes GPU
+# memory as it needs it even if something initialises the GPU before compute_device().
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+
+from .app import LAUNCH_KWARGS, TABS, apply_queue, build_demo, main  # noqa: E402
+from .settings import Settings, configure, current  # noqa: E402
+
+__all__ = ["LAUNCH_KWARGS", "TABS", "Settings", "apply_queue", "build_demo", "configure", "current", "main"]

@@ -1,0 +1,85 @@
+"""The demo built from the tab modules, its queue (the lanes), and how it is launched.
+
+``TABS`` is the page's tabs in order: adding a tab is a module with a ``<name>_tab(page)``
+function and one line here. :func:`apply_queue` and :data:`LAUNCH_KWARGS` are the one
+place where queue and launch settings are made.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import gradio as gr
+
+from . import page as shared_area
+from .components import Page
+from .inputs import guard_inputs
+from .settings import Settings, configure, current, parse_args, settings_from
+from .tabs import checks, classic, dreams, methods
+from .texts import CSS, INTRO
+from .work import start_warm_up
+
+TABS: tuple[Callable[[Page], None], ...] = (
+    classic.filters_tab,
+    classic.feature_maps_tab,
+    dreams.feature_visualization_tab,
+    classic.guided_backprop_tab,
+    methods.attributions_tab,
+    methods.heatmaps_tab,
+    classic.guided_grad_cam_tab,
+    dreams.deep_dream_tab,
+    checks.compare_tab,
+)
+
+LAUNCH_KWARGS: dict[str, Any] = {
+    # System fonts: the page needs nothing from the internet.
+    "theme": gr.themes.Soft(
+        font=("ui-sans-serif", "system-ui", "sans-serif"),
+        font_mono=("ui-monospace", "monospace"),
+    ),
+    "css": CSS,
+    "max_file_size": "10mb",
+    "show_error": False,  # unexpected errors stay in the log
+    "footer_links": ["api", "gradio", "settings"],
+}
+DELETE_CACHE = (3600, 3600)  # results and uploads: checked every hour, deleted after an hour
+
+
+def build_demo(tabs: Sequence[Callable[[Page], None]] = TABS, settings: Settings | None = None) -> gr.Blocks:
+    """The page: the shared area, then each tab; every event's lane limited by
+    ``settings`` (default: the current ones). Loads no model."""
+    with gr.Blocks(title="cnnvis · what CNNs see", delete_cache=DELETE_CACHE) as demo:
+        gr.Markdown(INTRO)
+        image, model, summary, panel = shared_area.shared_inputs()
+        page = Page(demo, image, model)
+        with gr.Tabs():
+            for tab in tabs:
+                tab(page)
+        shared_area.follow(page, summary, panel)  # after the tabs: their pickers are known
+    guard_inputs(demo)
+    return apply_queue(demo, settings or current())
+
+
+def apply_queue(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
+    """The queue: at most ``settings.max_queue`` waiting requests, and the limit of each
+    lane on every event in it (its ``concurrency_id`` is its technique's cost)."""
+    limits = settings.lane_limits
+    for fn in demo.fns.values():
+        if fn.concurrency_id in limits:
+            fn.concurrency_limit = limits[fn.concurrency_id]
+    return demo.queue(max_size=settings.max_queue, default_concurrency_limit=settings.concurrency)
+
+
+def main(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
+    """``python app.py``: the command line's settings, a warm-up, then serve ``demo``."""
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
+    args = parse_args(argv)
+    configure(settings_from(args))
+    apply_queue(demo, current())
+    start_warm_up()
+    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **LAUNCH_KWARGS)
