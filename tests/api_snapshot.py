@@ -46,7 +46,11 @@ def published(info: dict) -> dict:
                 for p in endpoint["parameters"]
             ],
             "returns": [
-                {"label": r["label"], "component": r["component"], "python_type": r["python_type"]["type"]}
+                {
+                    "label": r["label"],
+                    "component": r["component"],
+                    "python_type": r["python_type"]["type"],
+                }
                 for r in endpoint["returns"]
             ],
         }
@@ -76,7 +80,10 @@ def dumps(api: dict) -> str:
         for key in ("parameters", "returns"):
             items = endpoint[key]
             parts.append(f'   "{key}": [')
-            parts += [f"    {line(item)}{',' if j < len(items) - 1 else ''}" for j, item in enumerate(items)]
+            parts += [
+                f"    {line(item)}{',' if j < len(items) - 1 else ''}"
+                for j, item in enumerate(items)
+            ]
             parts.append("   ]" + ("," if key == "parameters" else ""))
         parts.append("  }" + ("," if i < len(named) - 1 else ""))
     parts.append(" },")
@@ -92,7 +99,9 @@ def differences(expected: dict, actual: dict) -> list[str]:
     for name in sorted(set(before) - set(after)):
         lines.append(f"{name}: endpoint removed")
     for name in sorted(set(after) - set(before)):
-        lines.append(f"{name}: endpoint added (record it with python -m tests.api_snapshot --write)")
+        lines.append(
+            f"{name}: endpoint added (record it with python -m tests.api_snapshot --write)"
+        )
     for name in sorted(set(before) & set(after)):
         old, new = before[name], after[name]
         old_names = [p["name"] for p in old["parameters"]]
@@ -103,20 +112,23 @@ def differences(expected: dict, actual: dict) -> list[str]:
             for key in p:
                 if p[key] != q.get(key):
                     shown = lambda v: json.dumps(v, ensure_ascii=False)[:160]  # noqa: E731
-                    lines.append(f"{name} {p['name']}.{key}: {shown(p[key])} became {shown(q.get(key))}")
+                    lines.append(
+                        f"{name} {p['name']}.{key}: {shown(p[key])} became {shown(q.get(key))}"
+                    )
         if old["returns"] != new["returns"]:
             lines.append(f"{name}: returns {old['returns']} became {new['returns']}")
     if expected["unnamed_endpoints"] != actual["unnamed_endpoints"]:
-        lines.append(f"unnamed endpoints {expected['unnamed_endpoints']} became {actual['unnamed_endpoints']}")
+        lines.append(
+            f"unnamed endpoints {expected['unnamed_endpoints']} became {actual['unnamed_endpoints']}"
+        )
     return lines
 
 
 def _serve_and_read() -> dict:
     """The API of `app.demo`, served for a moment on loopback (random weights)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-    from tests.serve import served
-
     from cnnvis.ui.settings import Settings
+    from tests.serve import served
 
     with served(Settings(weights="random")) as (_, url):
         return live(url)

@@ -240,7 +240,8 @@ def test_model_change_fills_and_preselects_every_layer_picker(vis):
     assert updates["dream"]["value"] == list(vis.dream_layers)
     assert updates["middle"]["value"] == vis.dream_layers[0]
     assert any(
-        label.startswith(f"{vis.default_layer} · 7×7×") for label, _ in updates["feature map"]["choices"]
+        label.startswith(f"{vis.default_layer} · 7×7×")
+        for label, _ in updates["feature map"]["choices"]
     )
     # the page's event updates every tab's layer picker, each by its kind
     fill = event(app.demo, "page_layers")
@@ -285,7 +286,9 @@ def test_photo_input_passes_the_original_upload_through(tmp_path):
     from gradio.data_classes import ImageData
 
     path = text_file(tmp_path)
-    component = inputs.pass_original_upload(gr.Image(type="filepath", image_mode=None, render=False))
+    component = inputs.pass_original_upload(
+        gr.Image(type="filepath", image_mode=None, render=False)
+    )
     assert component.preprocess(ImageData(path=str(path), orig_name="notes.png")) == str(path)
     assert component.preprocess(None) is None
     # no subclass of a Gradio component anywhere: Gradio writes no stub
@@ -321,31 +324,55 @@ def test_a_cam_method_registered_with_the_package_appears_in_the_ui_and_the_api(
 
         result = cnnvis.grad_cam(model, image, target_class=target_class, layer=layer)
         heatmap = result.heatmap[::-1] if flips % 2 else result.heatmap
-        return dataclasses.replace(result, heatmap=heatmap, method="Upside-down CAM", note=f"{flips} flips")
+        return dataclasses.replace(
+            result, heatmap=heatmap, method="Upside-down CAM", note=f"{flips} flips"
+        )
 
     try:
         demo = ui.build_demo()
         [picker] = [
             b
             for b in demo.blocks.values()
-            if isinstance(b, gr.Dropdown) and b.label == "Method" and ("Grad-CAM", "grad_cam") in b.choices
+            if isinstance(b, gr.Dropdown)
+            and b.label == "Method"
+            and ("Grad-CAM", "grad_cam") in b.choices
         ]
         assert picker.choices[-1] == ("Upside-down CAM", "upside_down_cam")
-        [flips] = [b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.label == "Flips"]
+        [flips] = [
+            b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.label == "Flips"
+        ]
         assert (flips.minimum, flips.maximum, flips.value, flips.visible) == (1, 3, 1, False)
         published = endpoints.published(demo)
         assert set(published) == set(endpoints.published(app.demo)) | {"/upside_down_cam"}
         endpoint = published["/upside_down_cam"]
-        assert endpoint.concurrency_id == "quick" and "Nobody et al. 2026" in endpoint.api_description
+        assert (
+            endpoint.concurrency_id == "quick" and "Nobody et al. 2026" in endpoint.api_description
+        )
         info = demo.get_api_info()["named_endpoints"]["/upside_down_cam"]
         assert [p["parameter_name"] for p in info["parameters"]] == [
-            "image", "model", "layer", "target_class", "colormap", "opacity", "flips"
+            "image",
+            "model",
+            "layer",
+            "target_class",
+            "colormap",
+            "opacity",
+            "flips",
         ]
         assert info["parameters"][-1]["component"] == "Slider"
         assert info["parameters"][-1]["parameter_default"] == 1
-        [button] = [b for b in demo.blocks.values() if getattr(b, "value", None) == "Run Upside-down CAM"]
+        [button] = [
+            b for b in demo.blocks.values() if getattr(b, "value", None) == "Run Upside-down CAM"
+        ]
         assert endpoint.targets == [(button._id, "click")]
-        items = endpoint.fn(image=str(CAT), model=MODEL, layer="", target_class="top class", colormap="jet", opacity=0.5, flips=3)
+        items = endpoint.fn(
+            image=str(CAT),
+            model=MODEL,
+            layer="",
+            target_class="top class",
+            colormap="jet",
+            opacity=0.5,
+            flips=3,
+        )
         check_gallery(items[endpoint.outputs[0]], 2, "Upside-down CAM", MODEL, "3 flips")
         # /grad_cam runs it too, at its defaults
         items = methods.grad_cam(str(CAT), MODEL, "", "top class", "jet", 0.5, "upside_down_cam")
@@ -388,16 +415,41 @@ def test_changing_method_shows_its_own_controls_and_run_button_only():
     updates = by_label(show.fn("grad_cam"))
     text = next(u for c, u in show.fn("grad_cam").items() if isinstance(c, gr.Markdown))
     assert "Selvaraju" in text and show.fn(None) == show.fn("grad_cam")
-    visible = {label for label, update in updates.items() if isinstance(update, dict) and update.get("visible")}
+    visible = {
+        label
+        for label, update in updates.items()
+        if isinstance(update, dict) and update.get("visible")
+    }
     assert visible == {"Layer", "Run Grad-CAM"}
-    visible = {label for label, u in by_label(show.fn("score_cam")).items() if isinstance(u, dict) and u.get("visible")}
+    visible = {
+        label
+        for label, u in by_label(show.fn("score_cam")).items()
+        if isinstance(u, dict) and u.get("visible")
+    }
     assert visible == {"Layer", "Run Score-CAM", "Channels to score (0 = all)"}
-    visible = {label for label, u in by_label(show.fn("occlusion")).items() if isinstance(u, dict) and u.get("visible")}
+    visible = {
+        label
+        for label, u in by_label(show.fn("occlusion")).items()
+        if isinstance(u, dict) and u.get("visible")
+    }
     assert visible == {"Run Occlusion", "Grey square's side", "Stride"}
     show = event(app.demo, "attributions_method_changed")
-    visible = {label for label, u in by_label(show.fn("smoothgrad")).items() if isinstance(u, dict) and u.get("visible")}
-    assert visible == {"Run SmoothGrad", "Noisy copies", "Noise level", "Seed (same seed, same noise)"}
-    visible = {label for label, u in by_label(show.fn("integrated_gradients")).items() if isinstance(u, dict) and u.get("visible")}
+    visible = {
+        label
+        for label, u in by_label(show.fn("smoothgrad")).items()
+        if isinstance(u, dict) and u.get("visible")
+    }
+    assert visible == {
+        "Run SmoothGrad",
+        "Noisy copies",
+        "Noise level",
+        "Seed (same seed, same noise)",
+    }
+    visible = {
+        label
+        for label, u in by_label(show.fn("integrated_gradients")).items()
+        if isinstance(u, dict) and u.get("visible")
+    }
     assert visible == {"Run Integrated Gradients", "Baseline", "Steps on the path"}
     with pytest.raises(gr.Error):
         show.fn("grad_cam")  # a method of the other tab
@@ -411,7 +463,11 @@ def test_each_method_runs_from_its_own_button_with_its_own_controls():
         endpoint = published[f"/{technique.name}"]
         [(button_id, trigger)] = endpoint.targets
         button = app.demo.blocks[button_id]
-        assert trigger == "click" and button.value == f"Run {technique.title}" and isinstance(button, gr.Button)
+        assert (
+            trigger == "click"
+            and button.value == f"Run {technique.title}"
+            and isinstance(button, gr.Button)
+        )
         assert endpoint.input_keyword_names == methods.method_parameters(technique)
         labels = {c.label for c in endpoint.inputs}
         for option in technique.options:
@@ -434,7 +490,9 @@ EXPECTED_NOTES = {
 }
 
 
-@pytest.mark.parametrize("name", [t.name for o in ("heatmap", "attribution") for t in methods.methods_of(o)])
+@pytest.mark.parametrize(
+    "name", [t.name for o in ("heatmap", "attribution") for t in methods.methods_of(o)]
+)
 def test_each_method_endpoint_draws_its_result(vis, photo_shape, name):
     technique = cnnvis.TECHNIQUES[name]
     values = {"image": str(CAT), "model": MODEL, "target_class": "281", "layer": ""}
@@ -444,7 +502,11 @@ def test_each_method_endpoint_draws_its_result(vis, photo_shape, name):
     decoded = check_gallery(items, 2, MODEL, "tabby (281)", EXPECTED_NOTES.get(name, ""))
     assert all(picture.shape == photo_shape for picture, _ in decoded)
     description = endpoints.published(app.demo)[f"/{name}"].api_description
-    assert endpoint.__name__ == name and technique.summary in description and technique.paper in description
+    assert (
+        endpoint.__name__ == name
+        and technique.summary in description
+        and technique.paper in description
+    )
     if technique.output == "heatmap":
         assert items[0][1].endswith("over the photo")
     else:
@@ -463,7 +525,9 @@ def test_score_cam_channel_count_zero_or_too_many_means_all(vis):
         values = methods.option_values(vis, score_cam, None, {"max_channels": given})
         assert values == {"max_channels": expected}
     assert methods.option_values(vis, score_cam, None, {}) == {"max_channels": 64}
-    assert methods.option_values(vis, cnnvis.TECHNIQUES["grad_cam"], None, {"max_channels": 3}) == {}
+    assert (
+        methods.option_values(vis, cnnvis.TECHNIQUES["grad_cam"], None, {"max_channels": 3}) == {}
+    )
     occlusion = cnnvis.TECHNIQUES["occlusion"]  # its range starts above the package's bound
     assert methods.option_values(vis, occlusion, None, {"window": 0}) == {"window": 0, "stride": 16}
 
@@ -475,7 +539,9 @@ def test_feature_visualisation_streams_pictures_then_the_result(vis):
     for items in steps:
         check_gallery(items, 1, "in progress", MODEL, "step")
     layer = vis.dream_layers[0]
-    decoded = check_gallery(final, 4, "Feature visualisation", MODEL, layer, "8 steps", "64 px", "seed 2")
+    decoded = check_gallery(
+        final, 4, "Feature visualisation", MODEL, layer, "8 steps", "64 px", "seed 2"
+    )
     assert [caption.split(" · ")[4] for _, caption in final[1:]] == [
         "channel 0",
         "channel 1",
@@ -499,9 +565,19 @@ def test_feature_visualisation_of_chosen_channels_and_of_classes(vis):
 def test_feature_target_switches_the_controls():
     switch = event(app.demo, "feature_target_changed")
     shown = {label: update["visible"] for label, update in by_label(switch.fn("class")).items()}
-    assert shown == {"Layer": False, "How many channels": False, "Or these channels": False, "Classes": True}
+    assert shown == {
+        "Layer": False,
+        "How many channels": False,
+        "Or these channels": False,
+        "Classes": True,
+    }
     shown = {label: update["visible"] for label, update in by_label(switch.fn("channels")).items()}
-    assert shown == {"Layer": True, "How many channels": True, "Or these channels": True, "Classes": False}
+    assert shown == {
+        "Layer": True,
+        "How many channels": True,
+        "Or these channels": True,
+        "Classes": False,
+    }
 
 
 def test_compare_ranks_maps_by_faithfulness_with_a_chart(vis, photo_shape):
@@ -520,9 +596,13 @@ def test_compare_ranks_maps_by_faithfulness_with_a_chart(vis, photo_shape):
 
 
 def test_sanity_check_shows_maps_per_step_and_their_correlations(vis):
-    result = checks.sanity_check(str(CAT), MODEL, "top class", ["grad_cam", "vanilla_gradient"], 2, 0)
+    result = checks.sanity_check(
+        str(CAT), MODEL, "top class", ["grad_cam", "vanilla_gradient"], 2, 0
+    )
     table = result["table"]
-    [(grid, _)] = check_gallery(result["maps"], 1, "Model randomisation", MODEL, "Grad-CAM, Gradient", "seed 0")
+    [(grid, _)] = check_gallery(
+        result["maps"], 1, "Model randomisation", MODEL, "Grad-CAM, Gradient", "seed 0"
+    )
     assert table["headers"] == [
         "re-drawn down to (layers)",
         "Grad-CAM ρ",
@@ -541,7 +621,9 @@ def test_sanity_check_shows_maps_per_step_and_their_correlations(vis):
 def test_pointing_game_reports_hits_and_misses(vis):
     height, width = inputs.read_image(str(CAT)).shape[:2]
     chosen = ["grad_cam", "vanilla_gradient", "grad_cam"]  # a name twice counts once
-    result = checks.pointing_game(str(CAT), MODEL, "top class", chosen, 0, 0, width - 1, height - 1, 15)
+    result = checks.pointing_game(
+        str(CAT), MODEL, "top class", chosen, 0, 0, width - 1, height - 1, 15
+    )
     gallery, table = result["maps"], result["table"]
     check_gallery(gallery, 2, MODEL, "hit: its peak", "inside the box")
     assert table["headers"][:2] == ["method", "result"]
@@ -619,7 +701,15 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
         ),
         "huge": (page.classify, str(bomb_png(tmp_path)), MODEL),
         "unknown model": (page.classify, str(CAT), "ResNet9000"),
-        "unknown layer": (methods.grad_cam, str(CAT), MODEL, "no_such_layer", "top class", "jet", 0.5),
+        "unknown layer": (
+            methods.grad_cam,
+            str(CAT),
+            MODEL,
+            "no_such_layer",
+            "top class",
+            "jet",
+            0.5,
+        ),
         "not a convolution": (classic.filters, MODEL, "out_relu", 4, "first"),
         "unknown class": (classic.guided_backprop, str(CAT), MODEL, "unicorn"),
         "class out of range": (classic.guided_grad_cam, str(CAT), MODEL, "", "1000"),
@@ -627,7 +717,16 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
         "opacity out of range": (methods.grad_cam, str(CAT), MODEL, "", "top class", "jet", 1.5),
         "unknown colormap": (classic.feature_maps, str(CAT), MODEL, "", 4, "first", "rainbowz"),
         "unknown order": (classic.feature_maps, str(CAT), MODEL, "", 4, "loudest", "viridis"),
-        "unknown method": (methods.grad_cam, str(CAT), MODEL, "", "top class", "jet", 0.5, "magic_cam"),
+        "unknown method": (
+            methods.grad_cam,
+            str(CAT),
+            MODEL,
+            "",
+            "top class",
+            "jet",
+            0.5,
+            "magic_cam",
+        ),
         "octaves out of range": (dreams.deep_dream, str(CAT), MODEL, [], 99, 2, 0.01, 0),
         "fractional steps": (dreams.deep_dream, str(CAT), MODEL, [], 1, 2.5, 0.01, 0),
         "too many dream layers": (
@@ -942,7 +1041,10 @@ def test_bad_input_gives_one_clear_sentence(vis, tmp_path, case):
     handler, *args = bad_inputs(tmp_path)[case]
     message = user_message(handler, *args)
     assert is_one_sentence(message), message
-    assert message not in (ui_errors.GENERIC_ERROR, ui_errors.MEMORY_ERROR)  # the input's fault, said so
+    assert message not in (
+        ui_errors.GENERIC_ERROR,
+        ui_errors.MEMORY_ERROR,
+    )  # the input's fault, said so
 
 
 def test_a_model_without_weights_says_so_and_others_keep_working(tmp_path):
@@ -1001,7 +1103,8 @@ def test_errors_in_a_dream_stream_are_clear_too(vis, monkeypatch):
 
     monkeypatch.setattr(cnnvis, "deep_dream_frames", broken)
     assert (
-        user_message(dreams.deep_dream, str(CAT), MODEL, [], 1, 1, 0.01, 0) == ui_errors.MEMORY_ERROR
+        user_message(dreams.deep_dream, str(CAT), MODEL, [], 1, 1, 0.01, 0)
+        == ui_errors.MEMORY_ERROR
     )
 
 
@@ -1020,15 +1123,15 @@ def test_every_event_runs_in_the_lane_of_its_techniques_cost():
     assert {public[n].concurrency_id for n in ("/deep_dream", "/compare", "/score_cam")} == {"long"}
     assert {public[n].concurrency_id for n in ("/grad_cam", "/classify", "/filters")} == {"quick"}
     helpers = [
-        fn
-        for fn in app.demo.fns.values()
-        if fn.api_name.endswith(("_predictions", "_layers"))
+        fn for fn in app.demo.fns.values() if fn.api_name.endswith(("_predictions", "_layers"))
     ]
     assert len(helpers) == 5 and all(
         fn.api_visibility == "private" and fn.concurrency_id == "quick" for fn in helpers
     )
     limits = ui.current().lane_limits
-    assert all(fn.concurrency_limit == limits[fn.concurrency_id] for fn in [*public.values(), *helpers])
+    assert all(
+        fn.concurrency_limit == limits[fn.concurrency_id] for fn in [*public.values(), *helpers]
+    )
     assert set(limits) == set(registry.COSTS)
     assert inspect.isgeneratorfunction(dreams.deep_dream) and inspect.isgeneratorfunction(
         dreams.feature_visualization
@@ -1045,9 +1148,13 @@ def test_every_event_runs_in_the_lane_of_its_techniques_cost():
 
 
 def test_the_lanes_limits_follow_the_settings():
-    demo = ui.build_demo(settings=Settings(weights="random", concurrency=3, long_concurrency=2, max_queue=7))
+    demo = ui.build_demo(
+        settings=Settings(weights="random", concurrency=3, long_concurrency=2, max_queue=7)
+    )
     public = endpoints.published(demo)
-    assert public["/grad_cam"].concurrency_limit == 3 and public["/deep_dream"].concurrency_limit == 2
+    assert (
+        public["/grad_cam"].concurrency_limit == 3 and public["/deep_dream"].concurrency_limit == 2
+    )
     assert demo._queue.max_size == 7 and demo._queue.default_concurrency_limit == 3
 
 
@@ -1110,7 +1217,13 @@ def test_command_line_and_environment(monkeypatch):
     monkeypatch.setenv("CNNVIS_WEIGHTS_DIR", "/some/weights")
     monkeypatch.setenv("CNNVIS_LONG_CONCURRENCY", "2")
     args = settings_module.parse_args([])
-    assert (args.concurrency, args.weights, args.weights_dir, args.max_queue, args.long_concurrency) == (
+    assert (
+        args.concurrency,
+        args.weights,
+        args.weights_dir,
+        args.max_queue,
+        args.long_concurrency,
+    ) == (
         3,
         "random",
         "/some/weights",
@@ -1122,8 +1235,18 @@ def test_command_line_and_environment(monkeypatch):
         args.host is None and args.port is None and args.share is False
     )  # Gradio's env vars apply
     args = settings_module.parse_args(
-        ["--weights", "imagenet", "--concurrency", "2", "--max-queue", "5", "--port", "8000",
-         "--long-concurrency", "4"]
+        [
+            "--weights",
+            "imagenet",
+            "--concurrency",
+            "2",
+            "--max-queue",
+            "5",
+            "--port",
+            "8000",
+            "--long-concurrency",
+            "4",
+        ]
     )
     assert (args.weights, args.concurrency, args.max_queue, args.port) == ("imagenet", 2, 5, 8000)
     assert args.long_concurrency == 4

@@ -35,4 +35,13 @@ os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 from .app import LAUNCH_KWARGS, TABS, apply_queue, build_demo, main  # noqa: E402
 from .settings import Settings, configure, current  # noqa: E402
 
-__all__ = ["LAUNCH_KWARGS", "TABS", "Settings", "apply_queue", "build_demo", "configure", "current", "main"]
+__all__ = [
+    "LAUNCH_KWARGS",
+    "TABS",
+    "Settings",
+    "apply_queue",
+    "build_demo",
+    "configure",
+    "current",
+    "main",
+]

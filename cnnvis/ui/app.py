@@ -47,7 +47,9 @@ LAUNCH_KWARGS: dict[str, Any] = {
 DELETE_CACHE = (3600, 3600)  # results and uploads: checked every hour, deleted after an hour
 
 
-def build_demo(tabs: Sequence[Callable[[Page], None]] = TABS, settings: Settings | None = None) -> gr.Blocks:
+def build_demo(
+    tabs: Sequence[Callable[[Page], None]] = TABS, settings: Settings | None = None
+) -> gr.Blocks:
     """The page: the shared area, then each tab; every event's lane limited by
     ``settings`` (default: the current ones). Loads no model."""
     with gr.Blocks(title="cnnvis · what CNNs see", delete_cache=DELETE_CACHE) as demo:

@@ -47,7 +47,9 @@ def model_summary(vis: cnnvis.VisModel) -> str:
 
 
 @work.computing(LANE)
-def classify(image: str | None, model: str, progress: gr.Progress = gr.Progress()) -> dict[str, float]:
+def classify(
+    image: str | None, model: str, progress: gr.Progress = gr.Progress()
+) -> dict[str, float]:
     """The model's five most probable ImageNet classes for the photo, as
     {"285 · Egyptian cat": 0.84, ...}."""
     vis = work.load(model, progress)
@@ -133,13 +135,25 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
 
     refresh = [panel, *class_pickers]
     photo = [page.image, page.model]
-    endpoints.helper(page.image.change, show_predictions, photo, refresh, name="photo_predictions", lane=LANE)
+    endpoints.helper(
+        page.image.change, show_predictions, photo, refresh, name="photo_predictions", lane=LANE
+    )
     for source, trigger in (("page", page.demo.load), ("model", page.model.change)):
         filled = endpoints.helper(
-            trigger, show_layers, [page.model], [summary, *layer_pickers], name=f"{source}_layers", lane=LANE
+            trigger,
+            show_layers,
+            [page.model],
+            [summary, *layer_pickers],
+            name=f"{source}_layers",
+            lane=LANE,
         )
         endpoints.helper(
-            filled.success, show_predictions, photo, refresh, name=f"{source}_predictions", lane=LANE
+            filled.success,
+            show_predictions,
+            photo,
+            refresh,
+            name=f"{source}_predictions",
+            lane=LANE,
         )
     # /classify needs a photo; the panel above just empties without one, and classifies
     # each photo by itself: the endpoint has no button on the page.

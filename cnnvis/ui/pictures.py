@@ -20,6 +20,7 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 
 import cnnvis
+
 from .. import render
 from ..images import fit_within
 
@@ -30,7 +31,9 @@ PNG_LEVEL = 1
 def png(picture: np.ndarray) -> str:
     """``picture`` (any array render.to_uint8 takes) as a PNG file in Gradio's cache."""
     with io.BytesIO() as buffer:
-        Image.fromarray(render.to_uint8(picture)).save(buffer, format="png", compress_level=PNG_LEVEL)
+        Image.fromarray(render.to_uint8(picture)).save(
+            buffer, format="png", compress_level=PNG_LEVEL
+        )
         return save_bytes_to_cache(buffer.getvalue(), "result.png", get_upload_folder())
 
 
@@ -265,8 +268,6 @@ def feature_gallery(vis: cnnvis.VisModel, result, labels: Sequence[str]) -> Gall
     return gallery
 
 
-
-
 def pointing_results(vis: cnnvis.VisModel, photo: np.ndarray, games) -> tuple[Gallery, dict]:
     """The pointing game of several methods drawn (a list of cnnvis.checks.PointingGame):
     each map marked and captioned, and the table of hits and misses."""
@@ -275,7 +276,12 @@ def pointing_results(vis: cnnvis.VisModel, photo: np.ndarray, games) -> tuple[Ga
         for game in games
     ]
     rows = [
-        [game.title, "hit" if game.outcome.hit else "miss", *game.outcome.peak, round(game.outcome.distance, 1)]
+        [
+            game.title,
+            "hit" if game.outcome.hit else "miss",
+            *game.outcome.peak,
+            round(game.outcome.distance, 1),
+        ]
         for game in games
     ]
     headers = ["method", "result", "peak x", "peak y", "pixels from the box"]

@@ -37,8 +37,7 @@ POINTING_TEXT = (
     "tolerance. *(Zhang et al. 2016, Top-down Neural Attention by Excitation Backprop)*"
 )
 BOX_NOTE = (
-    "The box, in pixels of the photo: (x0, y0) its top left corner, (x1, y1) its "
-    "bottom right one."
+    "The box, in pixels of the photo: (x0, y0) its top left corner, (x1, y1) its bottom right one."
 )
 
 # How an option's values read in a radio or dropdown, in the order they are offered

@@ -50,7 +50,9 @@ def compare(
     vis = work.load(model, progress)
     photo = read_image(image)
     names = method_list(methods)
-    work.working(progress, f"Computing {pictures.plural(len(names), 'map')} and deleting their pixels", 0.2)
+    work.working(
+        progress, f"Computing {pictures.plural(len(names), 'map')} and deleting their pixels", 0.2
+    )
     result = cnnvis.compare(vis, photo, names, target_class=parse_class(target_class), steps=steps)
     return {
         "maps": pictures.files(pictures.ranked_maps(vis, photo, result)),
@@ -115,7 +117,10 @@ def pointing_game(
 
 def quick_methods() -> tuple[list[str], str]:
     """The methods ticked by default (quick work), and what the others are."""
-    return quick_map_methods(), "Ticked: the quick ones; those marked slow are long work (many passes each)."
+    return (
+        quick_map_methods(),
+        "Ticked: the quick ones; those marked slow are long work (many passes each).",
+    )
 
 
 def compare_tab(page: Page) -> None:
@@ -139,14 +144,26 @@ def deletion_insertion_tab(page: Page, target: gr.Dropdown) -> None:
         render=False,
         elem_id="faithfulness-chart",
     )
-    ranked = results_gallery("Maps, most faithful first", preview=False, columns=3, elem_id="ranked-maps")
+    ranked = results_gallery(
+        "Maps, most faithful first", preview=False, columns=3, elem_id="ranked-maps"
+    )
     with technique_tab(
-        COMPARE, title="Deletion & insertion", key="deletion_insertion", gallery=ranked, below=[chart]
+        COMPARE,
+        title="Deletion & insertion",
+        key="deletion_insertion",
+        gallery=ranked,
+        below=[chart],
     ) as tab:
         methods = method_checklist(*quick_methods())
         options = option_controls(COMPARE)
         run = run_button("Compare")
-    inputs = {"image": page.image, "model": page.model, "target_class": target, "methods": methods, **options}
+    inputs = {
+        "image": page.image,
+        "model": page.model,
+        "target_class": target,
+        "methods": methods,
+        **options,
+    }
     publish(run, compare, COMPARE, inputs, {"maps": tab.gallery, "chart": chart})
 
 
@@ -167,8 +184,21 @@ def sanity_check_tab(page: Page, target: gr.Dropdown) -> None:
         )
         options = option_controls(RANDOMIZATION)
         run = run_button("Run the sanity check")
-    inputs = {"image": page.image, "model": page.model, "target_class": target, "methods": methods, **options}
-    publish(run, sanity_check, RANDOMIZATION, inputs, {"maps": tab.gallery, "table": table}, name=SANITY_API)
+    inputs = {
+        "image": page.image,
+        "model": page.model,
+        "target_class": target,
+        "methods": methods,
+        **options,
+    }
+    publish(
+        run,
+        sanity_check,
+        RANDOMIZATION,
+        inputs,
+        {"maps": tab.gallery, "table": table},
+        name=SANITY_API,
+    )
 
 
 def pointing_game_tab(page: Page, target: gr.Dropdown) -> None:
@@ -205,7 +235,9 @@ def pointing_game_tab(page: Page, target: gr.Dropdown) -> None:
         return dict(zip(box.values(), corners))
 
     for source, trigger in (("page", page.demo.load), ("photo", page.image.change)):
-        helper(trigger, show_photo, [page.image], [drawing, *box.values()], name=f"{source}_drawing")
+        helper(
+            trigger, show_photo, [page.image], [drawing, *box.values()], name=f"{source}_drawing"
+        )
     # "input", not "change": Gradio 6.31's editor reports no change for a drawing made on
     # a photo it received while its tab was hidden.
     helper(drawing.input, show_box, [drawing], list(box.values()), name="box_drawn", queue=False)
@@ -217,4 +249,12 @@ def pointing_game_tab(page: Page, target: gr.Dropdown) -> None:
         "x1": "the box's right edge.",
         "y1": "the box's bottom edge.",
     }
-    publish(run, pointing_game, POINTING, inputs, {"maps": tab.gallery, "table": hits}, name=POINTING_API, docs=docs)
+    publish(
+        run,
+        pointing_game,
+        POINTING,
+        inputs,
+        {"maps": tab.gallery, "table": hits},
+        name=POINTING_API,
+        docs=docs,
+    )

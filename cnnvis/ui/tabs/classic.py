@@ -103,7 +103,9 @@ def guided_grad_cam(
     result = cnnvis.guided_grad_cam(
         vis, photo, target_class=parse_class(target_class), layer=layer or None
     )
-    return pictures.files(pictures.attribution_gallery(vis, result, f" · Grad-CAM at {result.layer}"))
+    return pictures.files(
+        pictures.attribution_gallery(vis, result, f" · Grad-CAM at {result.layer}")
+    )
 
 
 # ----- the tabs ---------------------------------------------------------------------------
@@ -112,7 +114,10 @@ def guided_grad_cam(
 def filters_tab(page: Page) -> None:
     with technique_tab(FILTERS) as tab:
         layer = layer_picker(
-            page, "convolution", "Convolution", "The first one looks at the photo's colours directly."
+            page,
+            "convolution",
+            "Convolution",
+            "The first one looks at the photo's colours directly.",
         )
         options = option_controls(FILTERS)
         gr.Markdown(FILTERS_NOTE)
@@ -125,12 +130,21 @@ def filters_tab(page: Page) -> None:
 def feature_maps_tab(page: Page) -> None:
     with technique_tab(FEATURE_MAPS) as tab:
         layer = layer_picker(
-            page, "feature map", "Layer", "Early layers: edges and colours. Deep layers: parts and objects."
+            page,
+            "feature map",
+            "Layer",
+            "Early layers: edges and colours. Deep layers: parts and objects.",
         )
         options = option_controls(FEATURE_MAPS)
         colormap = colormap_picker("viridis")
         run = run_button("Show feature maps")
-    inputs = {"image": page.image, "model": page.model, "layer": layer, **options, "colormap": colormap}
+    inputs = {
+        "image": page.image,
+        "model": page.model,
+        "layer": layer,
+        **options,
+        "colormap": colormap,
+    }
     docs = {"layer": "a layer name; empty for the model's default (the last feature map)."}
     publish(run, feature_maps, FEATURE_MAPS, inputs, {"gallery": tab.gallery}, docs=docs)
 
@@ -145,7 +159,9 @@ def guided_backprop_tab(page: Page) -> None:
 
 def guided_grad_cam_tab(page: Page) -> None:
     with technique_tab(GUIDED_GRAD_CAM) as tab:
-        layer = layer_picker(page, "feature map", "Grad-CAM layer", "Default: the last feature map.")
+        layer = layer_picker(
+            page, "feature map", "Grad-CAM layer", "Default: the last feature map."
+        )
         target = class_picker(page)
         run = run_button("Run Guided Grad-CAM")
     inputs = {"image": page.image, "model": page.model, "layer": layer, "target_class": target}

@@ -18,7 +18,14 @@ from ...techniques.feature_vis import MAX_IMAGES
 from .. import pictures, work
 from ..components import Page, layer_picker, option_controls, run_button, technique_tab
 from ..endpoints import PRIVATE, helper, publish
-from ..inputs import accept_any_text, class_choice, layer_list, parse_channels, parse_class, read_image
+from ..inputs import (
+    accept_any_text,
+    class_choice,
+    layer_list,
+    parse_channels,
+    parse_class,
+    read_image,
+)
 
 DEEP_DREAM = cnnvis.TECHNIQUES["deep_dream"]
 FEATURE_VISUALIZATION = cnnvis.TECHNIQUES["feature_visualization"]
@@ -165,7 +172,9 @@ def feature_visualization(
         if frame.result is None:
             where = f"step {frame.step}/{frame.steps}"
             text = f"Feature visualisation in progress · {vis.name} · {where}"
-            yield pictures.files([(pictures.feature_sheet(frame.images, labels), pictures.caption(vis, text))])
+            yield pictures.files(
+                [(pictures.feature_sheet(frame.images, labels), pictures.caption(vis, text))]
+            )
             continue
         yield pictures.files(pictures.feature_gallery(vis, frame.result, labels))
 
@@ -184,7 +193,10 @@ def feature_visualization_tab(page: Page) -> None:
             label="What to visualise",
         )
         layer = layer_picker(
-            page, "middle", "Layer", "Middle layers: textures and patterns. Deep layers: object parts."
+            page,
+            "middle",
+            "Layer",
+            "Middle layers: textures and patterns. Deep layers: object parts.",
         )
         count = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="How many channels")
         channels = gr.Textbox(
@@ -212,7 +224,9 @@ def feature_visualization_tab(page: Page) -> None:
 
     def show_target(choice: str) -> dict:
         channel_controls, class_control = feature_target_changed(choice)
-        shown = {control: gr.update(visible=channel_controls) for control in (layer, count, channels)}
+        shown = {
+            control: gr.update(visible=channel_controls) for control in (layer, count, channels)
+        }
         return {**shown, classes: gr.update(visible=class_control)}
 
     helper(
@@ -240,6 +254,11 @@ def feature_visualization_tab(page: Page) -> None:
         "classes": f'for "class", 1 to {MAX_IMAGES} classes: indices, labels, ImageNet ids or picker entries.',
     }
     growing = publish(
-        run, feature_visualization, FEATURE_VISUALIZATION, inputs, {"gallery": tab.gallery}, docs=docs
+        run,
+        feature_visualization,
+        FEATURE_VISUALIZATION,
+        inputs,
+        {"gallery": tab.gallery},
+        docs=docs,
     )
     stop.click(None, cancels=[growing], api_name="stop_feature_visualization", **PRIVATE)

@@ -79,12 +79,16 @@ def option_value(vis: cnnvis.VisModel, option: Option, value, layer: str | None)
         return value
     if option.app_range is not None and option.app_range[0] <= value < option.low:
         return None
-    if option.name in ALL_CHANNELS and value >= (vis.info(layer or vis.default_layer).channels or 1):
+    if option.name in ALL_CHANNELS and value >= (
+        vis.info(layer or vis.default_layer).channels or 1
+    ):
         return None
     return value
 
 
-def option_values(vis: cnnvis.VisModel, technique: Technique, layer: str | None, given: Mapping) -> dict:
+def option_values(
+    vis: cnnvis.VisModel, technique: Technique, layer: str | None, given: Mapping
+) -> dict:
     """The keyword arguments for a method's options: what was given, else the app's
     defaults."""
     return {
@@ -204,7 +208,9 @@ def method_tab(page: Page, output: str, title: str, key: str) -> None:
             updates[layer] = gr.update(visible=picked.takes_layer)
         for t in techniques:
             updates[buttons[t.name]] = gr.update(visible=t is picked)
-            updates |= {control: gr.update(visible=t is picked) for control in options[t.name].values()}
+            updates |= {
+                control: gr.update(visible=t is picked) for control in options[t.name].values()
+            }
         return updates
 
     shown = [tab.text, *([layer] if layer else []), *buttons.values()]
