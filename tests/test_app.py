@@ -81,7 +81,9 @@ def method(name: str):
     endpoint = methods.method_endpoint(technique)
 
     def call(*values):
-        return endpoint(**dict(zip(methods.method_parameters(technique), values, strict=True)))
+        names = methods.method_parameters(technique)
+        assert len(values) <= len(names), (name, values)
+        return endpoint(**dict(zip(names, values)))
 
     return call
 
@@ -153,7 +155,7 @@ def test_guided_backprop_gives_signed_picture_and_saliency(vis, photo_shape):
     [("282 · tiger cat", "tiger cat (282)"), ("tabby", "tabby (281)"), (287, "lynx (287)")],
 )
 def test_grad_cam_explains_the_chosen_class(vis, photo_shape, target, label):
-    items = methods.grad_cam(str(CAT), MODEL, vis.default_layer, target, "viridis", 0.3)
+    items = method("grad_cam")(str(CAT), MODEL, vis.default_layer, target, "viridis", 0.3)
     decoded = check_gallery(items, 2, "Grad-CAM", MODEL, vis.default_layer, label)
     overlay, heatmap = (picture for picture, _ in decoded)
     assert overlay.shape == heatmap.shape == photo_shape
@@ -161,7 +163,7 @@ def test_grad_cam_explains_the_chosen_class(vis, photo_shape, target, label):
 
 
 def test_grad_cam_opacity_zero_leaves_the_photo(vis):
-    [(overlay, _), _] = drawn(methods.grad_cam(str(CAT), MODEL, "", "top class", "jet", 0.0))
+    [(overlay, _), _] = drawn(method("grad_cam")(str(CAT), MODEL, "", "top class", "jet", 0.0))
     np.testing.assert_array_equal(overlay, inputs.read_image(str(CAT)))  # lossless PNG, too
 
 
@@ -375,7 +377,7 @@ def test_a_cam_method_registered_with_the_package_appears_in_the_ui_and_the_api(
         )
         check_gallery(items[endpoint.outputs[0]], 2, "Upside-down CAM", MODEL, "3 flips")
         # /grad_cam runs it too, at its defaults
-        items = methods.grad_cam(str(CAT), MODEL, "", "top class", "jet", 0.5, "upside_down_cam")
+        items = method("grad_cam")(str(CAT), MODEL, "", "top class", "jet", 0.5, "upside_down_cam")
         check_gallery(items, 2, "Upside-down CAM", "1 flips")
     finally:
         registry.unregister("upside_down_cam")
@@ -473,6 +475,39 @@ def test_each_method_runs_from_its_own_button_with_its_own_controls():
         for option in technique.options:
             assert (option.label in labels) == option.in_app, (technique.name, option.name)
         assert endpoint.concurrency_id == technique.cost
+
+
+def published_techniques():
+    renamed = {"/sanity_check": "randomization_check", "/pointing_game": "pointing_games"}
+    return [
+        pytest.param(name, cnnvis.TECHNIQUES[renamed.get(name, name[1:])], id=name)
+        for name in endpoints.published(app.demo)
+    ]
+
+
+@pytest.mark.parametrize(("api_name", "technique"), published_techniques())
+def test_every_option_the_app_offers_is_its_registry_declaration(api_name, technique):
+    """Over the whole registry: each endpoint's option parameters are the options its
+    technique declares for the app, each a control with the declared label, words,
+    default and range (a slider over the app range, a number field within the bounds, a
+    radio or dropdown over the choices); the options kept out of the app are not there."""
+    endpoint = endpoints.published(app.demo)[api_name]
+    controls = dict(zip(endpoint.input_keyword_names, endpoint.inputs))
+    for option in technique.options:
+        if not option.in_app:
+            assert option.name not in controls or controls[option.name].label != option.label
+            continue
+        control = controls[option.name]
+        assert (control.label, control.info) == (option.label, option.info), option.name
+        assert control.value == option.shown_default, option.name
+        if option.choices:
+            assert {value for _, value in control.choices} == set(option.choices)
+        elif option.app_range is not None:
+            assert isinstance(control, gr.Slider)
+            assert (control.minimum, control.maximum, control.step) == option.app_range
+        else:
+            assert isinstance(control, gr.Number)
+            assert (control.minimum, control.maximum) == (option.low, option.high)
 
 
 # Small settings, so that every method runs in about a second on a CPU.
@@ -680,9 +715,9 @@ def test_the_drawing_area_follows_the_photo(tmp_path):
 
 def bad_inputs(tmp_path) -> dict[str, tuple]:
     return {
-        "no image": (methods.grad_cam, None, MODEL, "", "top class", "jet", 0.5),
+        "no image": (method("grad_cam"), None, MODEL, "", "top class", "jet", 0.5),
         "not an image": (
-            methods.grad_cam,
+            method("grad_cam"),
             str(text_file(tmp_path)),
             MODEL,
             "",
@@ -702,7 +737,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
         "huge": (page.classify, str(bomb_png(tmp_path)), MODEL),
         "unknown model": (page.classify, str(CAT), "ResNet9000"),
         "unknown layer": (
-            methods.grad_cam,
+            method("grad_cam"),
             str(CAT),
             MODEL,
             "no_such_layer",
@@ -714,11 +749,11 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
         "unknown class": (classic.guided_backprop, str(CAT), MODEL, "unicorn"),
         "class out of range": (classic.guided_grad_cam, str(CAT), MODEL, "", "1000"),
         "count out of range": (classic.filters, MODEL, "", 0, "first"),
-        "opacity out of range": (methods.grad_cam, str(CAT), MODEL, "", "top class", "jet", 1.5),
+        "opacity out of range": (method("grad_cam"), str(CAT), MODEL, "", "top class", "jet", 1.5),
         "unknown colormap": (classic.feature_maps, str(CAT), MODEL, "", 4, "first", "rainbowz"),
         "unknown order": (classic.feature_maps, str(CAT), MODEL, "", 4, "loudest", "viridis"),
         "unknown method": (
-            methods.grad_cam,
+            method("grad_cam"),
             str(CAT),
             MODEL,
             "",
@@ -824,7 +859,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             9999,
         ),
         "method of another tab": (
-            methods.grad_cam,
+            method("grad_cam"),
             str(CAT),
             MODEL,
             "",
@@ -1176,11 +1211,11 @@ def test_every_handler_computes_through_the_one_entry_in_its_lane(vis, monkeypat
             lambda: page.classify(photo, MODEL),
             lambda: classic.filters(MODEL, "", 2, "first"),
             lambda: classic.guided_backprop(photo, MODEL, ""),
-            lambda: methods.grad_cam(photo, MODEL, "", "", "jet", 0.5),
+            lambda: method("grad_cam")(photo, MODEL, "", "", "jet", 0.5),
             lambda: method("gradient_x_input")(photo, MODEL, ""),
         ],
         "long": [
-            lambda: methods.grad_cam(photo, MODEL, "", "", "jet", 0.5, "occlusion"),
+            lambda: method("grad_cam")(photo, MODEL, "", "", "jet", 0.5, "occlusion"),
             lambda: method("smoothgrad")(photo, MODEL, "", 2, 0.1, 0),
             lambda: list(dreams.deep_dream(photo, MODEL, [], 1, 1, 0.01, 0)),
             lambda: checks.compare(photo, MODEL, "", ["grad_cam"], 4),

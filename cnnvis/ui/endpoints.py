@@ -63,11 +63,11 @@ def by_component(handler: Callable, outputs: Mapping[str, gr.components.Componen
     dict keyed by component (a handler with one output returns the value itself). Errors
     become one sentence (errors.friendly); the signature is kept for Gradio."""
     handler = friendly(handler)
-    [only] = outputs.values() if len(outputs) == 1 else [None]
+    single = next(iter(outputs.values())) if len(outputs) == 1 else None
 
     def keyed(result: Any) -> Any:
-        if only is not None:
-            return {only: result}
+        if single is not None:
+            return {single: result}
         if isinstance(result, dict) and set(result) <= set(outputs):
             return {outputs[name]: value for name, value in result.items()}
         raise TypeError(f"expected the outputs {list(outputs)} by name, got {type(result)}")

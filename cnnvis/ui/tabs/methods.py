@@ -131,30 +131,20 @@ def _draw_method(
     return pictures.files(pictures.attribution_gallery(vis, result))
 
 
-def grad_cam(
-    image: str | None,
-    model: str,
-    layer: str | None,
-    target_class: str | None,
-    colormap: str,
-    opacity: float,
-    method: str = "grad_cam",
-    progress: gr.Progress = gr.Progress(),
-) -> list[tuple[str, str]]:
-    """/grad_cam: Grad-CAM, or the heatmap method named by ``method`` at its defaults."""
-    technique = chosen(method, "heatmap")
-    values = {"image": image, "model": model, "target_class": target_class}
-    values |= {"layer": layer} if technique.takes_layer else {}
-    return run_method(technique.name, progress, colormap=colormap, opacity=opacity, **values)
-
-
 def method_endpoint(technique: Technique) -> Callable:
-    """The handler of a method's own endpoint (``/score_cam``, ``/smoothgrad``...)."""
-    if technique.name == "grad_cam":
-        return grad_cam
+    """The handler of a method's own endpoint (``/score_cam``, ``/smoothgrad``...). An
+    endpoint that kept a ``method`` parameter (LEGACY_PARAMETERS: ``/grad_cam``) runs the
+    method of its tab that it names, with the parameters that method takes, at its
+    options' defaults."""
+    legacy = "method" in LEGACY_PARAMETERS.get(technique.name, ())
 
     def endpoint(progress: gr.Progress = gr.Progress(), **values):
-        return run_method(technique.name, progress, **values)
+        picked = technique
+        if legacy:
+            picked = chosen(values.pop("method", None) or technique.name, technique.output)
+            wanted = set(method_parameters(picked)) - {o.name for o in picked.options}
+            values = {name: value for name, value in values.items() if name in wanted}
+        return run_method(picked.name, progress, **values)
 
     endpoint.__name__ = endpoint.__qualname__ = technique.name
     endpoint.__doc__ = f"{technique.title}: {technique.summary} ({technique.paper})"
@@ -223,4 +213,4 @@ def attributions_tab(page: Page) -> None:
 
 
 def heatmaps_tab(page: Page) -> None:
-    method_tab(page, "heatmap", "Heatmaps", "grad_cam")
+    method_tab(page, "heatmap", "Heatmaps", "grad_cam")  # its id from when it was Grad-CAM's
