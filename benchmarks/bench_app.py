@@ -91,10 +91,8 @@ def http_overhead(repeats: int) -> None:
     weights_dir = os.environ.get("CNNVIS_WEIGHTS_DIR") or str(ROOT.parent / "shared" / "weights")
     real = Path(weights_dir, "MobileNetV2.weights.h5").is_file()
     ui.configure(ui.Settings(weights="imagenet" if real else "random", weights_dir=weights_dir if real else None))
-    ui.apply_queue(app.demo, ui.current())
-    _, url, _ = app.demo.launch(
-        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-        **ui.LAUNCH_KWARGS,
+    _, url, _ = ui.launch(
+        app.demo, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True
     )
     try:
         photo = ROOT / "examples" / "cat.jpg"

@@ -40,15 +40,16 @@ def served(settings, delete_cache: tuple[int, int] | None = None, **launch) -> I
 
     saved, saved_cleaning = ui.current(), app.demo.delete_cache
     ui.configure(settings)
-    ui.apply_queue(app.demo, settings)
     if delete_cache is not None:
         app.demo.delete_cache = delete_cache
-    _, url, _ = app.demo.launch(
+    _, url, _ = ui.launch(
+        app.demo,
+        settings,
         server_name="127.0.0.1",
         server_port=free_port(),
         prevent_thread_lock=True,
         quiet=True,
-        **{**ui.LAUNCH_KWARGS, **launch},
+        **launch,
     )
     downloads = tempfile.mkdtemp(prefix="cnnvis-client-")
     try:

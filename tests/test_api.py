@@ -49,13 +49,8 @@ def free_port() -> int:
 def client():
     saved = ui.current()
     ui.configure(app_settings())
-    ui.apply_queue(app.demo, ui.current())
-    _, url, _ = app.demo.launch(
-        server_name="127.0.0.1",
-        server_port=free_port(),
-        prevent_thread_lock=True,
-        quiet=True,
-        **ui.LAUNCH_KWARGS,
+    _, url, _ = ui.launch(
+        app.demo, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True
     )
     try:
         yield Client(url, verbose=False, analytics_enabled=False)

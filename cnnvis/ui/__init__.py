@@ -3,7 +3,7 @@
 Where each thing lives:
 
 - :mod:`.app`: ``build_demo()`` from the tab modules (``TABS``), the queue and its lanes
-  (``apply_queue``), ``LAUNCH_KWARGS``, ``main()``;
+  (``apply_queue``), ``LAUNCH_KWARGS`` and ``launch()`` (every server starts there), ``main()``;
 - :mod:`.settings`: settings from the environment and the command line, the device;
 - :mod:`.page`: the shared area (photo, examples, model, top-5) and the events that keep
   every tab's pickers in step with it; ``/classify``;
@@ -32,7 +32,7 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 
-from .app import LAUNCH_KWARGS, TABS, apply_queue, build_demo, main  # noqa: E402
+from .app import LAUNCH_KWARGS, TABS, apply_queue, build_demo, launch, main  # noqa: E402
 from .settings import Settings, configure, current  # noqa: E402
 
 __all__ = [
@@ -43,5 +43,6 @@ __all__ = [
     "build_demo",
     "configure",
     "current",
+    "launch",
     "main",
 ]

@@ -1,8 +1,8 @@
 """The demo built from the tab modules, its queue (the lanes), and how it is launched.
 
 ``TABS`` is the page's tabs in order: adding a tab is a module with a ``<name>_tab(page)``
-function and one line here. :func:`apply_queue` and :data:`LAUNCH_KWARGS` are the one
-place where queue and launch settings are made.
+function and one line here. :func:`apply_queue`, :data:`LAUNCH_KWARGS` and :func:`launch`
+are the one place where queue and launch settings are made and a server is started.
 """
 
 from __future__ import annotations
@@ -74,6 +74,14 @@ def apply_queue(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
     return demo.queue(max_size=settings.max_queue, default_concurrency_limit=settings.concurrency)
 
 
+def launch(demo: gr.Blocks, settings: Settings | None = None, **options: Any) -> tuple:
+    """Serve ``demo``: its queue and lanes from ``settings`` (default: the current ones),
+    then Gradio's launch with LAUNCH_KWARGS (``options`` may add or override some). The one
+    place where a server is started: ``main`` and the tests use it."""
+    apply_queue(demo, settings or current())
+    return demo.launch(**{**LAUNCH_KWARGS, **options})
+
+
 def main(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
     """``python app.py``: the command line's settings, a warm-up, then serve ``demo``."""
     logging.basicConfig(
@@ -82,6 +90,5 @@ def main(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     args = parse_args(argv)
     configure(settings_from(args))
-    apply_queue(demo, current())
     start_warm_up()
-    demo.launch(server_name=args.host, server_port=args.port, share=args.share, **LAUNCH_KWARGS)
+    launch(demo, server_name=args.host, server_port=args.port, share=args.share)
