@@ -14,7 +14,7 @@ from PIL import Image
 import app
 import cnnvis
 from cnnvis import registry, ui
-from cnnvis.ui import endpoints, inputs, page, pictures, work
+from cnnvis.ui import components, endpoints, inputs, page, pictures, work
 from cnnvis.ui import errors as ui_errors
 from cnnvis.ui import settings as settings_module
 from cnnvis.ui.settings import Settings
@@ -231,9 +231,10 @@ def test_the_photo_refreshes_the_panel_and_every_class_picker_by_name(vis):
 
 
 def test_model_change_fills_and_preselects_every_layer_picker(vis):
-    summary, updates = page.model_layers(MODEL)
-    assert MODEL in summary and "224×224" in summary
+    summary, loaded = page.model_layers(MODEL)
+    assert loaded is vis and MODEL in summary and "224×224" in summary
     assert ("random weights" in summary) == (vis.weights == "random")
+    updates = {kind: components.layer_update(vis, kind) for kind in components.LAYER_KINDS}
     assert updates["convolution"]["value"] == vis.first_conv
     assert [v for _, v in updates["convolution"]["choices"]] == list(vis.filter_layers)
     for kind in ("feature map", "dream", "middle"):
@@ -256,6 +257,9 @@ def test_model_change_fills_and_preselects_every_layer_picker(vis):
         "Grad-CAM layer": vis.default_layer,
         "Layers to excite": list(vis.dream_layers),
     }
+    # each picker gets an update of its own: Gradio pops the value of an update it applies,
+    # so one dict shared by three pickers would fill only the first
+    assert len({id(by_picker[picker]) for picker in pickers}) == len(pickers)
     for picker in pickers:
         value = by_picker[picker]["value"]
         wanted = expected[picker.label]
@@ -1097,12 +1101,12 @@ def test_a_model_without_weights_is_explained_where_it_is_chosen(tmp_path):
     saved = ui.current()
     ui.configure(Settings(weights="imagenet", weights_dir=str(tmp_path)))
     try:
-        summary, updates = page.model_layers("ResNet50")
+        summary, loaded = page.model_layers("ResNet50")
         by_picker = event(app.demo, "model_layers").fn("ResNet50")
     finally:
         ui.configure(saved)
     assert summary.startswith("⚠️") and "ResNet50" in summary and "weights" in summary
-    assert updates is None and list(by_picker.values()) == [summary]  # the pickers keep theirs
+    assert loaded is None and list(by_picker.values()) == [summary]  # the pickers keep theirs
 
 
 def test_unexpected_errors_are_logged_and_hidden(vis, monkeypatch, caplog):

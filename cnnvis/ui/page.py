@@ -12,7 +12,7 @@ import cnnvis
 
 from ..errors import CnnvisError
 from . import endpoints, work
-from .components import LAYER_KINDS, Page, class_choices, layer_update
+from .components import Page, class_choices, layer_update
 from .inputs import class_choice, pass_original_upload, read_image
 from .settings import DEFAULT_EXAMPLE, DEFAULT_MODEL, EXAMPLES_DIR, compute_device
 
@@ -71,14 +71,16 @@ def predictions(
 
 
 @work.computing(LANE)
-def model_layers(model: str, progress: gr.Progress = gr.Progress()) -> tuple[str, dict | None]:
-    """The model's summary and, per kind of layer picker, its update (filled and
-    preselected for the model); a warning and no updates if the model cannot be had."""
+def model_layers(
+    model: str, progress: gr.Progress = gr.Progress()
+) -> tuple[str, cnnvis.VisModel | None]:
+    """The model's summary and the model (loaded), or a warning and None if the model
+    cannot be had."""
     try:
         vis = work.load(model, progress)
     except CnnvisError as error:  # said where the model is chosen; the pickers stay
         return f"⚠️ {error}", None
-    return model_summary(vis), {kind: layer_update(vis, kind) for kind in LAYER_KINDS}
+    return model_summary(vis), vis
 
 
 # ----- the area and its events ------------------------------------------------------------
@@ -128,10 +130,14 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
         return {panel: label, **{picker: gr.update(choices=choices) for picker in class_pickers}}
 
     def show_layers(model, progress=gr.Progress()):
-        text, updates = model_layers(model, progress)
-        if updates is None:
+        text, vis = model_layers(model, progress)
+        if vis is None:
             return {summary: text}
-        return {summary: text, **{picker: updates[kind] for picker, kind in layer_pickers.items()}}
+        # A fresh update for each picker: Gradio takes the value out of an update it applies.
+        return {
+            summary: text,
+            **{picker: layer_update(vis, kind) for picker, kind in layer_pickers.items()},
+        }
 
     refresh = [panel, *class_pickers]
     photo = [page.image, page.model]
