@@ -84,22 +84,25 @@ def http_overhead(repeats: int) -> None:
 
     import app
     import cnnvis
+    from cnnvis import ui
+    from cnnvis.ui.tabs import methods
+    from cnnvis.ui.work import get_model
 
     weights_dir = os.environ.get("CNNVIS_WEIGHTS_DIR") or str(ROOT.parent / "shared" / "weights")
     real = Path(weights_dir, "MobileNetV2.weights.h5").is_file()
-    app.configure(app.Settings(weights="imagenet" if real else "random", weights_dir=weights_dir if real else None))
-    app.apply_queue(app.demo, app.SETTINGS)
-    _, url, _ = app.demo.launch(
-        server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True,
-        **app.LAUNCH_KWARGS,
+    ui.configure(ui.Settings(weights="imagenet" if real else "random", weights_dir=weights_dir if real else None))
+    _, url, _ = ui.launch(
+        app.demo, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True
     )
     try:
         photo = ROOT / "examples" / "cat.jpg"
-        model = app.get_model("MobileNetV2")
+        model = get_model("MobileNetV2")
         image = cnnvis.load_image(photo)
         arguments = ("MobileNetV2", "", "top class", "jet", 0.5)
         package = median_time(lambda: cnnvis.grad_cam(model, image), repeats)
-        handler = median_time(lambda: app.grad_cam(str(photo), *arguments), repeats)
+        grad_cam = methods.method_endpoint(cnnvis.TECHNIQUES["grad_cam"])
+        named = dict(zip(("model", "layer", "target_class", "colormap", "opacity"), arguments))
+        handler = median_time(lambda: grad_cam(image=str(photo), **named), repeats)
         client = Client(url, verbose=False, analytics_enabled=False)
         upload = handle_file(str(photo))
         via_client = median_time(lambda: client.predict(upload, *arguments, api_name="/grad_cam"), repeats)
@@ -116,7 +119,7 @@ def http_overhead(repeats: int) -> None:
         print("|---|---:|---:|")
         rows = [
             ("package call `cnnvis.grad_cam`", package),
-            ("app handler (decode cached, Grad-CAM, two pictures drawn)", handler),
+            ("app handler (decode cached, Grad-CAM, two PNGs written)", handler),
             ("HTTP as the web page does it (upload, queue, event stream, 2 PNGs)", via_page),
             ("`gradio_client`, `ssl_verify=False` (plain http on loopback)", via_plain),
             ("`gradio_client`, defaults", via_client),

@@ -24,7 +24,8 @@ from .models import VisModel, as_vis_model
 from .registry import SEED_MAX, Option, resolve_methods, technique
 from .techniques import base
 
-SEED = Option("seed", int, 0, "Seed", "The random seed.", low=0, high=SEED_MAX)
+# The seed of the random baseline maps; the app's Compare tab (and /compare) keep it at 0.
+SEED = Option("seed", int, 0, "Seed", "The random seed.", low=0, high=SEED_MAX, in_app=False)
 
 
 def _functions(methods, *, limit: int) -> tuple[dict[str, Callable], dict[str, str]]:

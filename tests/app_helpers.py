@@ -32,12 +32,12 @@ TAB_IDS = (
 
 
 def app_settings():
-    """The app's settings for the tests: one concurrency slot, this machine's weights."""
-    import app
+    """The app's settings for the tests: one computation per lane, this machine's weights."""
+    from cnnvis.ui.settings import Settings
 
     if WEIGHTS == "real":
-        return app.Settings(weights="imagenet", weights_dir=str(WEIGHTS_DIR))
-    return app.Settings(weights="random")
+        return Settings(weights="imagenet", weights_dir=str(WEIGHTS_DIR))
+    return Settings(weights="random")
 
 
 def app_cli_args() -> list[str]:

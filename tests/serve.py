@@ -36,18 +36,20 @@ def served(settings, delete_cache: tuple[int, int] | None = None, **launch) -> I
     may override; ``delete_cache`` replaces the app's cache cleaning schedule); yields a
     client, which downloads results to a folder of its own, and the server's URL."""
     import app
+    from cnnvis import ui
 
-    saved, saved_cleaning = app.SETTINGS, app.demo.delete_cache
-    app.configure(settings)
-    app.apply_queue(app.demo, settings)
+    saved, saved_cleaning = ui.current(), app.demo.delete_cache
+    ui.configure(settings)
     if delete_cache is not None:
         app.demo.delete_cache = delete_cache
-    _, url, _ = app.demo.launch(
+    _, url, _ = ui.launch(
+        app.demo,
+        settings,
         server_name="127.0.0.1",
         server_port=free_port(),
         prevent_thread_lock=True,
         quiet=True,
-        **{**app.LAUNCH_KWARGS, **launch},
+        **launch,
     )
     downloads = tempfile.mkdtemp(prefix="cnnvis-client-")
     try:
@@ -55,8 +57,8 @@ def served(settings, delete_cache: tuple[int, int] | None = None, **launch) -> I
     finally:
         app.demo.close()
         app.demo.delete_cache = saved_cleaning
-        app.configure(saved)
-        app.apply_queue(app.demo, saved)
+        ui.configure(saved)
+        ui.apply_queue(app.demo, saved)
         shutil.rmtree(downloads, ignore_errors=True)
 
 

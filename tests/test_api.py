@@ -3,6 +3,7 @@ its outputs (PNG files with captions), and its refusals."""
 
 from __future__ import annotations
 
+import copy
 import re
 import socket
 from pathlib import Path
@@ -13,7 +14,12 @@ from gradio_client.exceptions import AppError, ValidationError
 from PIL import Image
 
 import app
+from cnnvis import registry, ui
+from cnnvis.ui import endpoints
+from cnnvis.ui import errors as ui_errors
+from cnnvis.ui.settings import Settings
 
+from . import api_snapshot
 from .app_helpers import (
     CAT,
     EGYPTIAN_CAT,
@@ -42,21 +48,17 @@ def free_port() -> int:
 
 @pytest.fixture(scope="module", params=[WEIGHTS], ids=[f"weights={WEIGHTS}"])
 def client():
-    saved = app.SETTINGS
-    app.configure(app_settings())
-    app.apply_queue(app.demo, app.SETTINGS)
-    _, url, _ = app.demo.launch(
-        server_name="127.0.0.1",
-        server_port=free_port(),
-        prevent_thread_lock=True,
-        quiet=True,
-        **app.LAUNCH_KWARGS,
+    saved = ui.current()
+    ui.configure(app_settings())
+    _, url, _ = ui.launch(
+        app.demo, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True
     )
     try:
         yield Client(url, verbose=False, analytics_enabled=False)
     finally:
         app.demo.close()
-        app.configure(saved)
+        ui.configure(saved)
+        ui.apply_queue(app.demo, saved)
 
 
 @pytest.fixture(scope="module")
@@ -135,7 +137,7 @@ def api_info(client):
 
 
 def test_named_endpoints_are_the_documented_set(api_info):
-    assert sorted(api_info["named_endpoints"]) == sorted(DOCUMENTED) == sorted(app.API_NAMES)
+    assert sorted(api_info["named_endpoints"]) == sorted(DOCUMENTED) == sorted(endpoints.published(app.demo))
     assert not api_info["unnamed_endpoints"]
     for name, parameters in DOCUMENTED.items():
         endpoint = api_info["named_endpoints"][name]
@@ -143,6 +145,33 @@ def test_named_endpoints_are_the_documented_set(api_info):
         assert len(endpoint["description"]) > 40, name  # the handler's docstring
     layer = api_info["named_endpoints"]["/grad_cam"]["parameters"][2]
     assert layer["python_type"]["type"] == "str"  # any layer of any model, not today's choices
+
+
+def test_the_published_api_matches_the_snapshot(client):
+    """Every endpoint, parameter (name, order, label, component, type, default) and return
+    value of the live `/gradio_api/info` is the one recorded in tests/api_snapshot.json:
+    what callers rely on cannot change by accident (a deliberate change re-records it)."""
+    problems = api_snapshot.differences(api_snapshot.recorded(), api_snapshot.live(client.src))
+    assert not problems, "the published API differs from tests/api_snapshot.json:\n" + "\n".join(problems)
+
+
+def test_the_snapshot_comparison_reports_each_kind_of_change():
+    """The comparison itself catches a removed endpoint, a renamed or retyped parameter, a
+    changed default and an added endpoint, each in a line that names it."""
+    recorded = api_snapshot.recorded()
+    changed = copy.deepcopy(recorded)
+    endpoints = changed["named_endpoints"]
+    del endpoints["/classify"]
+    endpoints["/filters"]["parameters"][1]["name"] = "layer_name"
+    endpoints["/score_cam"]["parameters"][-1]["default"] = 32
+    endpoints["/smoothgrad"]["parameters"][-1]["python_type"] = "float"
+    endpoints["/new"] = endpoints["/eigen_cam"]
+    lines = api_snapshot.differences(recorded, changed)
+    assert lines[0] == "/classify: endpoint removed" and lines[1].startswith("/new: endpoint added")
+    assert "/filters: parameters ['model', 'layer', 'count', 'order'] became" in "\n".join(lines)
+    assert any(line.startswith("/score_cam max_channels.default: 64 became 32") for line in lines)
+    assert any(line.startswith('/smoothgrad seed.python_type: "int" became "float"') for line in lines)
+    assert api_snapshot.differences(recorded, recorded) == []
 
 
 def test_new_endpoints_document_their_types_and_defaults(api_info):
@@ -175,6 +204,33 @@ def test_filters(client):
         client.predict(MODEL, "", 16, "norm", api_name="/filters"), 1, "Filters", MODEL, "Conv1"
     )
     assert min(sheet.size) > 64
+
+
+def zlib_level(path) -> int:
+    """The compression level a PNG's first IDAT chunk declares (its zlib header's FLEVEL:
+    0 for levels 0-1, 1 for 2-5, 2 for 6, 3 for 7-9; RFC 1950)."""
+    import struct
+
+    data = Path(path).read_bytes()
+    position = 8
+    while position < len(data):
+        length, kind = struct.unpack(">I4s", data[position : position + 8])
+        if kind == b"IDAT":
+            return data[position + 9] >> 6
+        position += 12 + length
+    raise AssertionError(f"{path} has no IDAT chunk")
+
+
+def test_result_pictures_are_encoded_fast_as_png_level_1(client, cat):
+    """The handlers write their PNGs (zlib level 1, not Pillow's default 6) into Gradio's
+    cache, and Gradio serves those files as they are."""
+    items = client.predict(cat, MODEL, "", "top class", "jet", 0.5, "grad_cam", api_name="/grad_cam")
+    assert [zlib_level(item["image"]) for item in items] == [0, 0]
+    _, chart = client.predict(cat, MODEL, "top class", ["eigen_cam"], 4, api_name="/compare")
+    assert zlib_level(chart) == 0
+    reference = Path(items[0]["image"]).with_name("level6.png")
+    Image.open(items[0]["image"]).save(reference)  # Pillow's default, for contrast
+    assert zlib_level(reference) == 2
 
 
 def test_feature_maps(client, cat):
@@ -367,7 +423,7 @@ BAD_CALLS = {
         "/compare",
     ),
     "too many methods to sanity-check": lambda cat, bad: (
-        (cat, MODEL, "top class", app.map_methods()[:9], 1, 0),
+        (cat, MODEL, "top class", list(registry.map_methods())[:9], 1, 0),
         "/sanity_check",
     ),
     "no box": lambda cat, bad: (
@@ -390,13 +446,13 @@ def test_bad_input_is_refused_in_one_sentence_and_the_next_request_works(
 
 
 def test_model_without_weights(client, cat, tmp_path):
-    saved = app.SETTINGS
-    app.configure(app.Settings(weights="imagenet", weights_dir=str(tmp_path)))
+    saved = ui.current()
+    ui.configure(Settings(weights="imagenet", weights_dir=str(tmp_path)))
     try:
         with pytest.raises(AppError) as caught:
             client.predict(cat, "DenseNet121", api_name="/classify")
     finally:
-        app.configure(saved)
+        ui.configure(saved)
     message = str(caught.value)
     assert "DenseNet121" in message and "weights" in message and is_one_sentence(message)
     assert len(client.predict(cat, MODEL, api_name="/classify")["confidences"]) == 5
@@ -413,7 +469,7 @@ def test_unexpected_and_out_of_memory_errors_keep_the_server_up(client, cat, mon
     def exhausted(*args, **kwargs):
         raise tf.errors.ResourceExhaustedError(None, None, "OOM when allocating tensor")
 
-    for fault, expected in ((broken, app.GENERIC_ERROR), (exhausted, app.MEMORY_ERROR)):
+    for fault, expected in ((broken, ui_errors.GENERIC_ERROR), (exhausted, ui_errors.MEMORY_ERROR)):
         monkeypatch.setattr(cnnvis, "guided_backprop", fault)
         with pytest.raises(AppError) as caught:
             client.predict(cat, MODEL, "top class", api_name="/guided_backprop")
@@ -442,7 +498,8 @@ def readme_http_example() -> str:
 def test_readme_http_example_covers_every_endpoint():
     example = readme_http_example()
     shown = set(re.findall(r'api_name="(/\w+)"', example))
-    assert shown == set(app.API_NAMES), sorted(set(app.API_NAMES) ^ shown)
+    names = set(endpoints.published(app.demo))
+    assert shown == names, sorted(names ^ shown)
 
 
 def test_readme_http_example_runs(client, monkeypatch):

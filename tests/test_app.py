@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
-import dataclasses
+import inspect
 import logging
 from pathlib import Path
 
 import gradio as gr
 import numpy as np
 import pytest
+from PIL import Image
 
 import app
 import cnnvis
+from cnnvis import registry, ui
+from cnnvis.ui import components, endpoints, inputs, page, pictures, work
+from cnnvis.ui import errors as ui_errors
+from cnnvis.ui import settings as settings_module
+from cnnvis.ui.settings import Settings
+from cnnvis.ui.tabs import checks, classic, dreams, methods
 
 from .app_helpers import (
     CAT,
@@ -30,15 +37,15 @@ MODEL = "MobileNetV2"
 
 @pytest.fixture(scope="module", autouse=True, params=[WEIGHTS], ids=[f"weights={WEIGHTS}"])
 def settings():
-    saved = app.SETTINGS
-    app.configure(app_settings())
-    yield app.SETTINGS
-    app.configure(saved)
+    saved = ui.current()
+    ui.configure(app_settings())
+    yield ui.current()
+    ui.configure(saved)
 
 
 @pytest.fixture(scope="module")
 def vis(settings):
-    return app.get_model(MODEL)
+    return work.get_model(MODEL)
 
 
 @pytest.fixture(scope="module")
@@ -46,18 +53,58 @@ def photo_shape():
     return cnnvis.load_image(CAT).shape
 
 
-def check_gallery(items, count: int, *words: str) -> None:
+def drawn(items) -> list[tuple[np.ndarray, str]]:
+    """A handler's gallery, (PNG path, caption) pairs, as (RGB array, caption)."""
+    decoded = []
+    for path, caption in items:
+        with Image.open(path) as picture:
+            assert picture.format == "PNG" and picture.mode == "RGB", path
+            decoded.append((np.asarray(picture), caption))
+    return decoded
+
+
+def check_gallery(items, count: int, *words: str) -> list[tuple[np.ndarray, str]]:
+    """Check a handler's gallery (PNG files with captions); returns it decoded."""
     assert len(items) == count
-    for picture, caption in items:
-        assert isinstance(picture, np.ndarray) and picture.dtype == np.uint8 and picture.ndim == 3
+    pictures_ = drawn(items)
+    for picture, caption in pictures_:
+        assert picture.dtype == np.uint8 and picture.ndim == 3
         assert picture.shape[2] == 3 and min(picture.shape[:2]) >= 16
         for word in words:
             assert word in caption, (word, caption)
+    return pictures_
 
 
-def user_message(call) -> str:
+def method(name: str):
+    """A method's endpoint handler, called with its parameters in their published order."""
+    technique = cnnvis.TECHNIQUES[name]
+    endpoint = methods.method_endpoint(technique)
+
+    def call(*values):
+        names = methods.method_parameters(technique)
+        assert len(values) <= len(names), (name, values)
+        return endpoint(**dict(zip(names, values)))
+
+    return call
+
+
+def event(demo: gr.Blocks, api_name: str):
+    """The demo's event of this api_name."""
+    [found] = [fn for fn in demo.fns.values() if fn.api_name == api_name]
+    return found
+
+
+def by_label(updates: dict) -> dict[str, dict]:
+    """A handler's updates keyed by component, keyed by the components' labels instead
+    (or their value for buttons)."""
+    return {(c.label or c.value): u for c, u in updates.items()}
+
+
+def user_message(handler, *args) -> str:
+    """What a visitor reads when ``handler(*args)`` fails, as the page's events run it
+    (every exception translated by cnnvis.ui.errors.friendly)."""
     with pytest.raises(gr.Error) as caught:
-        result = call()
+        result = ui_errors.friendly(handler)(*args)
         if hasattr(result, "__next__"):
             list(result)
     return caught.value.message
@@ -67,7 +114,7 @@ def user_message(call) -> str:
 
 
 def test_classify_gives_five_probabilities(vis):
-    result = app.classify(str(CAT), MODEL)
+    result = page.classify(str(CAT), MODEL)
     assert len(result) == 5 and all(0 <= p <= 1 for p in result.values())
     assert sum(result.values()) <= 1 + 1e-6
     assert list(result.values()) == sorted(result.values(), reverse=True)
@@ -76,31 +123,31 @@ def test_classify_gives_five_probabilities(vis):
 
 
 def test_filters_show_the_first_convolution_by_default(vis):
-    items = app.filters(MODEL, None, 8, "norm")
+    items = classic.filters(MODEL, None, 8, "norm")
     check_gallery(items, 1, "Filters", MODEL, vis.first_conv, "8 of 32 filters", "RGB")
 
 
 def test_filters_of_a_deeper_convolution_are_shown_per_input_channel(vis):
     deeper = vis.filter_layers[2]
-    items = app.filters(MODEL, deeper, 4, "first")
+    items = classic.filters(MODEL, deeper, 4, "first")
     check_gallery(items, 1, deeper, "input channels")
 
 
 def test_feature_maps_give_a_sheet_and_an_overlay_at_photo_size(vis, photo_shape):
-    items = app.feature_maps(str(CAT), MODEL, "", 6, "most_active", "viridis")
-    check_gallery(items, 2, "Feature maps", MODEL, vis.default_layer)
-    assert items[1][0].shape == photo_shape
+    items = classic.feature_maps(str(CAT), MODEL, "", 6, "most_active", "viridis")
+    sheet, overlay = check_gallery(items, 2, "Feature maps", MODEL, vis.default_layer)
+    assert overlay[0].shape == photo_shape
     assert "6 channels" in items[0][1]
 
 
 def test_guided_backprop_gives_signed_picture_and_saliency(vis, photo_shape):
-    items = app.guided_backprop(str(CAT), MODEL, "top class")
-    check_gallery(items, 2, "Guided backprop", MODEL, "guided rule at every ReLU")
+    items = classic.guided_backprop(str(CAT), MODEL, "top class")
+    decoded = check_gallery(items, 2, "Guided backprop", MODEL, "guided rule at every ReLU")
     assert [caption.split(" · ")[-1] for _, caption in items] == [
         "signed, grey = no effect",
         "saliency, bright = strong effect",
     ]
-    assert all(picture.shape == photo_shape for picture, _ in items)
+    assert all(picture.shape == photo_shape for picture, _ in decoded)
 
 
 @pytest.mark.parametrize(
@@ -108,27 +155,27 @@ def test_guided_backprop_gives_signed_picture_and_saliency(vis, photo_shape):
     [("282 · tiger cat", "tiger cat (282)"), ("tabby", "tabby (281)"), (287, "lynx (287)")],
 )
 def test_grad_cam_explains_the_chosen_class(vis, photo_shape, target, label):
-    items = app.grad_cam(str(CAT), MODEL, vis.default_layer, target, "viridis", 0.3)
-    check_gallery(items, 2, "Grad-CAM", MODEL, vis.default_layer, label)
-    overlay, heatmap = (picture for picture, _ in items)
+    items = method("grad_cam")(str(CAT), MODEL, vis.default_layer, target, "viridis", 0.3)
+    decoded = check_gallery(items, 2, "Grad-CAM", MODEL, vis.default_layer, label)
+    overlay, heatmap = (picture for picture, _ in decoded)
     assert overlay.shape == heatmap.shape == photo_shape
     assert not np.array_equal(overlay, heatmap)
 
 
 def test_grad_cam_opacity_zero_leaves_the_photo(vis):
-    overlay = app.grad_cam(str(CAT), MODEL, "", "top class", "jet", 0.0)[0][0]
-    np.testing.assert_array_equal(overlay, app.read_image(str(CAT)))
+    [(overlay, _), _] = drawn(method("grad_cam")(str(CAT), MODEL, "", "top class", "jet", 0.0))
+    np.testing.assert_array_equal(overlay, inputs.read_image(str(CAT)))  # lossless PNG, too
 
 
 def test_guided_grad_cam_names_its_layer(vis, photo_shape):
-    items = app.guided_grad_cam(str(CAT), MODEL, "", "281")
+    items = classic.guided_grad_cam(str(CAT), MODEL, "", "281")
     check_gallery(
         items, 2, "Guided Grad-CAM", MODEL, "tabby (281)", f"Grad-CAM at {vis.default_layer}"
     )
 
 
 def test_deep_dream_streams_frames_then_the_result(vis):
-    frames = list(app.deep_dream(str(CAT), MODEL, [], 2, 4, 0.02, 3))
+    frames = list(dreams.deep_dream(str(CAT), MODEL, [], 2, 4, 0.02, 3))
     assert len(frames) >= 3  # a picture during each octave, and at each octave's end
     *steps, final = frames
     for items in steps:
@@ -137,17 +184,19 @@ def test_deep_dream_streams_frames_then_the_result(vis):
         final[:1], 1, "Deep Dream", MODEL, *vis.dream_layers, "2 octaves × 4 steps", "seed 3"
     )
     assert final[1][1] == "The photo it started from"
-    assert final[0][0].shape == final[1][0].shape
+    (dream, _), (photo, _) = drawn(final)
+    assert dream.shape == photo.shape
+    np.testing.assert_array_equal(photo, inputs.read_image(str(CAT)))
 
 
 def test_deep_dream_takes_one_layer_name_as_a_string(vis):
     layer = vis.dream_layers[0]
-    *_, final = app.deep_dream(str(CAT), MODEL, layer, 1, 1, 0.01, 0)
+    *_, final = dreams.deep_dream(str(CAT), MODEL, layer, 1, 1, 0.01, 0)
     assert f"{MODEL} · {layer} ·" in final[0][1]
 
 
 def test_random_weights_are_said_in_captions(vis):
-    items = app.guided_backprop(str(CAT), MODEL, None)
+    items = classic.guided_backprop(str(CAT), MODEL, None)
     assert ("random weights" in items[0][1]) == (vis.weights == "random")
 
 
@@ -155,37 +204,66 @@ def test_random_weights_are_said_in_captions(vis):
 
 
 def test_predictions_panel_fills_the_class_pickers_with_the_top_classes_first(vis):
-    label, *updates = app.show_predictions(str(CAT), MODEL)
-    assert len(label) == 5 and len(updates) == app.CLASS_PICKERS
-    choices = updates[0]["choices"]
-    assert choices[0] == (app.TOP_CLASS, app.TOP_CLASS)
+    label, choices = page.predictions(str(CAT), MODEL)
+    assert len(label) == 5
+    assert choices[0] == (inputs.TOP_CLASS, inputs.TOP_CLASS)
     assert [value for _, value in choices[1:6]] == list(label)
     assert len(choices) == 1001 and len({value for _, value in choices}) == 1001
     assert choices[1][0].endswith("%)")
 
 
 def test_predictions_panel_is_empty_without_a_photo():
-    label, *updates = app.show_predictions(None, MODEL)
-    assert label is None and len(updates[0]["choices"]) == 1001
+    label, choices = page.predictions(None, MODEL)
+    assert label is None and len(choices) == 1001
+
+
+def test_the_photo_refreshes_the_panel_and_every_class_picker_by_name(vis):
+    """One event fills the top-5 panel and each tab's class picker, returning a dict
+    keyed by component (no tuple whose positions must match)."""
+    refresh = event(app.demo, "photo_predictions")
+    class_pickers = [c for c in refresh.outputs if isinstance(c, gr.Dropdown)]
+    assert len(class_pickers) == 5 and {c.label for c in class_pickers} == {"Class to explain"}
+    updates = refresh.fn(str(CAT), MODEL)
+    assert set(updates) == set(refresh.outputs)
+    [panel] = [c for c in updates if isinstance(c, gr.Label)]
+    assert len(updates[panel]) == 5
+    assert all(len(updates[c]["choices"]) == 1001 for c in class_pickers)
 
 
 def test_model_change_fills_and_preselects_every_layer_picker(vis):
-    summary, filters_layer, maps_layer, cam_layer, guided_layer, dream_layers, visualised = (
-        app.model_changed(MODEL)
-    )
-    assert MODEL in summary and "224×224" in summary
+    summary, loaded = page.model_layers(MODEL)
+    assert loaded is vis and MODEL in summary and "224×224" in summary
     assert ("random weights" in summary) == (vis.weights == "random")
-    assert filters_layer["value"] == vis.first_conv
-    assert [v for _, v in filters_layer["choices"]] == list(vis.filter_layers)
-    for picker in (maps_layer, cam_layer, guided_layer):
-        assert picker["value"] == vis.default_layer
-        assert [v for _, v in picker["choices"]] == list(vis.visual_layers)
-    assert dream_layers["value"] == list(vis.dream_layers)
-    assert visualised["value"] == vis.dream_layers[0]
-    assert [v for _, v in visualised["choices"]] == list(vis.visual_layers)
+    updates = {kind: components.layer_update(vis, kind) for kind in components.LAYER_KINDS}
+    assert updates["convolution"]["value"] == vis.first_conv
+    assert [v for _, v in updates["convolution"]["choices"]] == list(vis.filter_layers)
+    for kind in ("feature map", "dream", "middle"):
+        assert [v for _, v in updates[kind]["choices"]] == list(vis.visual_layers)
+    assert updates["feature map"]["value"] == vis.default_layer
+    assert updates["dream"]["value"] == list(vis.dream_layers)
+    assert updates["middle"]["value"] == vis.dream_layers[0]
     assert any(
-        label.startswith(f"{vis.default_layer} · 7×7×") for label, _ in maps_layer["choices"]
+        label.startswith(f"{vis.default_layer} · 7×7×")
+        for label, _ in updates["feature map"]["choices"]
     )
+    # the page's event updates every tab's layer picker, each by its kind
+    fill = event(app.demo, "page_layers")
+    by_picker = fill.fn(MODEL)
+    pickers = [c for c in fill.outputs if isinstance(c, gr.Dropdown)]
+    assert len(pickers) == 6 and set(by_picker) == set(fill.outputs)
+    expected = {
+        "Convolution": vis.first_conv,
+        "Layer": {vis.default_layer, vis.dream_layers[0]},  # feature maps, heatmaps, feature vis.
+        "Grad-CAM layer": vis.default_layer,
+        "Layers to excite": list(vis.dream_layers),
+    }
+    # each picker gets an update of its own: Gradio pops the value of an update it applies,
+    # so one dict shared by three pickers would fill only the first
+    assert len({id(by_picker[picker]) for picker in pickers}) == len(pickers)
+    for picker in pickers:
+        value = by_picker[picker]["value"]
+        wanted = expected[picker.label]
+        assert value in wanted if isinstance(wanted, set) else value == wanted, picker.label
 
 
 @pytest.mark.parametrize(
@@ -200,14 +278,14 @@ def test_model_change_fills_and_preselects_every_layer_picker(vis):
     ],
 )
 def test_class_choices_are_parsed_for_cnnvis(choice, expected):
-    assert app.parse_class(choice) == expected
+    assert inputs.parse_class(choice) == expected
 
 
 def test_uploads_are_decoded_once_by_cnnvis_with_exif(tmp_path):
     path = str(rotated_jpeg(tmp_path))
-    image = app.read_image(path)
+    image = inputs.read_image(path)
     assert image.shape == (40, 20, 3)  # EXIF orientation applied: Gradio's PIL code would not
-    assert app.read_image(path) is image and not image.flags.writeable
+    assert inputs.read_image(path) is image and not image.flags.writeable
 
 
 def test_photo_input_passes_the_original_upload_through(tmp_path):
@@ -217,13 +295,17 @@ def test_photo_input_passes_the_original_upload_through(tmp_path):
     received = Path(get_upload_folder()) / "test-app-upload"
     received.mkdir(parents=True, exist_ok=True)
     path = text_file(received)  # an upload, unopened: cnnvis will say it is not an image
-    component = app.pass_original_upload(gr.Image(type="filepath", image_mode=None, render=False))
+    component = inputs.pass_original_upload(
+        gr.Image(type="filepath", image_mode=None, render=False)
+    )
     assert component.preprocess(ImageData(path=str(path), orig_name="notes.png")) == str(path)
     assert component.preprocess(None) is None
     # A file this server did not receive never gets through, even without the middleware.
     with pytest.raises(gr.Error, match="did not receive"):
         component.preprocess(ImageData(path=str(text_file(tmp_path)), orig_name="notes.png"))
-    assert not (app.ROOT / "app.pyi").exists()  # no gr.Image subclass: Gradio writes no stub
+    # no subclass of a Gradio component anywhere: Gradio writes no stub
+    root = Path(app.__file__).resolve().parent
+    assert not list(root.glob("*.pyi")) and not list((root / "cnnvis").rglob("*.pyi"))
 
 
 def test_big_photos_are_shrunk_for_display(tmp_path):
@@ -231,98 +313,211 @@ def test_big_photos_are_shrunk_for_display(tmp_path):
 
     path = tmp_path / "wide.png"
     Image.fromarray(np.zeros((600, 3000, 3), np.uint8)).save(path)
-    assert app.read_image(str(path)).shape == (205, app.MAX_SIDE, 3)
+    assert inputs.read_image(str(path)).shape == (205, inputs.MAX_SIDE, 3)
 
 
-def upside_down_technique(monkeypatch) -> str:
-    """A heatmap method added to the registry, as a package change would add one."""
+def test_a_cam_method_registered_with_the_package_appears_in_the_ui_and_the_api(vis):
+    """A throwaway CAM method, registered the way every method is (its function, its
+    declaration), is in a fresh demo's Heatmaps picker with a control for its option, is
+    its own endpoint with that option and runs in its lane; unregistered, it is gone."""
+    from cnnvis.registry import Option, technique
 
-    def upside_down_cam(model, image, *, target_class=None, layer=None, window=None):
+    @technique(
+        title="Upside-down CAM",
+        output="heatmap",
+        paper="Nobody et al. 2026",
+        summary="Grad-CAM turned upside down, for this test.",
+        options=(
+            Option("flips", int, 1, "Flips", "How many flips.", low=1, high=3, app_range=(1, 3, 1)),
+        ),
+    )
+    def upside_down_cam(model, image, *, target_class=None, layer=None, flips: int = 1):
+        import dataclasses
+
         result = cnnvis.grad_cam(model, image, target_class=target_class, layer=layer)
-        note = f"window {window}"
+        heatmap = result.heatmap[::-1] if flips % 2 else result.heatmap
         return dataclasses.replace(
-            result, heatmap=result.heatmap[::-1], method="Upside-down CAM", note=note
+            result, heatmap=heatmap, method="Upside-down CAM", note=f"{flips} flips"
         )
 
-    fake = dataclasses.replace(
-        cnnvis.TECHNIQUES["grad_cam"],
-        name="upside_down_cam",
-        title="Upside-down CAM",
-        function=upside_down_cam,
-    )
-    monkeypatch.setitem(cnnvis.TECHNIQUES, "upside_down_cam", fake)
-    return "upside_down_cam"
-
-
-def test_a_heatmap_method_added_to_the_registry_appears_with_no_app_change(vis, monkeypatch):
-    name = upside_down_technique(monkeypatch)
-    assert name in app.methods_of("heatmap") and name in app.endpoint_methods("heatmap")
-    # its tab offers it, with its own endpoint taking the options it knows (window)
-    demo = app.build_demo()
-    [picker] = [
-        b
-        for b in demo.blocks.values()
-        if isinstance(b, gr.Dropdown)
-        and b.label == "Method"
-        and ("Grad-CAM", "grad_cam") in b.choices
-    ]
-    assert ("Upside-down CAM", name) in picker.choices
-    endpoints = {f"/{fn.api_name}": fn for fn in demo.fns.values() if fn.api_visibility == "public"}
-    assert set(endpoints) == {*app.API_NAMES, f"/{name}"}
-    assert app.method_parameters(name) == [
-        "image",
-        "model",
-        "layer",
-        "target_class",
-        "colormap",
-        "opacity",
-        "window",
-    ]
-    items = app.method_endpoint(name)(str(CAT), MODEL, "", "top class", "jet", 0.5, 48)
-    check_gallery(items, 2, "Upside-down CAM", MODEL, vis.default_layer, "window 48")
-    # /grad_cam and the tab's Run button take it too, with the options' defaults
-    items = app.grad_cam(str(CAT), MODEL, "", "top class", "jet", 0.5, name)
-    check_gallery(items, 2, "Upside-down CAM", "window 32")
-    run = app.chosen_method_handler("heatmap")
-    items = run(name, str(CAT), MODEL, "", "top class", "jet", 0.5, 8, 40, 20)
-    check_gallery(items, 2, "Upside-down CAM", "window 40")
+    try:
+        demo = ui.build_demo()
+        [picker] = [
+            b
+            for b in demo.blocks.values()
+            if isinstance(b, gr.Dropdown)
+            and b.label == "Method"
+            and ("Grad-CAM", "grad_cam") in b.choices
+        ]
+        assert picker.choices[-1] == ("Upside-down CAM", "upside_down_cam")
+        [flips] = [
+            b for b in demo.blocks.values() if isinstance(b, gr.Slider) and b.label == "Flips"
+        ]
+        assert (flips.minimum, flips.maximum, flips.value, flips.visible) == (1, 3, 1, False)
+        published = endpoints.published(demo)
+        assert set(published) == set(endpoints.published(app.demo)) | {"/upside_down_cam"}
+        endpoint = published["/upside_down_cam"]
+        assert (
+            endpoint.concurrency_id == "quick" and "Nobody et al. 2026" in endpoint.api_description
+        )
+        info = demo.get_api_info()["named_endpoints"]["/upside_down_cam"]
+        assert [p["parameter_name"] for p in info["parameters"]] == [
+            "image",
+            "model",
+            "layer",
+            "target_class",
+            "colormap",
+            "opacity",
+            "flips",
+        ]
+        assert info["parameters"][-1]["component"] == "Slider"
+        assert info["parameters"][-1]["parameter_default"] == 1
+        [button] = [
+            b for b in demo.blocks.values() if getattr(b, "value", None) == "Run Upside-down CAM"
+        ]
+        assert endpoint.targets == [(button._id, "click")]
+        items = endpoint.fn(
+            image=str(CAT),
+            model=MODEL,
+            layer="",
+            target_class="top class",
+            colormap="jet",
+            opacity=0.5,
+            flips=3,
+        )
+        check_gallery(items[endpoint.outputs[0]], 2, "Upside-down CAM", MODEL, "3 flips")
+        # /grad_cam runs it too, at its defaults
+        items = method("grad_cam")(str(CAT), MODEL, "", "top class", "jet", 0.5, "upside_down_cam")
+        check_gallery(items, 2, "Upside-down CAM", "1 flips")
+    finally:
+        registry.unregister("upside_down_cam")
+        cnnvis.__dict__.pop("upside_down_cam", None)
+    assert "/upside_down_cam" not in endpoints.published(ui.build_demo())
 
 
 def test_method_pickers_come_from_the_registry():
     for output in ("heatmap", "attribution"):
-        expected = [
-            n for n, t in cnnvis.TECHNIQUES.items() if t.output == output and n not in app.OWN_TABS
-        ]
-        assert app.methods_of(output) == expected
-    assert {"grad_cam", "score_cam", "occlusion", "eigen_cam"} <= set(app.methods_of("heatmap"))
-    assert app.methods_of("attribution") == [
+        expected = [t for t in registry.of_output(output) if not t.own_tab]
+        assert methods.methods_of(output) == expected
+    heatmaps = [t.name for t in methods.methods_of("heatmap")]
+    assert {"grad_cam", "score_cam", "occlusion", "eigen_cam"} <= set(heatmaps)
+    assert [t.name for t in methods.methods_of("attribution")] == [
         "vanilla_gradient",
         "smoothgrad",
         "integrated_gradients",
         "gradient_x_input",
     ]
-    assert "grad_cam" not in app.endpoint_methods()  # /grad_cam keeps its published signature
+    grad_cam = cnnvis.TECHNIQUES["grad_cam"]  # /grad_cam keeps its published method parameter
+    assert methods.method_parameters(grad_cam)[-1] == "method"
 
 
-def test_changing_method_shows_its_own_controls_only():
-    # Heatmaps: text, button, layer, max_channels, window, stride
-    text, button, layer, channels, window, stride = app.method_changed("grad_cam")
-    assert text == app.technique_text("grad_cam") and "Selvaraju" in text
-    assert button["value"] == "Run Grad-CAM" and app.method_changed(None)[0] == text
-    assert (layer["visible"], channels["visible"], window["visible"]) == (True, False, False)
-    _, button, layer, channels, window, stride = app.method_changed("score_cam")
-    assert button["value"] == "Run Score-CAM" and layer["visible"] and channels["visible"]
-    assert not window["visible"]
-    _, _, layer, channels, window, stride = app.method_changed("occlusion")
-    assert not layer["visible"] and not channels["visible"]
-    assert window["visible"] and stride["visible"]
-    # Attributions: text, button, samples, noise, seed, baseline, steps
-    text, button, *options = app.method_changed("smoothgrad", output="attribution")
-    assert "Smilkov" in text and button["value"] == "Run SmoothGrad"
-    assert [o["visible"] for o in options] == [True, True, True, False, False]
-    *_, baseline, steps = app.method_changed("integrated_gradients", output="attribution")
-    assert baseline["visible"] and steps["visible"]
-    assert app.tab_options("attribution") == ["samples", "noise", "seed", "baseline", "steps"]
+def test_every_own_tab_technique_has_a_tab_and_every_technique_an_endpoint():
+    """The registry decides which techniques get a tab of their own (own_tab), and each
+    technique of the registry is published (the checks under their first names)."""
+    tab_ids = {b.id for b in app.demo.blocks.values() if isinstance(b, gr.Tab)}
+    own = {name for name, t in cnnvis.TECHNIQUES.items() if t.own_tab}
+    assert own <= tab_ids, own - tab_ids
+    names = set(endpoints.published(app.demo))
+    renamed = {"randomization_check": "/sanity_check", "pointing_games": "/pointing_game"}
+    assert {renamed.get(name, f"/{name}") for name in cnnvis.TECHNIQUES} == names
+
+
+def test_changing_method_shows_its_own_controls_and_run_button_only():
+    show = event(app.demo, "grad_cam_method_changed")
+    updates = by_label(show.fn("grad_cam"))
+    text = next(u for c, u in show.fn("grad_cam").items() if isinstance(c, gr.Markdown))
+    assert "Selvaraju" in text and show.fn(None) == show.fn("grad_cam")
+    visible = {
+        label
+        for label, update in updates.items()
+        if isinstance(update, dict) and update.get("visible")
+    }
+    assert visible == {"Layer", "Run Grad-CAM"}
+    visible = {
+        label
+        for label, u in by_label(show.fn("score_cam")).items()
+        if isinstance(u, dict) and u.get("visible")
+    }
+    assert visible == {"Layer", "Run Score-CAM", "Channels to score (0 = all)"}
+    visible = {
+        label
+        for label, u in by_label(show.fn("occlusion")).items()
+        if isinstance(u, dict) and u.get("visible")
+    }
+    assert visible == {"Run Occlusion", "Grey square's side", "Stride"}
+    show = event(app.demo, "attributions_method_changed")
+    visible = {
+        label
+        for label, u in by_label(show.fn("smoothgrad")).items()
+        if isinstance(u, dict) and u.get("visible")
+    }
+    assert visible == {
+        "Run SmoothGrad",
+        "Noisy copies",
+        "Noise level",
+        "Seed (same seed, same noise)",
+    }
+    visible = {
+        label
+        for label, u in by_label(show.fn("integrated_gradients")).items()
+        if isinstance(u, dict) and u.get("visible")
+    }
+    assert visible == {"Run Integrated Gradients", "Baseline", "Steps on the path"}
+    with pytest.raises(gr.Error):
+        show.fn("grad_cam")  # a method of the other tab
+
+
+def test_each_method_runs_from_its_own_button_with_its_own_controls():
+    """No hidden carriers, no chosen-method dispatcher: the Run button of each method is
+    its endpoint, and it sends exactly the controls the method takes."""
+    published = endpoints.published(app.demo)
+    for technique in [*methods.methods_of("heatmap"), *methods.methods_of("attribution")]:
+        endpoint = published[f"/{technique.name}"]
+        [(button_id, trigger)] = endpoint.targets
+        button = app.demo.blocks[button_id]
+        assert (
+            trigger == "click"
+            and button.value == f"Run {technique.title}"
+            and isinstance(button, gr.Button)
+        )
+        assert endpoint.input_keyword_names == methods.method_parameters(technique)
+        labels = {c.label for c in endpoint.inputs}
+        for option in technique.options:
+            assert (option.label in labels) == option.in_app, (technique.name, option.name)
+        assert endpoint.concurrency_id == technique.cost
+
+
+def published_techniques():
+    renamed = {"/sanity_check": "randomization_check", "/pointing_game": "pointing_games"}
+    return [
+        pytest.param(name, cnnvis.TECHNIQUES[renamed.get(name, name[1:])], id=name)
+        for name in endpoints.published(app.demo)
+    ]
+
+
+@pytest.mark.parametrize(("api_name", "technique"), published_techniques())
+def test_every_option_the_app_offers_is_its_registry_declaration(api_name, technique):
+    """Over the whole registry: each endpoint's option parameters are the options its
+    technique declares for the app, each a control with the declared label, words,
+    default and range (a slider over the app range, a number field within the bounds, a
+    radio or dropdown over the choices); the options kept out of the app are not there."""
+    endpoint = endpoints.published(app.demo)[api_name]
+    controls = dict(zip(endpoint.input_keyword_names, endpoint.inputs))
+    for option in technique.options:
+        if not option.in_app:
+            assert option.name not in controls or controls[option.name].label != option.label
+            continue
+        control = controls[option.name]
+        assert (control.label, control.info) == (option.label, option.info), option.name
+        assert control.value == option.shown_default, option.name
+        if option.choices:
+            assert {value for _, value in control.choices} == set(option.choices)
+        elif option.app_range is not None:
+            assert isinstance(control, gr.Slider)
+            assert (control.minimum, control.maximum, control.step) == option.app_range
+        else:
+            assert isinstance(control, gr.Number)
+            assert (control.minimum, control.maximum) == (option.low, option.high)
 
 
 # Small settings, so that every method runs in about a second on a CPU.
@@ -340,16 +535,23 @@ EXPECTED_NOTES = {
 }
 
 
-@pytest.mark.parametrize("name", app.endpoint_methods())
+@pytest.mark.parametrize(
+    "name", [t.name for o in ("heatmap", "attribution") for t in methods.methods_of(o)]
+)
 def test_each_method_endpoint_draws_its_result(vis, photo_shape, name):
     technique = cnnvis.TECHNIQUES[name]
     values = {"image": str(CAT), "model": MODEL, "target_class": "281", "layer": ""}
-    values |= {"colormap": "viridis", "opacity": 0.4} | SMALL_OPTIONS.get(name, {})
-    endpoint = app.method_endpoint(name)
-    items = endpoint(**{p: values[p] for p in app.method_parameters(name)})
-    check_gallery(items, 2, MODEL, "tabby (281)", EXPECTED_NOTES.get(name, ""))
-    assert all(picture.shape == photo_shape for picture, _ in items)
-    assert endpoint.__name__ == name and technique.summary in endpoint.__doc__
+    values |= {"colormap": "viridis", "opacity": 0.4, "method": name} | SMALL_OPTIONS.get(name, {})
+    endpoint = methods.method_endpoint(technique)
+    items = endpoint(**{p: values[p] for p in methods.method_parameters(technique)})
+    decoded = check_gallery(items, 2, MODEL, "tabby (281)", EXPECTED_NOTES.get(name, ""))
+    assert all(picture.shape == photo_shape for picture, _ in decoded)
+    description = endpoints.published(app.demo)[f"/{name}"].api_description
+    assert (
+        endpoint.__name__ == name
+        and technique.summary in description
+        and technique.paper in description
+    )
     if technique.output == "heatmap":
         assert items[0][1].endswith("over the photo")
     else:
@@ -357,81 +559,95 @@ def test_each_method_endpoint_draws_its_result(vis, photo_shape, name):
 
 
 def test_integrated_gradients_says_its_completeness_gap(vis):
-    endpoint = app.method_endpoint("integrated_gradients")
-    [(_, signed), _] = endpoint(str(CAT), MODEL, "top class", "black", 8)
+    [(_, signed), _] = method("integrated_gradients")(str(CAT), MODEL, "top class", "black", 8)
     assert "8 steps" in signed and "black baseline" in signed and "gap" in signed
 
 
 def test_score_cam_channel_count_zero_or_too_many_means_all(vis):
-    layer = vis.default_layer
-    channels = vis.info(layer).channels
+    score_cam = cnnvis.TECHNIQUES["score_cam"]
+    channels = vis.info(vis.default_layer).channels
     for given, expected in ((0, None), (channels + 5, None), (16, 16)):
-        values = app.option_values(vis, "score_cam", None, {"max_channels": given})
+        values = methods.option_values(vis, score_cam, None, {"max_channels": given})
         assert values == {"max_channels": expected}
-    assert app.option_values(vis, "score_cam", None, {}) == {"max_channels": 64}
-    assert app.option_values(vis, "grad_cam", None, {"max_channels": 3}) == {}
-
-
-def test_the_tabs_run_button_passes_only_the_chosen_methods_options(vis):
-    run = app.chosen_method_handler("attribution")
-    items = run("smoothgrad", str(CAT), MODEL, "top class", 3, 0.2, 7, "white", 2)
-    check_gallery(items, 2, "SmoothGrad", "3 samples", "seed 7")
-    items = run("integrated_gradients", str(CAT), MODEL, "top class", 3, 0.2, 7, "white", 2)
-    check_gallery(items, 2, "Integrated Gradients", "2 steps", "white baseline")
+    assert methods.option_values(vis, score_cam, None, {}) == {"max_channels": 64}
+    assert (
+        methods.option_values(vis, cnnvis.TECHNIQUES["grad_cam"], None, {"max_channels": 3}) == {}
+    )
+    occlusion = cnnvis.TECHNIQUES["occlusion"]  # its range starts above the package's bound
+    assert methods.option_values(vis, occlusion, None, {"window": 0}) == {"window": 0, "stride": 16}
 
 
 def test_feature_visualisation_streams_pictures_then_the_result(vis):
-    frames = list(app.feature_visualization(MODEL, "channels", "", 3, "", [], 8, 64, 2))
+    frames = list(dreams.feature_visualization(MODEL, "channels", "", 3, "", [], 8, 64, 2))
     *steps, final = frames
     assert len(steps) >= 3  # about 8 intermediate pictures
     for items in steps:
         check_gallery(items, 1, "in progress", MODEL, "step")
     layer = vis.dream_layers[0]
-    check_gallery(final, 4, "Feature visualisation", MODEL, layer, "8 steps", "64 px", "seed 2")
+    decoded = check_gallery(
+        final, 4, "Feature visualisation", MODEL, layer, "8 steps", "64 px", "seed 2"
+    )
     assert [caption.split(" · ")[4] for _, caption in final[1:]] == [
         "channel 0",
         "channel 1",
         "channel 2",
     ]
-    assert all(picture.shape == (64, 64, 3) for picture, _ in final[1:])
+    assert all(picture.shape == (64, 64, 3) for picture, _ in decoded[1:])
 
 
 def test_feature_visualisation_of_chosen_channels_and_of_classes(vis):
-    *_, final = app.feature_visualization(
+    *_, final = dreams.feature_visualization(
         MODEL, "channels", "block_3_expand_relu", 8, "5, 2", [], 4, 64, 0
     )
     check_gallery(final, 3, "block_3_expand_relu")
     assert "channel 5" in final[1][1] and "channel 2" in final[2][1]
     classes = ["285 · Egyptian cat", "flamingo"]
-    *_, final = app.feature_visualization(MODEL, "class", "", 8, "", classes, 4, 64, 0)
+    *_, final = dreams.feature_visualization(MODEL, "class", "", 8, "", classes, 4, 64, 0)
     check_gallery(final, 3, "class logits", "logit")
     assert "Egyptian cat (285)" in final[1][1] and "flamingo (130)" in final[2][1]
 
 
 def test_feature_target_switches_the_controls():
-    layer, count, _, classes = app.feature_target_changed("class")
-    assert not layer["visible"] and not count["visible"] and classes["visible"]
-    assert app.feature_target_changed("channels")[0]["visible"]
+    switch = event(app.demo, "feature_target_changed")
+    shown = {label: update["visible"] for label, update in by_label(switch.fn("class")).items()}
+    assert shown == {
+        "Layer": False,
+        "How many channels": False,
+        "Or these channels": False,
+        "Classes": True,
+    }
+    shown = {label: update["visible"] for label, update in by_label(switch.fn("channels")).items()}
+    assert shown == {
+        "Layer": True,
+        "How many channels": True,
+        "Or these channels": True,
+        "Classes": False,
+    }
 
 
 def test_compare_ranks_maps_by_faithfulness_with_a_chart(vis, photo_shape):
-    methods = ["grad_cam", "vanilla_gradient", "eigen_cam"]
-    gallery, chart = app.compare(str(CAT), MODEL, "top class", methods, 5)
-    check_gallery(gallery, 3, MODEL, "deletion", "insertion", "random map")
+    chosen = ["grad_cam", "vanilla_gradient", "eigen_cam"]
+    result = checks.compare(str(CAT), MODEL, "top class", chosen, 5)
+    gallery, chart = result["maps"], result["chart"]
+    decoded = check_gallery(gallery, 3, MODEL, "deletion", "insertion", "random map")
     assert [caption.split(" ")[0] for _, caption in gallery] == ["#1", "#2", "#3"]
     scores = [float(caption.split("score ")[1].split(" ")[0]) for _, caption in gallery]
     assert scores == sorted(scores, reverse=True)
-    titles = {cnnvis.TECHNIQUES[m].title for m in methods}
+    titles = {cnnvis.TECHNIQUES[m].title for m in chosen}
     assert {caption.split(" · ")[0].split(" ", 1)[1] for _, caption in gallery} == titles
-    assert all(picture.shape == photo_shape for picture, _ in gallery)
+    assert all(picture.shape == photo_shape for picture, _ in decoded)
+    [(chart, _)] = drawn([(chart, "")])
     assert chart.dtype == np.uint8 and chart.shape == (480, 1000, 3)
 
 
 def test_sanity_check_shows_maps_per_step_and_their_correlations(vis):
-    [(grid, text)], table = app.sanity_check(
+    result = checks.sanity_check(
         str(CAT), MODEL, "top class", ["grad_cam", "vanilla_gradient"], 2, 0
     )
-    check_gallery([(grid, text)], 1, "Model randomisation", MODEL, "Grad-CAM, Gradient", "seed 0")
+    table = result["table"]
+    [(grid, _)] = check_gallery(
+        result["maps"], 1, "Model randomisation", MODEL, "Grad-CAM, Gradient", "seed 0"
+    )
     assert table["headers"] == [
         "re-drawn down to (layers)",
         "Grad-CAM ρ",
@@ -448,11 +664,12 @@ def test_sanity_check_shows_maps_per_step_and_their_correlations(vis):
 
 
 def test_pointing_game_reports_hits_and_misses(vis):
-    height, width = app.read_image(str(CAT)).shape[:2]
-    methods = ["grad_cam", "vanilla_gradient"]
-    gallery, table = app.pointing_game(
-        str(CAT), MODEL, "top class", methods, 0, 0, width - 1, height - 1, 15
+    height, width = inputs.read_image(str(CAT)).shape[:2]
+    chosen = ["grad_cam", "vanilla_gradient", "grad_cam"]  # a name twice counts once
+    result = checks.pointing_game(
+        str(CAT), MODEL, "top class", chosen, 0, 0, width - 1, height - 1, 15
     )
+    gallery, table = result["maps"], result["table"]
     check_gallery(gallery, 2, MODEL, "hit: its peak", "inside the box")
     assert table["headers"][:2] == ["method", "result"]
     assert [row[:2] for row in table["data"]] == [["Grad-CAM", "hit"], ["Gradient", "hit"]]
@@ -462,42 +679,45 @@ def test_pointing_game_reports_hits_and_misses(vis):
         if peak[0] > 40 or peak[1] > 40
         else (width - 2, height - 2, width - 1, height - 1)
     )
-    gallery, table = app.pointing_game(str(CAT), MODEL, "top class", ["grad_cam"], *far, 0)
+    result = checks.pointing_game(str(CAT), MODEL, "top class", ["grad_cam"], *far, 0)
+    gallery, table = result["maps"], result["table"]
     assert table["data"][0][1] == "miss" and table["data"][0][4] > 0
     assert "miss: its peak" in gallery[0][1] and "px from the box (tolerance 0 px)" in gallery[0][1]
 
 
 def test_pointing_game_marks_the_box_and_the_peak():
     picture = np.full((100, 200, 3), 128, np.uint8)
-    marked = app.mark_box(picture, (20, 10, 120, 80), (50, 40))
+    marked = pictures.mark_box(picture, (20, 10, 120, 80), (50, 40))
     white = (marked == 255).all(axis=-1)
     assert white[15:75, 19:25].any(axis=1).all() and white[15:75, 116:122].any(axis=1).all()
     assert (marked[10:80, 20] == 0).all(axis=-1).any()  # edged in black
     assert not white[15:75, 70:110].any()  # inside the box, away from the peak: the picture
     assert (marked[40, 50] == 255).all()  # the peak's cross
     assert (marked[95, 190] == 128).all() and (picture == 128).all()  # far away, and a copy
-    app.mark_box(picture, (-50, -50, 500, 500), (0, 199))  # clipped, not an error
+    pictures.mark_box(picture, (-50, -50, 500, 500), (0, 199))  # clipped, not an error
 
 
 def test_the_box_drawn_on_the_photo_is_the_bounding_box_of_the_ink():
     layer = np.zeros((50, 80, 4), np.uint8)
     layer[10:20, 30:35, 3] = 255
     layer[40, 60, 3] = 200
-    assert app.box_drawn({"background": None, "layers": [layer], "composite": None}) == (
-        30,
-        10,
-        60,
-        40,
-    )
-    assert app.box_drawn({"layers": [np.zeros((50, 80, 4), np.uint8)]}) == (None,) * 4
-    assert app.box_drawn({"layers": []}) == (None,) * 4 and app.box_drawn(None) == (None,) * 4
+    drawing = {"background": None, "layers": [layer], "composite": None}
+    assert inputs.box_drawn(drawing) == (30, 10, 60, 40)
+    assert inputs.box_drawn({"layers": [np.zeros((50, 80, 4), np.uint8)]}) is None
+    assert inputs.box_drawn({"layers": []}) is None and inputs.box_drawn(None) is None
+    corners = event(app.demo, "box_drawn").fn(drawing)  # the four corner fields, by name
+    assert {c.label: v for c, v in corners.items()} == {"x0": 30, "y0": 10, "x1": 60, "y1": 40}
+    assert set(event(app.demo, "box_drawn").fn(None).values()) == {None}
 
 
 def test_the_drawing_area_follows_the_photo(tmp_path):
-    photo, *box = app.photo_for_drawing(str(CAT))
-    assert photo.shape == app.read_image(str(CAT)).shape and box == [None] * 4
-    assert app.photo_for_drawing(None) == (None,) * 5
-    assert app.photo_for_drawing(str(text_file(tmp_path))) == (None,) * 5  # said elsewhere
+    follow = event(app.demo, "photo_drawing")
+    updates = follow.fn(str(CAT))
+    [drawing] = [c for c in updates if isinstance(c, gr.ImageEditor)]
+    assert updates[drawing].shape == inputs.read_image(str(CAT)).shape
+    assert [v for c, v in updates.items() if c is not drawing] == [None] * 4
+    assert set(follow.fn(None).values()) == {None}
+    assert set(follow.fn(str(text_file(tmp_path))).values()) == {None}  # said elsewhere
 
 
 # ----- errors -------------------------------------------------------------------------
@@ -505,9 +725,9 @@ def test_the_drawing_area_follows_the_photo(tmp_path):
 
 def bad_inputs(tmp_path) -> dict[str, tuple]:
     return {
-        "no image": (app.grad_cam, None, MODEL, "", "top class", "jet", 0.5),
+        "no image": (method("grad_cam"), None, MODEL, "", "top class", "jet", 0.5),
         "not an image": (
-            app.grad_cam,
+            method("grad_cam"),
             str(text_file(tmp_path)),
             MODEL,
             "",
@@ -516,7 +736,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             0.5,
         ),
         "truncated": (
-            app.feature_maps,
+            classic.feature_maps,
             str(truncated_jpeg(tmp_path)),
             MODEL,
             "",
@@ -524,21 +744,38 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             "first",
             "viridis",
         ),
-        "huge": (app.classify, str(bomb_png(tmp_path)), MODEL),
-        "unknown model": (app.classify, str(CAT), "ResNet9000"),
-        "unknown layer": (app.grad_cam, str(CAT), MODEL, "no_such_layer", "top class", "jet", 0.5),
-        "not a convolution": (app.filters, MODEL, "out_relu", 4, "first"),
-        "unknown class": (app.guided_backprop, str(CAT), MODEL, "unicorn"),
-        "class out of range": (app.guided_grad_cam, str(CAT), MODEL, "", "1000"),
-        "count out of range": (app.filters, MODEL, "", 0, "first"),
-        "opacity out of range": (app.grad_cam, str(CAT), MODEL, "", "top class", "jet", 1.5),
-        "unknown colormap": (app.feature_maps, str(CAT), MODEL, "", 4, "first", "rainbowz"),
-        "unknown order": (app.feature_maps, str(CAT), MODEL, "", 4, "loudest", "viridis"),
-        "unknown method": (app.grad_cam, str(CAT), MODEL, "", "top class", "jet", 0.5, "magic_cam"),
-        "octaves out of range": (app.deep_dream, str(CAT), MODEL, [], 99, 2, 0.01, 0),
-        "fractional steps": (app.deep_dream, str(CAT), MODEL, [], 1, 2.5, 0.01, 0),
+        "huge": (page.classify, str(bomb_png(tmp_path)), MODEL),
+        "unknown model": (page.classify, str(CAT), "ResNet9000"),
+        "unknown layer": (
+            method("grad_cam"),
+            str(CAT),
+            MODEL,
+            "no_such_layer",
+            "top class",
+            "jet",
+            0.5,
+        ),
+        "not a convolution": (classic.filters, MODEL, "out_relu", 4, "first"),
+        "unknown class": (classic.guided_backprop, str(CAT), MODEL, "unicorn"),
+        "class out of range": (classic.guided_grad_cam, str(CAT), MODEL, "", "1000"),
+        "count out of range": (classic.filters, MODEL, "", 0, "first"),
+        "opacity out of range": (method("grad_cam"), str(CAT), MODEL, "", "top class", "jet", 1.5),
+        "unknown colormap": (classic.feature_maps, str(CAT), MODEL, "", 4, "first", "rainbowz"),
+        "unknown order": (classic.feature_maps, str(CAT), MODEL, "", 4, "loudest", "viridis"),
+        "unknown method": (
+            method("grad_cam"),
+            str(CAT),
+            MODEL,
+            "",
+            "top class",
+            "jet",
+            0.5,
+            "magic_cam",
+        ),
+        "octaves out of range": (dreams.deep_dream, str(CAT), MODEL, [], 99, 2, 0.01, 0),
+        "fractional steps": (dreams.deep_dream, str(CAT), MODEL, [], 1, 2.5, 0.01, 0),
         "too many dream layers": (
-            app.deep_dream,
+            dreams.deep_dream,
             str(CAT),
             MODEL,
             ["out_relu"] * 9 + ["Conv1"],
@@ -549,7 +786,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
         ),
         # the new methods' own parameters
         "negative Score-CAM channels": (
-            app.method_endpoint("score_cam"),
+            method("score_cam"),
             str(CAT),
             MODEL,
             "",
@@ -559,7 +796,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             -4,
         ),
         "occlusion square too small": (
-            app.method_endpoint("occlusion"),
+            method("occlusion"),
             str(CAT),
             MODEL,
             "top class",
@@ -569,7 +806,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             1,
         ),
         "occlusion stride beyond its square": (
-            app.method_endpoint("occlusion"),
+            method("occlusion"),
             str(CAT),
             MODEL,
             "top class",
@@ -579,7 +816,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             40,
         ),
         "occlusion with too many squares": (
-            app.method_endpoint("occlusion"),
+            method("occlusion"),
             str(CAT),
             MODEL,
             "top class",
@@ -589,7 +826,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             1,
         ),
         "no SmoothGrad samples": (
-            app.method_endpoint("smoothgrad"),
+            method("smoothgrad"),
             str(CAT),
             MODEL,
             "top class",
@@ -598,7 +835,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             0,
         ),
         "SmoothGrad noise too strong": (
-            app.method_endpoint("smoothgrad"),
+            method("smoothgrad"),
             str(CAT),
             MODEL,
             "top class",
@@ -607,7 +844,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             0,
         ),
         "fractional SmoothGrad seed": (
-            app.method_endpoint("smoothgrad"),
+            method("smoothgrad"),
             str(CAT),
             MODEL,
             "top class",
@@ -616,7 +853,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             0.5,
         ),
         "unknown baseline": (
-            app.method_endpoint("integrated_gradients"),
+            method("integrated_gradients"),
             str(CAT),
             MODEL,
             "top class",
@@ -624,7 +861,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             4,
         ),
         "too many IG steps": (
-            app.method_endpoint("integrated_gradients"),
+            method("integrated_gradients"),
             str(CAT),
             MODEL,
             "top class",
@@ -632,19 +869,17 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             9999,
         ),
         "method of another tab": (
-            app.chosen_method_handler("attribution"),
-            "grad_cam",
+            method("grad_cam"),
             str(CAT),
             MODEL,
+            "",
             "top class",
-            4,
-            0.1,
-            0,
-            "black",
-            4,
+            "jet",
+            0.5,
+            "smoothgrad",
         ),
         "unknown feature target": (
-            app.feature_visualization,
+            dreams.feature_visualization,
             MODEL,
             "neurons",
             "",
@@ -656,7 +891,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             0,
         ),
         "channels that are not numbers": (
-            app.feature_visualization,
+            dreams.feature_visualization,
             MODEL,
             "channels",
             "",
@@ -668,7 +903,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             0,
         ),
         "channel out of range": (
-            app.feature_visualization,
+            dreams.feature_visualization,
             MODEL,
             "channels",
             "Conv1",
@@ -680,7 +915,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             0,
         ),
         "no class to visualise": (
-            app.feature_visualization,
+            dreams.feature_visualization,
             MODEL,
             "class",
             "",
@@ -692,7 +927,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             0,
         ),
         "feature picture too small": (
-            app.feature_visualization,
+            dreams.feature_visualization,
             MODEL,
             "channels",
             "",
@@ -704,7 +939,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             0,
         ),
         "too much feature work": (
-            app.feature_visualization,
+            dreams.feature_visualization,
             MODEL,
             "channels",
             "",
@@ -715,20 +950,20 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             384,
             0,
         ),
-        "nothing to compare": (app.compare, str(CAT), MODEL, "top class", [], 5),
-        "unknown method to compare": (app.compare, str(CAT), MODEL, "top class", ["magic"], 5),
-        "compare in one step": (app.compare, str(CAT), MODEL, "top class", ["grad_cam"], 1),
+        "nothing to compare": (checks.compare, str(CAT), MODEL, "top class", [], 5),
+        "unknown method to compare": (checks.compare, str(CAT), MODEL, "top class", ["magic"], 5),
+        "compare in one step": (checks.compare, str(CAT), MODEL, "top class", ["grad_cam"], 1),
         "too many methods to sanity-check": (
-            app.sanity_check,
+            checks.sanity_check,
             str(CAT),
             MODEL,
             "top class",
-            app.map_methods()[:9],
+            list(registry.map_methods())[:9],
             2,
             0,
         ),
         "no randomisation step": (
-            app.sanity_check,
+            checks.sanity_check,
             str(CAT),
             MODEL,
             "top class",
@@ -737,7 +972,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             0,
         ),
         "no box drawn": (
-            app.pointing_game,
+            checks.pointing_game,
             str(CAT),
             MODEL,
             "top class",
@@ -749,7 +984,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             15,
         ),
         "box upside down": (
-            app.pointing_game,
+            checks.pointing_game,
             str(CAT),
             MODEL,
             "top class",
@@ -761,7 +996,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             15,
         ),
         "box outside the photo": (
-            app.pointing_game,
+            checks.pointing_game,
             str(CAT),
             MODEL,
             "top class",
@@ -773,7 +1008,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             15,
         ),
         "unknown method to point": (
-            app.pointing_game,
+            checks.pointing_game,
             str(CAT),
             MODEL,
             "top class",
@@ -785,7 +1020,7 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
             15,
         ),
         "negative tolerance": (
-            app.pointing_game,
+            checks.pointing_game,
             str(CAT),
             MODEL,
             "top class",
@@ -849,31 +1084,35 @@ def bad_inputs(tmp_path) -> dict[str, tuple]:
 )
 def test_bad_input_gives_one_clear_sentence(vis, tmp_path, case):
     handler, *args = bad_inputs(tmp_path)[case]
-    message = user_message(lambda: handler(*args))
+    message = user_message(handler, *args)
     assert is_one_sentence(message), message
-    assert message not in (app.GENERIC_ERROR, app.MEMORY_ERROR)  # the input's fault, said so
+    assert message not in (
+        ui_errors.GENERIC_ERROR,
+        ui_errors.MEMORY_ERROR,
+    )  # the input's fault, said so
 
 
 def test_a_model_without_weights_says_so_and_others_keep_working(tmp_path):
-    saved = app.SETTINGS
-    app.configure(app.Settings(weights="imagenet", weights_dir=str(tmp_path)))
+    saved = ui.current()
+    ui.configure(Settings(weights="imagenet", weights_dir=str(tmp_path)))
     try:
-        message = user_message(lambda: app.classify(str(CAT), "VGG16"))
+        message = user_message(page.classify, str(CAT), "VGG16")
     finally:
-        app.configure(saved)
+        ui.configure(saved)
     assert "VGG16" in message and "weights" in message and is_one_sentence(message)
-    assert len(app.classify(str(CAT), MODEL)) == 5
+    assert len(page.classify(str(CAT), MODEL)) == 5
 
 
 def test_a_model_without_weights_is_explained_where_it_is_chosen(tmp_path):
-    saved = app.SETTINGS
-    app.configure(app.Settings(weights="imagenet", weights_dir=str(tmp_path)))
+    saved = ui.current()
+    ui.configure(Settings(weights="imagenet", weights_dir=str(tmp_path)))
     try:
-        summary, *pickers = app.model_changed("ResNet50")
+        summary, loaded = page.model_layers("ResNet50")
+        by_picker = event(app.demo, "model_layers").fn("ResNet50")
     finally:
-        app.configure(saved)
+        ui.configure(saved)
     assert summary.startswith("⚠️") and "ResNet50" in summary and "weights" in summary
-    assert pickers == [gr.update()] * app.LAYER_PICKERS  # the layer pickers keep what they had
+    assert loaded is None and list(by_picker.values()) == [summary]  # the pickers keep theirs
 
 
 def test_unexpected_errors_are_logged_and_hidden(vis, monkeypatch, caplog):
@@ -882,11 +1121,11 @@ def test_unexpected_errors_are_logged_and_hidden(vis, monkeypatch, caplog):
 
     monkeypatch.setattr(cnnvis, "classify", broken)
     with caplog.at_level(logging.ERROR, logger="cnnvis.app"):
-        message = user_message(lambda: app.classify(str(CAT), MODEL))
-    assert message == app.GENERIC_ERROR and is_one_sentence(message)
+        message = user_message(page.classify, str(CAT), MODEL)
+    assert message == ui_errors.GENERIC_ERROR and is_one_sentence(message)
     assert "secret" in caplog.text  # the maintainers see it in the log
     monkeypatch.undo()
-    assert len(app.classify(str(CAT), MODEL)) == 5
+    assert len(page.classify(str(CAT), MODEL)) == 5
 
 
 def test_out_of_memory_becomes_a_clear_sentence(vis, monkeypatch):
@@ -898,8 +1137,8 @@ def test_out_of_memory_becomes_a_clear_sentence(vis, monkeypatch):
         )
 
     monkeypatch.setattr(cnnvis, "feature_maps", exhausted)
-    message = user_message(lambda: app.feature_maps(str(CAT), MODEL, "", 4, "first", "viridis"))
-    assert message == app.MEMORY_ERROR and is_one_sentence(message)
+    message = user_message(classic.feature_maps, str(CAT), MODEL, "", 4, "first", "viridis")
+    assert message == ui_errors.MEMORY_ERROR and is_one_sentence(message)
 
 
 def test_errors_in_a_dream_stream_are_clear_too(vis, monkeypatch):
@@ -909,28 +1148,39 @@ def test_errors_in_a_dream_stream_are_clear_too(vis, monkeypatch):
 
     monkeypatch.setattr(cnnvis, "deep_dream_frames", broken)
     assert (
-        user_message(lambda: app.deep_dream(str(CAT), MODEL, [], 1, 1, 0.01, 0)) == app.MEMORY_ERROR
+        user_message(dreams.deep_dream, str(CAT), MODEL, [], 1, 1, 0.01, 0)
+        == ui_errors.MEMORY_ERROR
     )
 
 
 # ----- serving and settings -------------------------------------------------------------
 
 
-def test_every_model_event_shares_one_concurrency_group_and_names_are_stable():
-    public = {
-        f"/{fn.api_name}": fn for fn in app.demo.fns.values() if fn.api_visibility == "public"
-    }
-    assert sorted(public) == sorted(app.API_NAMES)
-    assert all(fn.concurrency_id == "model" and fn.queue for fn in public.values())
+def test_every_event_runs_in_the_lane_of_its_techniques_cost():
+    """Each endpoint's concurrency_id is its technique's cost; the page's own events that
+    compute (the predictions, the layers) are quick work; the lanes' limits are the
+    settings'; the endpoint names are the snapshot's (tests/test_api.py checks all)."""
+    public = endpoints.published(app.demo)
+    renamed = {"/sanity_check": "randomization_check", "/pointing_game": "pointing_games"}
+    for name, fn in public.items():
+        technique = cnnvis.TECHNIQUES[renamed.get(name, name[1:])]
+        assert fn.concurrency_id == technique.cost and fn.queue, name
+    assert {public[n].concurrency_id for n in ("/deep_dream", "/compare", "/score_cam")} == {"long"}
+    assert {public[n].concurrency_id for n in ("/grad_cam", "/classify", "/filters")} == {"quick"}
     helpers = [
-        fn
-        for fn in app.demo.fns.values()
-        if fn.name in ("show_predictions", "model_changed", "run_heatmap", "run_attribution")
+        fn for fn in app.demo.fns.values() if fn.api_name.endswith(("_predictions", "_layers"))
     ]
-    assert len(helpers) == 7 and all(
-        fn.api_visibility == "private" and fn.concurrency_id == "model" for fn in helpers
+    assert len(helpers) == 5 and all(
+        fn.api_visibility == "private" and fn.concurrency_id == "quick" for fn in helpers
     )
-    assert inspect_generator(app.deep_dream) and inspect_generator(app.feature_visualization)
+    limits = ui.current().lane_limits
+    assert all(
+        fn.concurrency_limit == limits[fn.concurrency_id] for fn in [*public.values(), *helpers]
+    )
+    assert set(limits) == set(registry.COSTS)
+    assert inspect.isgeneratorfunction(dreams.deep_dream) and inspect.isgeneratorfunction(
+        dreams.feature_visualization
+    )
     # the Stop buttons cancel the streams (Gradio adds a cancelling event on the same click)
     events = {fn.api_name: fn for fn in app.demo.fns.values()}
     cancelling = [fn.get_config() for fn in app.demo.fns.values() if fn.get_config()["cancels"]]
@@ -942,18 +1192,58 @@ def test_every_model_event_shares_one_concurrency_group_and_names_are_stable():
         assert [c["cancels"] for c in cancelling if c["targets"] == click] == [[events[stream]._id]]
 
 
-def inspect_generator(fn) -> bool:
-    import inspect
+def test_the_lanes_limits_follow_the_settings():
+    demo = ui.build_demo(
+        settings=Settings(weights="random", concurrency=3, long_concurrency=2, max_queue=7)
+    )
+    public = endpoints.published(demo)
+    assert (
+        public["/grad_cam"].concurrency_limit == 3 and public["/deep_dream"].concurrency_limit == 2
+    )
+    assert demo._queue.max_size == 7 and demo._queue.default_concurrency_limit == 3
 
-    return inspect.isgeneratorfunction(fn)
+
+def test_every_handler_computes_through_the_one_entry_in_its_lane(vis, monkeypatch):
+    """work.compute is the one place every computation passes (where the lanes' bounds
+    go): each endpoint handler calls it, with its technique's lane (/grad_cam with the
+    lane of the method it runs)."""
+    lanes = []
+    real = work.compute
+
+    def recording(lane, fn, *args, **kwargs):
+        lanes.append(lane)
+        return real(lane, fn, *args, **kwargs)
+
+    monkeypatch.setattr(work, "compute", recording)
+    photo = str(CAT)
+    calls = {
+        "quick": [
+            lambda: page.classify(photo, MODEL),
+            lambda: classic.filters(MODEL, "", 2, "first"),
+            lambda: classic.guided_backprop(photo, MODEL, ""),
+            lambda: method("grad_cam")(photo, MODEL, "", "", "jet", 0.5),
+            lambda: method("gradient_x_input")(photo, MODEL, ""),
+        ],
+        "long": [
+            lambda: method("grad_cam")(photo, MODEL, "", "", "jet", 0.5, "occlusion"),
+            lambda: method("smoothgrad")(photo, MODEL, "", 2, 0.1, 0),
+            lambda: list(dreams.deep_dream(photo, MODEL, [], 1, 1, 0.01, 0)),
+            lambda: checks.compare(photo, MODEL, "", ["grad_cam"], 4),
+        ],
+    }
+    for lane, handlers in calls.items():
+        for handler in handlers:
+            lanes.clear()
+            handler()
+            assert lanes and lanes[-1] == lane, (lane, lanes)
 
 
 def test_queue_and_launch_settings_are_safe():
-    assert app.demo._queue.max_size == app.SETTINGS.max_queue
-    assert app.demo._queue.default_concurrency_limit == app.SETTINGS.concurrency
+    assert app.demo._queue.max_size == ui.current().max_queue
+    assert app.demo._queue.default_concurrency_limit == ui.current().concurrency
     assert app.demo.delete_cache is not None
-    assert app.LAUNCH_KWARGS["max_file_size"] and app.LAUNCH_KWARGS["show_error"] is False
-    assert "allowed_paths" not in app.LAUNCH_KWARGS and "share" not in app.LAUNCH_KWARGS
+    assert ui.LAUNCH_KWARGS["max_file_size"] and ui.LAUNCH_KWARGS["show_error"] is False
+    assert "allowed_paths" not in ui.LAUNCH_KWARGS and "share" not in ui.LAUNCH_KWARGS
 
 
 def test_galleries_are_lossless_and_downloadable():
@@ -970,37 +1260,59 @@ def test_command_line_and_environment(monkeypatch):
     monkeypatch.setenv("CNNVIS_CONCURRENCY", "3")
     monkeypatch.setenv("CNNVIS_APP_WEIGHTS", "random")
     monkeypatch.setenv("CNNVIS_WEIGHTS_DIR", "/some/weights")
-    args = app.parse_args([])
-    assert (args.concurrency, args.weights, args.weights_dir, args.max_queue) == (
+    monkeypatch.setenv("CNNVIS_LONG_CONCURRENCY", "2")
+    args = settings_module.parse_args([])
+    assert (
+        args.concurrency,
+        args.weights,
+        args.weights_dir,
+        args.max_queue,
+        args.long_concurrency,
+    ) == (
         3,
         "random",
         "/some/weights",
         20,
+        2,
     )
+    assert settings_module.settings_from(args).lane_limits == {"quick": 3, "long": 2}
     assert (
         args.host is None and args.port is None and args.share is False
     )  # Gradio's env vars apply
-    args = app.parse_args(
-        ["--weights", "imagenet", "--concurrency", "2", "--max-queue", "5", "--port", "8000"]
+    args = settings_module.parse_args(
+        [
+            "--weights",
+            "imagenet",
+            "--concurrency",
+            "2",
+            "--max-queue",
+            "5",
+            "--port",
+            "8000",
+            "--long-concurrency",
+            "4",
+        ]
     )
     assert (args.weights, args.concurrency, args.max_queue, args.port) == ("imagenet", 2, 5, 8000)
-    with pytest.raises(SystemExit):
-        app.parse_args(["--concurrency", "0"])
+    assert args.long_concurrency == 4
+    for flag in ("--concurrency", "--long-concurrency"):
+        with pytest.raises(SystemExit):
+            settings_module.parse_args([flag, "0"])
     with pytest.raises(ValueError):
-        app.Settings(weights="pretrained")
+        Settings(weights="pretrained")
 
 
 def test_compute_device_enables_gpu_memory_growth():
     import tensorflow as tf
 
-    device = app.compute_device()
+    device = settings_module.compute_device()
     gpus = tf.config.list_physical_devices("GPU")
     assert device.startswith("GPU") == bool(gpus)
     assert all(tf.config.experimental.get_memory_growth(gpu) for gpu in gpus)
 
 
 def test_warm_up_loads_and_traces_the_default_model(vis):
-    app.warm_up(MODEL)
+    work.warm_up(MODEL)
     assert vis.compiled_count >= 3  # classify, Grad-CAM and guided backprop are traced
 
 
@@ -1009,4 +1321,5 @@ def test_importing_the_app_loads_no_model():
     import sys
 
     code = "import app, cnnvis; assert not cnnvis.MODEL_CACHE.keys(), cnnvis.MODEL_CACHE.keys()"
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=app.ROOT, timeout=120)
+    root = Path(app.__file__).resolve().parent
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=root, timeout=120)

@@ -36,6 +36,12 @@ BUTTONS = {
     "guided_grad_cam": "Run Guided Grad-CAM",
     "deep_dream": "Dream",
 }
+LAYERS = {  # each tab's layer picker: its label, and its value for MobileNetV2
+    "filters": ("Convolution", "Conv1 · 112×112×32"),
+    "feature_maps": ("Layer", "out_relu · 7×7×1280"),
+    "grad_cam": ("Layer", "out_relu · 7×7×1280"),
+    "guided_grad_cam": ("Grad-CAM layer", "out_relu · 7×7×1280"),
+}
 TITLES = {
     "filters": "Filters",
     "feature_maps": "Feature maps",
@@ -166,6 +172,9 @@ def test_each_tab_shows_its_results(page, tab):
     before = errors(page).count()
     page.get_by_role("tab", name=TITLES[tab], exact=True).click()
     panel = page.locator(f"#tab-{tab}")
+    if tab in LAYERS:  # filled and preselected for the model, like every tab's picker
+        label, value = LAYERS[tab]
+        expect(panel.get_by_label(label, exact=True)).to_have_value(value, timeout=10_000)
     panel.get_by_role("button", name=BUTTONS[tab], exact=True).click()
     thumbnails = panel.locator("button.thumbnail-item")
     expect(thumbnails.first).to_be_visible(timeout=60_000)

@@ -1,55 +1,81 @@
-"""One bound on model work whatever the route, through the app's HTTP API on loopback: the
-model lane is instrumented and the computations it runs at once are counted (a gate holds
-a computation until the test lets it go), never timed."""
+"""Bounds on model work whatever the route, in two lanes, through the app's HTTP API on
+loopback: quick work and long work are instrumented and the computations each runs at
+once are counted (a gate holds a computation until the test lets it go), never timed.
+
+- Every event that decodes a photo or runs a model is in the lane of its technique's
+  cost (declared once, with the technique), and the routes outside the queue are closed.
+- A cancelled job keeps its slot until its computation has really ended (one-shot jobs
+  and generators).
+- Quick work does not wait for long work to finish; long work has its own admission bound
+  and refuses beyond it with "busy, try again in about N s".
+"""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
 import json
+import re
 import threading
 import time
 
 import httpx
 import pytest
-from gradio_client import handle_file
+from gradio_client import Client, handle_file
+from gradio_client.exceptions import AppError
 
 import app
 import cnnvis
+from cnnvis import ui
+from cnnvis.ui import endpoints
 from cnnvis.ui.lanes import LANES, lane_of
 
-from .app_helpers import CAT
+from .app_helpers import CAT, refusal_message
 from .serve import served
 from .test_lanes import WAIT, Recorder
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
 
 MODEL = "MobileNetV2"
+GRAD_CAM = (MODEL, "", "top class", "jet", 0.5)  # after the photo
 SCORE_CAM = (MODEL, "", "top class", "jet", 0.5, 8)  # after the photo; 8 channels
+LONG_QUEUE = 2  # long computations that may wait beside the running one, in this server
 
 
 @pytest.fixture(scope="module")
 def server():
-    with served(app.Settings(weights="random")) as (client, url):
+    with served(ui.Settings(weights="random", long_queue=LONG_QUEUE)) as (client, url):
         yield client, url
 
 
-@pytest.fixture
-def model_lane():
-    """The app's model lane, idle, its peak reset, and a recorder of its events."""
-    lane = LANES[app.MODEL_LANE]
+def idle(name: str):
+    """The lane ``name``, idle (the previous test's work has ended), its peak reset, and a
+    recorder of its events."""
+    lane = LANES[name]
     deadline = time.monotonic() + WAIT
-    while lane.running and time.monotonic() < deadline:  # the previous test's work ends
+    while (lane.running or lane.waiting) and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert lane.running == 0 and lane.slots == 1
+    assert lane.running == 0 and lane.waiting == 0 and lane.slots == 1
     lane.reset_peak()
-    recorder = Recorder(lane)
+    return lane, Recorder(lane)
+
+
+@pytest.fixture
+def quick_lane():
+    lane, recorder = idle("quick")
+    yield lane, recorder
+    lane._listeners.remove(recorder)
+
+
+@pytest.fixture
+def long_lane():
+    lane, recorder = idle("long")
     yield lane, recorder
     lane._listeners.remove(recorder)
 
 
 class Gate:
-    """Holds each call of a technique until ``release()``, counting the calls inside."""
+    """Holds each call of a function until ``release()``, counting the calls inside."""
 
     def __init__(self) -> None:
         self.inside = 0
@@ -82,11 +108,25 @@ class Gate:
         self.open.set()
 
 
+def gated(monkeypatch, name: str) -> Gate:
+    """The registry technique ``name``, held by a gate (the app looks it up per call)."""
+    gate = Gate()
+    technique = cnnvis.TECHNIQUES[name]
+    replaced = dataclasses.replace(technique, function=gate.wrap(technique.function))
+    monkeypatch.setitem(cnnvis.TECHNIQUES, name, replaced)
+    return gate
+
+
+@pytest.fixture
+def gated_grad_cam(monkeypatch):
+    gate = gated(monkeypatch, "grad_cam")
+    yield gate
+    gate.release()
+
+
 @pytest.fixture
 def gated_score_cam(monkeypatch):
-    gate = Gate()
-    technique = cnnvis.TECHNIQUES["score_cam"]
-    monkeypatch.setitem(cnnvis.TECHNIQUES, "score_cam", dataclasses.replace(technique, function=gate.wrap(technique.function)))
+    gate = gated(monkeypatch, "score_cam")
     yield gate
     gate.release()
 
@@ -105,27 +145,38 @@ def wait_until(condition, what: str) -> None:
         time.sleep(0.02)
 
 
-def test_every_handler_that_decodes_or_computes_runs_in_the_model_lane():
+def technique_of(api_name: str):
+    renamed = {"sanity_check": "randomization_check", "pointing_game": "pointing_games"}
+    return cnnvis.TECHNIQUES.get(renamed.get(api_name, api_name))
+
+
+def test_every_handler_that_decodes_or_computes_runs_in_its_techniques_lane():
     """Every event whose inputs include the photo or the model picker (the events that
-    decode a photo or run a model) is bounded by the model lane, and shares its queue."""
-    checked = []
+    decode a photo or run a model) is bounded by a lane: the same one in Gradio's queue
+    (``concurrency_id``) and around its computation (``lane_of``); an endpoint of a
+    technique in the lane of the technique's declared cost."""
+    checked = {}
     for fn in app.demo.fns.values():
         labels = {getattr(block, "label", None) for block in fn.inputs}
         if fn.fn is None or not labels & {"Photo (upload, paste or webcam)", "Model"}:
             continue
-        assert lane_of(fn.fn) == app.MODEL_LANE, fn.api_name
-        assert fn.concurrency_id == app.MODEL_LANE, fn.api_name
-        checked.append(fn.api_name)
-    assert {"classify", "score_cam", "deep_dream", "page_drawing", "photo_predictions"} <= set(checked)
-    assert len(checked) >= 25
+        assert lane_of(fn.fn) == fn.concurrency_id, fn.api_name
+        technique = technique_of(fn.api_name) if fn.api_visibility == "public" else None
+        expected = technique.cost if technique is not None else "quick"
+        assert fn.concurrency_id == expected, fn.api_name
+        checked[fn.api_name] = expected
+    published = {name.lstrip("/") for name in endpoints.published(app.demo)}
+    assert published <= set(checked)
+    assert {"classify", "page_drawing", "photo_predictions"} <= set(checked)
+    assert {checked[n] for n in ("score_cam", "deep_dream", "compare", "smoothgrad")} == {"long"}
+    assert {checked[n] for n in ("grad_cam", "guided_backprop", "eigen_cam")} == {"quick"}
 
 
-def test_the_run_routes_are_closed_to_model_work(server, model_lane, gated_score_cam):
+def test_the_run_routes_are_closed_to_model_work(server, long_lane, gated_score_cam):
     client, url = server
-    lane, recorder = model_lane
+    lane, recorder = long_lane
     [upload] = httpx.post(f"{url}gradio_api/upload", files={"files": ("cat.jpg", CAT.read_bytes())}).json()
     image = {"path": upload, "meta": {"_type": "gradio.FileData"}, "orig_name": "cat.jpg"}
-    lane.reset_peak()
     for route in ("run", "api"):
         for _ in range(3):
             answer = httpx.post(f"{url}gradio_api/{route}/score_cam", json={"data": [image, *SCORE_CAM]}, timeout=WAIT)
@@ -133,51 +184,97 @@ def test_the_run_routes_are_closed_to_model_work(server, model_lane, gated_score
     assert gated_score_cam.entered == 0 and lane.peak == 0 and recorder.count("started") == 0
 
 
-def test_submit_then_cancel_never_runs_two_computations_at_once(server, model_lane, gated_score_cam):
-    """Six Score-CAMs, each cancelled as soon as it computes or waits: the cancelled one
+def test_submit_then_cancel_never_runs_two_computations_at_once(server, quick_lane, gated_grad_cam):
+    """Six Grad-CAMs, each cancelled as soon as it computes or waits: the cancelled one
     keeps computing (Gradio starts the next job), and the next one waits for its slot."""
     client, _ = server
-    lane, recorder = model_lane
+    lane, recorder = quick_lane
     photo = handle_file(str(CAT))
-    jobs = []
     for number in range(6):
-        job = client.submit(photo, *SCORE_CAM, api_name="/score_cam")
-        jobs.append(job)
+        job = client.submit(photo, *GRAD_CAM, api_name="/grad_cam")
         if number == 0:
-            gated_score_cam.wait_entered(1)  # computing, held by the gate
+            gated_grad_cam.wait_entered(1)  # computing, held by the gate
         else:
             recorder.wait_for("waiting", times=number)  # Gradio started it: it waits
         assert lane.running == 1
         job.cancel()
     wait_until(lambda: recorder.count("abandoned") == 5, "the cancelled waits did not stop")
-    assert gated_score_cam.entered == 1 and lane.running == 1  # the first is still computing
-    gated_score_cam.release()
+    assert gated_grad_cam.entered == 1 and lane.running == 1  # the first is still computing
+    gated_grad_cam.release()
     wait_until(lambda: lane.running == 0, "the cancelled computation never gave its slot back")
     assert lane.peak == 1
-    result = client.predict(photo, *SCORE_CAM, api_name="/score_cam")  # the lane serves again
-    assert len(result) == 2 and gated_score_cam.entered == 2
+    result = client.predict(photo, *GRAD_CAM, api_name="/grad_cam")  # the lane serves again
+    assert len(result) == 2 and gated_grad_cam.entered == 2
 
 
-def test_a_cancelled_generator_gives_its_slot_back(server, model_lane, monkeypatch):
+def test_quick_work_is_served_while_long_work_runs(server, quick_lane, long_lane, gated_score_cam):
+    """With a Score-CAM computing (held by the gate) and others waiting in the long lane,
+    Grad-CAMs and classifications are computed and answered: they never wait for the
+    long work to finish."""
+    client, _ = server
+    quick, quick_recorder = quick_lane
+    long, long_recorder = long_lane
+    photo = handle_file(str(CAT))
+    long_jobs = [client.submit(photo, *SCORE_CAM, api_name="/score_cam") for _ in range(2)]
+    gated_score_cam.wait_entered(1)
+    long_recorder.wait_for("waiting", times=1)
+    for _ in range(3):
+        assert len(client.predict(photo, *GRAD_CAM, api_name="/grad_cam")) == 2
+        assert len(client.predict(photo, MODEL, api_name="/classify")["confidences"]) == 5
+        assert long.running == 1 and gated_score_cam.inside == 1  # still computing
+    assert quick_recorder.count("finished", "_draw_method") >= 3
+    assert quick.peak == 1 and long.peak == 1
+    gated_score_cam.release()
+    assert all(len(job.result(timeout=WAIT)) == 2 for job in long_jobs)
+
+
+def test_long_work_beyond_its_admission_bound_is_refused_with_a_real_wait(
+    server, long_lane, gated_score_cam
+):
+    """One long computation runs and LONG_QUEUE wait; the next is refused at once with
+    one sentence saying about how long to wait, and nothing of it runs."""
+    client, _ = server
+    lane, recorder = long_lane
+    photo = handle_file(str(CAT))
+    jobs = [client.submit(photo, *SCORE_CAM, api_name="/score_cam")]
+    gated_score_cam.wait_entered(1)
+    for number in range(LONG_QUEUE):
+        jobs.append(client.submit(photo, *SCORE_CAM, api_name="/score_cam"))
+        recorder.wait_for("waiting", times=number + 1)
+    assert lane.running == 1 and lane.waiting == LONG_QUEUE
+    with pytest.raises(AppError) as caught:
+        client.predict(photo, *SCORE_CAM, api_name="/score_cam")
+    message = refusal_message(caught.value)
+    match = re.fullmatch(r".*long work.* is busy, try again in about (\d+) s\.", message)
+    assert match and int(match.group(1)) >= 1, message
+    assert recorder.count("refused") == 1 and gated_score_cam.entered == 1
+    gated_score_cam.release()
+    assert all(len(job.result(timeout=WAIT)) == 2 for job in jobs)
+    assert lane.peak == 1 and gated_score_cam.entered == 1 + LONG_QUEUE
+
+
+def test_a_cancelled_generator_gives_its_slot_back(server, long_lane, monkeypatch):
     from cnnvis.techniques import compiled
 
-    client, _ = server
-    lane, recorder = model_lane
+    client, url = server
+    lane, recorder = long_lane
     gate = Gate()
     real = compiled.dream_step
     monkeypatch.setattr(compiled, "dream_step", lambda *a, **k: gate.wrap(real(*a, **k)))
     dream = client.submit(handle_file(str(CAT)), MODEL, [], 5, 48, 0.01, 0, api_name="/deep_dream")
     gate.wait_entered(1)  # the dream is in its first step, holding the slot
     assert lane.running == 1
-    queued = client.submit(handle_file(str(CAT)), MODEL, api_name="/classify")
+    # Another visitor's dream (Gradio cancels a session's jobs of one endpoint together).
+    other = Client(url, verbose=False, analytics_enabled=False)
+    second = other.submit(handle_file(str(CAT)), MODEL, [], 1, 2, 0.01, 0, api_name="/deep_dream")
+    recorder.wait_for("waiting", what="deep_dream")  # it waits for the first dream's slot
     dream.cancel()
-    recorder.wait_for("waiting", what="classify")  # Gradio started it; the dream still runs
     gate.release()
-    assert len(queued.result(timeout=WAIT)["confidences"]) == 5
+    assert second.result(timeout=WAIT)
+    started = [i for i, event in enumerate(recorder.events) if event == ("started", "deep_dream")]
     finished = [i for i, event in enumerate(recorder.events) if event == ("finished", "deep_dream")]
-    started = [i for i, event in enumerate(recorder.events) if event == ("started", "classify")]
-    assert finished and started and finished[0] < started[0]  # slot given back, then taken
-    assert lane.peak == 1 and gate.entered < 48  # stopped long before its 240 steps
+    assert len(started) == 2 and finished and finished[0] < started[1]  # given back, then taken
+    assert lane.peak == 1 and gate.entered < 48 + 2  # the first stopped long before 240 steps
 
 
 def run_event(url: str, index: int, data: list, session: str) -> dict:
@@ -195,11 +292,13 @@ def run_event(url: str, index: int, data: list, session: str) -> dict:
     raise AssertionError("the event stream ended without a result")
 
 
-def test_private_events_that_decode_a_photo_run_in_the_lane_too(server, model_lane):
+def test_private_events_that_decode_a_photo_run_in_the_lane_too(server, quick_lane):
+    from cnnvis.ui import inputs
+
     client, url = server
-    lane, recorder = model_lane
+    lane, recorder = quick_lane
     [upload] = httpx.post(f"{url}gradio_api/upload", files={"files": ("cat.jpg", CAT.read_bytes())}).json()
-    app.read_image.__globals__["_decoded"].cache_clear()  # decoding happens again, in the lane
+    inputs._decoded.cache_clear()  # decoding happens again, in the lane
     image = {"path": upload, "meta": {"_type": "gradio.FileData"}, "orig_name": "cat.jpg"}
     results = {}
     drawing, predictions = event_index(url, "photo_drawing"), event_index(url, "photo_predictions")
@@ -213,6 +312,6 @@ def test_private_events_that_decode_a_photo_run_in_the_lane_too(server, model_la
     for thread in threads:
         thread.join(WAIT)
     assert results["drawing"]["success"] and results["predictions"]["success"], results
-    for what in ("photo_for_drawing", "show_predictions", "classify"):
-        assert recorder.count("started", what) == recorder.count("finished", what) == 1, recorder.events
+    for what in ("show_photo", "show_predictions", "classify"):
+        assert recorder.count("started", what) == recorder.count("finished", what) >= 1, recorder.events
     assert lane.peak == 1

@@ -15,10 +15,12 @@ import pytest
 from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
-import app
 import cnnvis
 from cnnvis.errors import out_of_memory_message
 from cnnvis.models import ModelSpec
+from cnnvis.ui import settings as ui_settings
+from cnnvis.ui import work
+from cnnvis.ui.settings import Settings
 
 from .app_helpers import CAT, is_one_sentence
 from .serve import Listener, free_port, served
@@ -70,7 +72,7 @@ def weights_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(weights_dir):
-    settings = app.Settings(weights="imagenet", weights_dir=str(weights_dir), concurrency=2)
+    settings = Settings(weights="imagenet", weights_dir=str(weights_dir), concurrency=2)
     with served(settings) as (client, url):
         yield client
 
@@ -202,7 +204,7 @@ def test_out_of_memory_is_one_sentence_and_the_server_stays_healthy(server):
     from cnnvis.techniques import compiled
 
     assert len(classify(server, LOCAL)["confidences"]) == 5
-    forward = compiled.forward(app.get_model(LOCAL))
+    forward = compiled.forward(work.get_model(LOCAL))
     working = forward.fn
 
     def exhausted(*args):
@@ -228,7 +230,7 @@ def test_out_of_memory_while_loading_a_model(server, monkeypatch):
         return real_build(self, weights)
 
     monkeypatch.setattr(ModelSpec, "build", exhausted)
-    monkeypatch.setattr(app, "SETTINGS", app.Settings(weights="random"))
+    monkeypatch.setattr(ui_settings, "SETTINGS", Settings(weights="random"))
     message = refusal(server, "ResNet50")
     assert message == "Loading ResNet50 ran out of memory; try a smaller model."
     assert len(classify(server, "MobileNetV3Small")["confidences"]) == 5
@@ -247,7 +249,7 @@ def test_two_requests_for_the_same_model_build_it_once(server, monkeypatch):
         return real_build(self, weights)
 
     monkeypatch.setattr(ModelSpec, "build", slow_build)
-    monkeypatch.setattr(app, "SETTINGS", app.Settings(weights="random"))
+    monkeypatch.setattr(ui_settings, "SETTINGS", Settings(weights="random"))
     cnnvis.models.MODEL_CACHE.clear()
     cat = handle_file(str(CAT))
     jobs = [server.submit(cat, "MobileNetV3Large", api_name="/classify") for _ in range(3)]
@@ -323,7 +325,7 @@ class StepCounter:
 def test_a_cancelled_deep_dream_stops_at_the_next_step(server, monkeypatch):
     from cnnvis.techniques import compiled
 
-    monkeypatch.setattr(app, "SETTINGS", app.Settings(weights="random"))
+    monkeypatch.setattr(ui_settings, "SETTINGS", Settings(weights="random"))
     steps = StepCounter(monkeypatch, "dream_step", compiled)
     job = server.submit(
         handle_file(str(CAT)), LOCAL, [], 5, 48, 0.01, 0, api_name="/deep_dream"
@@ -347,7 +349,7 @@ def test_a_deep_dream_whose_client_goes_away_stops(server, monkeypatch):
 
     from cnnvis.techniques import compiled
 
-    monkeypatch.setattr(app, "SETTINGS", app.Settings(weights="random"))
+    monkeypatch.setattr(ui_settings, "SETTINGS", Settings(weights="random"))
     steps = StepCounter(monkeypatch, "dream_step", compiled)
     url = server.src.rstrip("/") + "/gradio_api"
     with httpx.Client(timeout=30) as http:

@@ -26,6 +26,8 @@ from gradio_client.exceptions import AppError, ValidationError
 from PIL import Image, ImageOps
 
 import app
+from cnnvis.ui import LAUNCH_KWARGS
+from cnnvis.ui.settings import Settings
 
 from .app_helpers import CAT, bomb_png, is_one_sentence, refusal_message, rotated_jpeg, truncated_jpeg
 from .serve import Listener, served
@@ -38,7 +40,7 @@ APP_DELETE_CACHE = app.demo.delete_cache  # as the app sets it (the server below
 
 @pytest.fixture(scope="module")
 def server():
-    with served(app.Settings(weights="random"), delete_cache=(1, 1)) as (client, url):
+    with served(Settings(weights="random"), delete_cache=(1, 1)) as (client, url):
         yield client, url
 
 
@@ -436,10 +438,10 @@ def test_an_uploaded_svg_or_html_is_served_only_as_a_download(server, corpus):
 
 
 def test_launch_settings_keep_gradio_protections_on():
-    assert app.LAUNCH_KWARGS["max_file_size"] == "10mb"
-    assert app.LAUNCH_KWARGS["show_error"] is False
-    assert not app.LAUNCH_KWARGS.get("allowed_paths")
-    assert not app.LAUNCH_KWARGS.get("share")
+    assert LAUNCH_KWARGS["max_file_size"] == "10mb"
+    assert LAUNCH_KWARGS["show_error"] is False
+    assert not LAUNCH_KWARGS.get("allowed_paths")
+    assert not LAUNCH_KWARGS.get("share")
     frequency, age = APP_DELETE_CACHE
     assert 0 < frequency <= 3600 and 0 < age <= 24 * 3600
 

@@ -13,7 +13,10 @@ import gradio.utils  # noqa: F401
 import app
 import cnnvis
 import cnnvis.images  # noqa: F401
+import cnnvis.ui  # noqa: F401
+import cnnvis.ui.inputs  # noqa: F401
 import cnnvis.ui.screening  # noqa: F401
+import cnnvis.ui.settings  # noqa: F401
 import cnnvis.ui.uploads  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]

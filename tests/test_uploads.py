@@ -17,7 +17,11 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 from starlette.middleware import Middleware
 
+import gradio as gr
+
 import app
+from cnnvis import ui
+import cnnvis.ui.settings  # noqa: F401
 from cnnvis.ui import uploads
 from cnnvis.ui.responses import ResponseHeadersMiddleware
 from cnnvis.ui.screening import ScreeningMiddleware
@@ -41,12 +45,12 @@ def server():
         "middleware": [
             Middleware(ResponseHeadersMiddleware),
             Middleware(UploadMiddleware, bound=bound),
-            Middleware(ScreeningMiddleware, extra_roots=[app.EXAMPLES_DIR]),
+            Middleware(ScreeningMiddleware, extra_roots=[ui.settings.EXAMPLES_DIR]),
         ],
         "lifespan": cache_lifespan(bound, every=0.3),
     }
-    assert [m.cls for m in app.LAUNCH_KWARGS["app_kwargs"]["middleware"]] == [m.cls for m in app_kwargs["middleware"]]
-    with served(app.Settings(weights="random"), app_kwargs=app_kwargs) as (client, url):
+    assert [m.cls for m in ui.LAUNCH_KWARGS["app_kwargs"]["middleware"]] == [m.cls for m in app_kwargs["middleware"]]
+    with served(ui.Settings(weights="random"), app_kwargs=app_kwargs) as (client, url):
         yield client, url
 
 
@@ -189,14 +193,14 @@ def test_the_file_route_fetches_no_url(server):
 
 def accept_blob(http, url: str, files: list, blob_id: str = "drawing1") -> httpx.Response:
     """An image-editor picture sent the way the page sends it (component_server, multipart)."""
-    [editor] = [b for b in app.demo.blocks.values() if isinstance(b, app.gr.ImageEditor)]
+    [editor] = [b for b in app.demo.blocks.values() if isinstance(b, gr.ImageEditor)]
     fields = {"component_id": str(editor._id), "session_hash": "uploads", "fn_name": "accept_blobs", "id": blob_id, "type": "layer", "index": "0"}
     return http.post(f"{url}gradio_api/component_server", data=fields, files=files)
 
 
 def test_image_editor_pictures_are_bounded(server):
     _, url = server
-    [editor] = [b for b in app.demo.blocks.values() if isinstance(b, app.gr.ImageEditor)]
+    [editor] = [b for b in app.demo.blocks.values() if isinstance(b, gr.ImageEditor)]
     editor.blob_storage.clear()
     with httpx.Client(timeout=60) as http:
         answer = accept_blob(http, url, [("file", ("layer.png", png_bytes(64, 64)))])
@@ -217,9 +221,9 @@ def test_image_editor_pictures_are_bounded(server):
 def test_image_editor_pictures_are_dropped_oldest_first_beyond_their_bytes():
     from gradio.components.image_editor import EditorDataBlobs
 
-    blocks = app.gr.Blocks()
+    blocks = gr.Blocks()
     with blocks:
-        editor = app.gr.ImageEditor()
+        editor = gr.ImageEditor()
     picture = png_bytes(32, 32)
     for number in range(5):
         editor.blob_storage[f"d{number}"] = EditorDataBlobs(background=picture, layers=[picture], composite=None)

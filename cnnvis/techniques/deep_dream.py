@@ -25,6 +25,7 @@ from .base import as_image, check_float, resolve
 
 MIN_OCTAVE_SIDE = 32
 MAX_OCTAVES, MAX_STEPS = 8, 200
+MAX_LAYERS = 8  # layers one dream may excite
 MAX_SIDE = 1024  # the dream's longest side (memory grows with the pixels of each step)
 # Work one call may ask for: octaves x steps at 512 px on the longer side (more pixels
 # count proportionally more). The app's sliders stay below it (5 x 50).
@@ -223,8 +224,8 @@ def deep_dream_frames(
         layers = tuple(model.dream_layers if layers is None else layers)
     except TypeError:
         raise ParameterError("Give the Deep Dream layers as a list of layer names.") from None
-    if not 1 <= len(layers) <= 8:
-        raise ParameterError("Choose between 1 and 8 Deep Dream layers.")
+    if not 1 <= len(layers) <= MAX_LAYERS:
+        raise ParameterError(f"Choose between 1 and {MAX_LAYERS} Deep Dream layers.")
     for name in layers:
         model.feature_layer(name)
     weights = _weights(layers, layer_weights, default_layers)

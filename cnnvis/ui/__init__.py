@@ -1,11 +1,59 @@
-"""The web app's own machinery (Gradio is imported only inside this package and app.py).
+"""The cnnvis web app (Gradio is imported here only, never by the package).
 
-- :mod:`cnnvis.ui.lanes`: bounded lanes of model work, taken inside the worker thread.
-- :mod:`cnnvis.ui.screening`: every event's inputs checked before Gradio sees them (files
-  only from this server's uploads, numbers in range, names of bounded length).
-- :mod:`cnnvis.ui.uploads`: one file per upload request, a size bound on the upload and
-  result cache, bounded image-editor blobs.
-- :mod:`cnnvis.ui.responses`: ``nosniff`` on every response, non-images never served inline.
+Where each thing lives:
 
-Importing this package imports nothing heavy; import the modules you need.
+- :mod:`.app`: ``build_demo()`` from the tab modules (``TABS``), the queue and its lanes
+  (``apply_queue``), ``LAUNCH_KWARGS`` and ``launch()`` (every server starts there), ``main()``;
+- :mod:`.settings`: settings from the environment and the command line, the device;
+- :mod:`.page`: the shared area (photo, examples, model, top-5) and the events that keep
+  every tab's pickers in step with it; ``/classify``;
+- :mod:`.tabs`: one module per tab or family of tabs (``classic``, ``methods``,
+  ``dreams``, ``checks``);
+- :mod:`.components`: pickers, option controls, galleries, Run buttons, the tab frame;
+- :mod:`.endpoints`: the one endpoint mechanism (a Run button's click, published);
+- :mod:`.work`: every computation's one entry (``compute``, in its lane), models,
+  cancellation, warm-up;
+- :mod:`.pictures`: results drawn, and written as PNG files for the galleries;
+- :mod:`.inputs`: reading the photo, parsing classes, layers and methods, and the
+  component patches that let cnnvis check values itself;
+- :mod:`.errors`: one sentence for every failure;
+- :mod:`.texts`: the page's words and CSS;
+- :mod:`.lanes`: bounded lanes of model work ("quick" and "long"), taken inside the worker
+  thread, so a cancelled computation keeps its slot until it has really ended;
+- :mod:`.screening`: every event's inputs checked before Gradio sees them, on every route
+  (files only from this server's uploads, numbers in range, names of bounded length);
+- :mod:`.uploads`: one file per upload request, a size bound on the upload and result
+  cache, bounded image-editor pictures;
+- :mod:`.responses`: ``nosniff`` on every response, non-images never served inline.
 """
+
+from __future__ import annotations
+
+import os
+import tempfile
+
+# Opt-in telemetry: the app works offline and behind firewalls, so it does not phone
+# home unless GRADIO_ANALYTICS_ENABLED says otherwise (Gradio reads it at launch).
+# TensorFlow (imported when the demo lists the techniques) logs less, and takes GPU
+# memory as it needs it even if something initialises the GPU before compute_device().
+os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
+# Uploads and results go to a folder of the app's own: the cache's size bound evicts files
+# there (cnnvis.ui.uploads), so it must not be a folder that other Gradio apps share.
+os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), "gradio-cnnvis"))
+
+from .app import LAUNCH_KWARGS, TABS, apply_queue, build_demo, launch, main  # noqa: E402
+from .settings import Settings, configure, current  # noqa: E402
+
+__all__ = [
+    "LAUNCH_KWARGS",
+    "TABS",
+    "Settings",
+    "apply_queue",
+    "build_demo",
+    "configure",
+    "current",
+    "launch",
+    "main",
+]

@@ -40,6 +40,7 @@ from typing import Any
 from cnnvis.errors import CnnvisError
 
 Check = Callable[[], bool]
+Waiting = Callable[[int, int], None]  # (computations ahead, seconds to wait, about)
 
 
 def never() -> bool:
@@ -130,35 +131,58 @@ class Lane:
     # ----- taking a slot ----------------------------------------------------------------
 
     @contextlib.contextmanager
-    def hold(self, what: str = "", cancelled: Check = never) -> Iterator[None]:
-        """Hold a slot for the block's duration (waiting for one if all are taken)."""
-        token = self._acquire(what, cancelled)
+    def hold(
+        self, what: str = "", cancelled: Check = never, waiting: Waiting | None = None
+    ) -> Iterator[None]:
+        """Hold a slot for the block's duration (waiting for one if all are taken;
+        ``waiting(ahead, seconds)`` is told, about once a second, how long it may be)."""
+        token = self._acquire(what, cancelled, waiting=waiting)
         try:
             yield
         finally:
             self._release(token)
 
-    def run(self, fn: Callable[[], Any], what: str = "", cancelled: Check = never) -> Any:
+    def run(
+        self,
+        fn: Callable[[], Any],
+        what: str = "",
+        cancelled: Check = never,
+        waiting: Waiting | None = None,
+    ) -> Any:
         """``fn()`` while holding a slot."""
-        with self.hold(what or getattr(fn, "__name__", ""), cancelled):
+        with self.hold(what or getattr(fn, "__name__", ""), cancelled, waiting):
             return fn()
 
-    def stream(self, generator: Iterator, what: str = "", cancelled: Check = never) -> Iterator:
+    def stream(
+        self,
+        generator: Iterator,
+        what: str = "",
+        cancelled: Check = never,
+        waiting: Waiting | None = None,
+    ) -> Iterator:
         """Iterate ``generator`` while holding a slot: taken at the first ``next``, given
         back when it finishes, raises or is closed."""
         holder: dict[str, Any] = {}
-        wrapped = self._stream(generator, what, cancelled, holder)
+        wrapped = self._stream(generator, what, cancelled, waiting, holder)
         holder["generator"] = weakref.ref(wrapped)
         return wrapped
 
-    def _stream(self, generator: Iterator, what: str, cancelled: Check, holder: dict) -> Iterator:
-        token = self._acquire(what, cancelled, holder.get("generator"))
+    def _stream(
+        self, generator: Iterator, what: str, cancelled: Check, waiting: Waiting | None, holder: dict
+    ) -> Iterator:
+        token = self._acquire(what, cancelled, holder.get("generator"), waiting)
         try:
             yield from generator  # closing this closes ``generator`` too
         finally:
             self._release(token)
 
-    def _acquire(self, what: str, cancelled: Check, generator: weakref.ref | None = None) -> int:
+    def _acquire(
+        self,
+        what: str,
+        cancelled: Check,
+        generator: weakref.ref | None = None,
+        waiting: Waiting | None = None,
+    ) -> int:
         with self._condition:
             if self.admission is not None and self.running + self.waiting >= self.admission:
                 self.refused += 1
@@ -171,6 +195,7 @@ class Lane:
             self._emit("refused", what)
             raise LaneBusy(f"{self.label} is busy, try again in about {seconds} s.")
         announced = False
+        told = -math.inf
         try:
             while True:
                 with self._condition:
@@ -186,6 +211,11 @@ class Lane:
                 if not announced:
                     announced = True
                     self._emit("waiting", what)
+                if waiting is not None and time.monotonic() - told >= 1.0:
+                    told = time.monotonic()
+                    with self._condition:
+                        ahead = self.running + self.waiting - 1
+                    waiting(ahead, self.estimate_seconds())
                 for stream in stale:
                     _close_quietly(stream)  # gives its slot back
                 if cancelled():

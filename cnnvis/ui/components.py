@@ -1,0 +1,233 @@
+"""The pieces every tab is built from: the page's shared components, layer and class
+pickers that follow the model and the photo, a control for each registry option, result
+galleries, Run buttons, and the frame of a technique's tab."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import gradio as gr
+
+import cnnvis
+
+from .. import render
+from ..labels import imagenet_classes
+from ..registry import Option, Technique, map_methods
+from .inputs import TOP_CLASS, accept_any_names, accept_any_text, class_choice
+from .texts import CHOICE_WORDS
+
+# How a layer picker is filled for a model: (its choices, its value), by the model.
+LAYER_KINDS: dict[str, tuple[Callable[[Any], Sequence[str]], Callable[[Any], Any]]] = {
+    "convolution": (lambda vis: vis.filter_layers, lambda vis: vis.first_conv),
+    "feature map": (lambda vis: vis.visual_layers, lambda vis: vis.default_layer),
+    "dream": (lambda vis: vis.visual_layers, lambda vis: list(vis.dream_layers)),
+    "middle": (lambda vis: vis.visual_layers, lambda vis: vis.dream_layers[0]),
+}
+
+
+@dataclass
+class Page:
+    """What the tabs share: the demo, the photo and the model picker, and the pickers
+    that the shared area fills whenever the model or the photo changes."""
+
+    demo: gr.Blocks
+    image: gr.Image
+    model: gr.Dropdown
+    layer_pickers: dict[gr.Dropdown, str] = field(default_factory=dict)  # picker -> its kind
+    class_pickers: list[gr.Dropdown] = field(default_factory=list)
+
+
+# ----- pickers ------------------------------------------------------------------------------
+
+
+def layer_choices(vis: cnnvis.VisModel, names: Sequence[str]) -> list[tuple[str, str]]:
+    shapes = {info.name: info.shape for info in vis.layer_infos}
+    return [(f"{name} · {'×'.join(map(str, shapes[name]))}", name) for name in names]
+
+
+def layer_update(vis: cnnvis.VisModel, kind: str) -> dict:
+    """A picker of ``kind`` filled and preselected for ``vis``."""
+    choices, value = LAYER_KINDS[kind]
+    return gr.update(choices=layer_choices(vis, choices(vis)), value=value(vis))
+
+
+def layer_picker(
+    page: Page,
+    kind: str,
+    label: str,
+    info: str,
+    *,
+    max_choices: int | None = None,
+    visible: bool = True,
+) -> gr.Dropdown:
+    """A layer picker, filled for the chosen model when the page opens and whenever the
+    model changes (``kind``: a key of LAYER_KINDS); several layers when ``max_choices`` is
+    given. Any value is accepted and checked by cnnvis (API callers may name any layer);
+    empty means the model's default, also for API callers."""
+    multiselect = max_choices is not None
+    picker = gr.Dropdown(
+        label=label,
+        info=info,
+        choices=[],
+        value=[] if multiselect else "",
+        multiselect=multiselect,
+        max_choices=max_choices,
+        allow_custom_value=True,
+        visible=visible,
+    )
+    page.layer_pickers[picker] = kind
+    return accept_any_text(picker)
+
+
+def class_choices(top: Sequence[cnnvis.Prediction] = ()) -> list[tuple[str, str]]:
+    """The class picker's entries: the top class, the photo's predictions, then the rest."""
+    first = [(f"{class_choice(p.index)} ({p.probability:.0%})", class_choice(p.index)) for p in top]
+    shown = {p.index for p in top}
+    rest = [(class_choice(c.index),) * 2 for c in imagenet_classes() if c.index not in shown]
+    return [(TOP_CLASS, TOP_CLASS), *first, *rest]
+
+
+def class_picker(page: Page) -> gr.Dropdown:
+    """The class to explain; its entries follow the photo's predictions."""
+    picker = gr.Dropdown(
+        label="Class to explain",
+        info="The photo's top predictions come first; type to search all 1000 classes.",
+        choices=class_choices(),
+        value=TOP_CLASS,
+        allow_custom_value=True,
+    )
+    page.class_pickers.append(picker)
+    return accept_any_text(picker)
+
+
+def colormap_picker(default: str) -> gr.Dropdown:
+    return gr.Dropdown(
+        label="Colormap", choices=list(render.COLORMAPS), value=default, allow_custom_value=True
+    )
+
+
+def method_checklist(default: Sequence[str], info: str) -> gr.CheckboxGroup:
+    """Every heatmap and attribution method of the registry, to tick (long work marked)."""
+    group = gr.CheckboxGroup(
+        [
+            (t.title + (" (slow)" if t.cost == "long" else ""), name)
+            for name, t in map_methods().items()
+        ],
+        value=list(default),
+        label="Methods",
+        info=info,
+    )
+    return accept_any_names(group)
+
+
+# ----- a control per registry option ----------------------------------------------------------
+
+
+def _plain(value: float) -> float | int:
+    """A bound as the page shows it: 0 rather than 0.0."""
+    return int(value) if float(value).is_integer() else value
+
+
+def option_choices(option: Option) -> list[tuple[str, str]]:
+    """An option's values with their words, in the order CHOICE_WORDS gives them."""
+    ordered = [c for c in CHOICE_WORDS if c in option.choices]
+    ordered += [c for c in option.choices if c not in CHOICE_WORDS]
+    return [(CHOICE_WORDS.get(c, c), c) for c in ordered]
+
+
+def option_control(option: Option, **shown: Any) -> gr.components.Component:
+    """The control of a registry option, at the app's default: a slider over its app
+    range; a number field (seeds) where it has none; a radio for a choice; a dropdown
+    that also takes other text where the option takes more than its choices (a bound in
+    words), documented as a string."""
+    label = {"label": option.label, "info": option.info, **shown}
+    if option.choices and option.bound is None:
+        return gr.Radio(option_choices(option), value=option.shown_default, **label)
+    if option.choices:
+        picker = gr.Dropdown(
+            option_choices(option), value=option.shown_default, allow_custom_value=True, **label
+        )
+        return accept_any_text(picker)
+    if option.app_range is not None:
+        low, high, step = (_plain(v) for v in option.app_range)
+        return gr.Slider(low, high, value=option.shown_default, step=step, **label)
+    return gr.Number(
+        option.shown_default,
+        precision=0 if option.kind is int else None,
+        minimum=_plain(option.low),
+        maximum=_plain(option.high),
+        **label,
+    )
+
+
+def option_controls(technique: Technique, **shown: Any) -> dict[str, gr.components.Component]:
+    """A control for each option of ``technique`` that the app offers, by name, in the
+    registry's order."""
+    return {o.name: option_control(o, **shown) for o in technique.options if o.in_app}
+
+
+# ----- results and buttons ----------------------------------------------------------------------
+
+
+def run_button(text: str, visible: bool = True) -> gr.Button:
+    return gr.Button(text, variant="primary", visible=visible)
+
+
+def results_gallery(
+    label: str, *, preview: bool = True, columns: int = 2, elem_id: str | None = None
+) -> gr.Gallery:
+    """Lossless PNGs with captions, downloadable one by one or all (rendered by the tab;
+    the handlers encode the pictures themselves, see pictures.files)."""
+    return gr.Gallery(
+        label=label,
+        format="png",
+        columns=columns,
+        height=560,
+        object_fit="contain",
+        preview=preview,  # the first picture large, its caption in full, the others below
+        selected_index=0 if preview else None,
+        buttons=["download", "download_all", "fullscreen"],
+        interactive=False,
+        render=False,
+        elem_id=elem_id,
+    )
+
+
+def technique_text(technique: Technique) -> str:
+    return f"{technique.summary} *({technique.paper})*"
+
+
+@dataclass(frozen=True)
+class TabParts:
+    gallery: gr.Gallery
+    text: gr.Markdown
+
+
+@contextlib.contextmanager
+def technique_tab(
+    technique: Technique,
+    *,
+    title: str | None = None,
+    key: str | None = None,
+    text: str | None = None,
+    gallery: gr.Gallery | None = None,
+    below: Sequence[gr.components.Component] = (),
+) -> Iterator[TabParts]:
+    """A tab: the technique's explanation, then controls (built by the caller) beside a
+    results gallery (then the components ``below``, built with ``render=False``). Its id
+    is ``key`` (default: the technique's name), its element id ``tab-<key>``."""
+    title = title or technique.title
+    key = key or technique.name
+    gallery = gallery or results_gallery(title)
+    with gr.Tab(title, id=key, elem_id=f"tab-{key}"):
+        explanation = gr.Markdown(text or technique_text(technique), elem_classes="technique-text")
+        with gr.Row():
+            with gr.Column(scale=1, min_width=300):
+                yield TabParts(gallery, explanation)
+            with gr.Column(scale=2):
+                gallery.render()
+                for component in below:
+                    component.render()

@@ -1,0 +1,67 @@
+"""The page's words and style: the introduction, the longer explanations, the words for
+option values, and the CSS."""
+
+from __future__ import annotations
+
+INTRO = """
+# cnnvis · what do ImageNet CNNs see?
+Pick a photo (or click an example) and one of the 40 ImageNet networks of
+`keras.applications`, then open a tab and press its button. Every picture can be
+downloaded as a PNG, and every tab is also an API endpoint ("Use via API", at the bottom).
+"""
+
+FILTERS_NOTE = (
+    "Filters belong to the model: they are the same for every photo. Only the first "
+    "layer's can be read as pictures; to see what a deeper filter responds to, use "
+    "the **Feature visualisation** tab."
+)
+
+COMPARE_TEXT = """
+Is an explanation right? Three checks, each on the photo and the class chosen here:
+**deletion & insertion** (do the pixels a method points at matter to the model?),
+the **sanity check** (does the map change when the model's weights are destroyed?) and
+the **pointing game** (is the map's strongest point on the object?).
+"""
+SANITY_TEXT = (
+    "The layers of a copy of the model are re-drawn at random, from the classifier down "
+    "to the first convolution, and each method's map is compared with the trained "
+    "model's. A map that explains the model must change as its weights are destroyed: a "
+    "method whose map stays the same shows the photo's edges, not what the model learnt. "
+    "ρ (rho), the rank correlation with the trained model's map, should fall towards 0. "
+    "*(Adebayo et al. 2018, Sanity Checks for Saliency Maps)*"
+)
+POINTING_TEXT = (
+    "Draw over the object on the photo (a scribble or its outline will do): the box "
+    "around what you draw is the object's box, and you can type or correct its corners. "
+    "A method scores a hit when its map's strongest point falls in the box, or within the "
+    "tolerance. *(Zhang et al. 2016, Top-down Neural Attention by Excitation Backprop)*"
+)
+BOX_NOTE = (
+    "The box, in pixels of the photo: (x0, y0) its top left corner, (x1, y1) its bottom right one."
+)
+
+# How an option's values read in a radio or dropdown, in the order they are offered
+# (values not listed here come after these, as the registry orders them, shown as they are).
+CHOICE_WORDS = {
+    "norm": "strongest (largest weights)",
+    "first": "first ones",
+    "most_active": "most active for this photo",
+    "black": "black",
+    "white": "white",
+    "blur": "the photo, blurred",
+}
+
+CSS = """
+.gradio-container { max-width: 1280px !important; }
+.technique-text { font-size: 0.95em; }
+/* long captions (model · layer · class · method · note) wrap instead of being cut */
+.gallery-container caption.caption {
+  white-space: normal; overflow-wrap: anywhere; max-width: 100%; padding: 0 1em;
+}
+.gallery-container .media-button { height: calc(100% - 104px) !important; }
+/* Compare's grid of maps: the caption's start (rank, method, areas) on two lines */
+#ranked-maps .caption-label {
+  white-space: normal; max-width: 100%; font-size: 0.8em;
+  display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical;
+}
+"""
