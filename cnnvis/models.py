@@ -340,8 +340,9 @@ class VisModel:
 
     @cached_property
     def legible_layer(self) -> str:
-        """The layer whose feature maps read best as pictures: the deepest activation or
-        block output that keeps a quarter of the input's resolution (56 x 56 at 224 px:
+        """The layer whose feature maps read best as pictures: the deepest activation (an
+        activation layer, or a convolution with its own) or block output that keeps a
+        quarter of the input's resolution (56 x 56 at 224 px:
         MobileNetV2 ``block_3_expand_relu``, ResNet50 ``conv2_block3_out``), where edges
         and textures are clear; deeper maps are too coarse to read (7 x 7 at the head).
         For a model of unknown input size, the visual layer at 30 % of the depth."""
@@ -353,7 +354,7 @@ class VisModel:
                 info.name
                 for info in self.layer_infos
                 if info.name in names
-                and info.kind in ("activation", "block")
+                and (info.kind in ("activation", "block") or info.activation is not None)
                 and min(info.shape[:2]) >= smallest
                 and info.name != self.first_visual_layer
             ]

@@ -3,12 +3,19 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 os.environ.setdefault("CNNVIS_OFFLINE", "1")  # tests never try to download weights
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# Uploads and results of this test run (each xdist worker its own) in a folder of their
+# own, before Gradio is imported: the cache bound's eviction never touches another run's
+# files, nor a running app's.
+os.environ["GRADIO_TEMP_DIR"] = tempfile.mkdtemp(
+    prefix=f"cnnvis-tests-{os.environ.get('PYTEST_XDIST_WORKER', 'main')}-"
+)
 
 import pytest  # noqa: E402
 
@@ -48,3 +55,11 @@ def cat_image():
     import cnnvis
 
     return cnnvis.load_image(EXAMPLES / "cat.jpg")
+
+
+def pytest_collection_modifyitems(config, items):
+    """With xdist's loadgroup: every test of a module on one worker (module-scoped servers
+    start once), but the slow per-model tests spread over the workers."""
+    for item in items:
+        if item.get_closest_marker("slow") is None:
+            item.add_marker(pytest.mark.xdist_group(item.module.__name__))

@@ -17,6 +17,7 @@ from cnnvis import registry, ui
 from cnnvis.ui import components, endpoints, inputs, page, pictures, work
 from cnnvis.ui import errors as ui_errors
 from cnnvis.ui import settings as settings_module
+from cnnvis.ui.lanes import LANES
 from cnnvis.ui.settings import Settings
 from cnnvis.ui.tabs import checks, classic, dreams, methods
 
@@ -1173,11 +1174,15 @@ def test_every_event_runs_in_the_lane_of_its_techniques_cost():
     assert len(helpers) == 5 and all(
         fn.api_visibility == "private" and fn.concurrency_id == "quick" for fn in helpers
     )
+    # Gradio's queue holds quick work (it shows each visitor's place), at the quick lane's
+    # limit; long work all starts and waits in its lane, which bounds its admissions.
     limits = ui.current().lane_limits
-    assert all(
-        fn.concurrency_limit == limits[fn.concurrency_id] for fn in [*public.values(), *helpers]
-    )
+    for fn in [*public.values(), *helpers]:
+        wanted = limits["quick"] if fn.concurrency_id == "quick" else None
+        assert fn.concurrency_limit == wanted, fn.api_name
     assert set(limits) == set(registry.COSTS)
+    assert LANES["quick"].admission is None
+    assert LANES["long"].admission == limits["long"] + ui.current().long_queue
     assert inspect.isgeneratorfunction(dreams.deep_dream) and inspect.isgeneratorfunction(
         dreams.feature_visualization
     )
@@ -1193,14 +1198,23 @@ def test_every_event_runs_in_the_lane_of_its_techniques_cost():
 
 
 def test_the_lanes_limits_follow_the_settings():
-    demo = ui.build_demo(
-        settings=Settings(weights="random", concurrency=3, long_concurrency=2, max_queue=7)
-    )
-    public = endpoints.published(demo)
-    assert (
-        public["/grad_cam"].concurrency_limit == 3 and public["/deep_dream"].concurrency_limit == 2
-    )
-    assert demo._queue.max_size == 7 and demo._queue.default_concurrency_limit == 3
+    saved = ui.current()
+    try:
+        settings = Settings(
+            weights="random", concurrency=3, long_concurrency=2, long_queue=4, max_queue=7
+        )
+        demo = ui.build_demo(settings=settings)
+        public = endpoints.published(demo)
+        assert public["/grad_cam"].concurrency_limit == 3
+        assert public["/deep_dream"].concurrency_limit is None  # it waits in its lane
+        assert (LANES["quick"].slots, LANES["long"].slots, LANES["long"].admission) == (3, 2, 6)
+        assert demo._queue.max_size == 7 and demo._queue.default_concurrency_limit == 3
+    finally:
+        ui.apply_queue(app.demo, saved)
+    # Without a number, quick work suits the device: one at a time on a CPU, two on a GPU.
+    kind = settings_module.compute_device().kind
+    assert Settings().lane_limits["quick"] == settings_module.QUICK_SLOTS[kind]
+    assert settings_module.QUICK_SLOTS == {"CPU": 1, "GPU": 2}
 
 
 def test_every_handler_computes_through_the_one_entry_in_its_lane(vis, monkeypatch):
@@ -1240,7 +1254,8 @@ def test_every_handler_computes_through_the_one_entry_in_its_lane(vis, monkeypat
 
 def test_queue_and_launch_settings_are_safe():
     assert app.demo._queue.max_size == ui.current().max_queue
-    assert app.demo._queue.default_concurrency_limit == ui.current().concurrency
+    assert app.demo._queue.default_concurrency_limit == ui.current().lane_limits["quick"]
+    assert ui.current().max_queue >= 60  # a class pressing Run at once is queued, not refused
     assert app.demo.delete_cache is not None
     assert ui.LAUNCH_KWARGS["max_file_size"] and ui.LAUNCH_KWARGS["show_error"] is False
     assert "allowed_paths" not in ui.LAUNCH_KWARGS and "share" not in ui.LAUNCH_KWARGS
@@ -1272,7 +1287,7 @@ def test_command_line_and_environment(monkeypatch):
         3,
         "random",
         "/some/weights",
-        20,
+        100,
         2,
     )
     assert settings_module.settings_from(args).lane_limits == {"quick": 3, "long": 2}
@@ -1307,7 +1322,7 @@ def test_compute_device_enables_gpu_memory_growth():
 
     device = settings_module.compute_device()
     gpus = tf.config.list_physical_devices("GPU")
-    assert device.startswith("GPU") == bool(gpus)
+    assert device.is_gpu == bool(gpus) and str(device).startswith(device.kind)
     assert all(tf.config.experimental.get_memory_growth(gpu) for gpu in gpus)
 
 

@@ -41,6 +41,7 @@ def server():
     """The app with a small cache bound, applied every 0.3 s (its own wiring otherwise).
     The cache folder is this test process's own (app.py sets GRADIO_TEMP_DIR)."""
     bound = CacheBound(max_bytes=BOUND)
+    time.sleep(uploads.CACHE_MIN_AGE_SECONDS + 0.5)  # earlier tests' results may be evicted
     app_kwargs = {
         "middleware": [
             Middleware(ResponseHeadersMiddleware),
