@@ -14,15 +14,20 @@ import gradio as gr
 import cnnvis
 
 from .. import render
+from ..errors import CnnvisError
 from ..labels import imagenet_classes
 from ..registry import Option, Technique, map_methods
 from .inputs import TOP_CLASS, accept_any_names, accept_any_text, class_choice
 from .texts import CHOICE_WORDS
 
-# How a layer picker is filled for a model: (its choices, its value), by the model.
+# How a layer picker is filled for a model: (its choices, its value), by the model. Each
+# value is the technique at its best, from the model's spec: the first convolution (the
+# only filters that read as pictures), the feature map the classifier reads (Grad-CAM's
+# layer), the layer whose maps read as pictures (VisModel.legible_layer), the dream layers.
 LAYER_KINDS: dict[str, tuple[Callable[[Any], Sequence[str]], Callable[[Any], Any]]] = {
     "convolution": (lambda vis: vis.filter_layers, lambda vis: vis.first_conv),
     "feature map": (lambda vis: vis.visual_layers, lambda vis: vis.default_layer),
+    "legible": (lambda vis: vis.visual_layers, lambda vis: vis.legible_layer),
     "dream": (lambda vis: vis.visual_layers, lambda vis: list(vis.dream_layers)),
     "middle": (lambda vis: vis.visual_layers, lambda vis: vis.dream_layers[0]),
 }
@@ -38,6 +43,8 @@ class Page:
     model: gr.Dropdown
     layer_pickers: dict[gr.Dropdown, str] = field(default_factory=dict)  # picker -> its kind
     class_pickers: list[gr.Dropdown] = field(default_factory=list)
+    # picker -> the sliders that count its layer's channels (or a convolution's filters)
+    channel_sliders: dict[gr.Dropdown, list[gr.Slider]] = field(default_factory=dict)
 
 
 # ----- pickers ------------------------------------------------------------------------------
@@ -52,6 +59,40 @@ def layer_update(vis: cnnvis.VisModel, kind: str) -> dict:
     """A picker of ``kind`` filled and preselected for ``vis``."""
     choices, value = LAYER_KINDS[kind]
     return gr.update(choices=layer_choices(vis, choices(vis)), value=value(vis))
+
+
+def layer_cleared(picker: gr.Dropdown) -> dict:
+    """``picker`` emptied: no model whose layers it could show."""
+    return gr.update(choices=[], value=[] if picker.multiselect else "")
+
+
+def default_of(vis: cnnvis.VisModel, kind: str) -> str:
+    """The one layer a picker of ``kind`` stands for when it is empty."""
+    value = LAYER_KINDS[kind][1](vis)
+    return value[0] if isinstance(value, (list, tuple)) else value
+
+
+def count_channels(page: Page, picker: gr.Dropdown, slider: gr.Slider) -> gr.Slider:
+    """Bound ``slider`` (a number of channels, or of filters) by the channels of the
+    layer chosen in ``picker``, for the chosen model (and by its own range)."""
+    page.channel_sliders.setdefault(picker, []).append(slider)
+    return slider
+
+
+def channel_bound(vis: cnnvis.VisModel, layer: str | None, kind: str, slider: gr.Slider,
+                  value: float | None) -> dict:
+    """``slider``'s update for ``layer`` of ``vis`` (empty: the kind's default): at most the
+    layer's channels, its value brought within."""
+    name = layer if isinstance(layer, str) and layer else default_of(vis, kind)
+    try:
+        channels = vis.info(name).channels
+    except CnnvisError:  # a layer typed by hand that the model lacks: its Run says so
+        return gr.update()
+    top = min(slider.maximum, channels or slider.maximum)
+    top = max(top, slider.minimum)
+    if isinstance(value, (int, float)) and value > top:
+        return gr.update(maximum=top, value=top)
+    return gr.update(maximum=top)
 
 
 def layer_picker(

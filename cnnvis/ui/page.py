@@ -25,10 +25,57 @@ def example_paths() -> list[str]:
     return [str(p) for p in sorted(EXAMPLES_DIR.glob("*.jpg"))]
 
 
+# ----- the model picker -------------------------------------------------------------------
+# Its entries are model_choices(): (label, value) pairs, ready models first. Another source
+# of models adds its entries there; a value must be a name that work.get_model loads.
+
+STATE_ORDER = {"ready": 0, "downloadable": 1, "unavailable": 2}
+
+
+def model_status(name: str) -> WeightsStatus | None:
+    """Whether ``name``'s ImageNet weights can be had here (None: the app runs with random
+    weights, which every model has). Reads folders only: nothing is loaded or downloaded."""
+    settings = current()
+    if settings.weights == "random":
+        return None
+    return cnnvis.weights_status(name, settings.weights_dir)
+
+
+def weights_tag(status: WeightsStatus | None) -> str:
+    """What a model needs here, in a few words: "ready", "download 14 MB", "unavailable
+    offline"... ("random weights" when the app runs with them)."""
+    if status is None:
+        return "random weights"
+    if status.state == "unavailable":
+        return "unavailable offline" if availability.offline() else f"unavailable: {status.detail}"
+    return status.label
+
+
 def model_choices() -> list[tuple[str, str]]:
-    return [
-        (f"{name} · {spec.input_size} px", name) for name, spec in sorted(cnnvis.REGISTRY.items())
-    ]
+    """The registry's models, each with its input size and what it needs here (ready ones
+    first, then those to download with their size, then those that cannot run)."""
+    entries = []
+    for name, spec in cnnvis.REGISTRY.items():
+        status = model_status(name)
+        order = STATE_ORDER[status.state] if status is not None else 0
+        entries.append((order, name, f"{name} · {spec.input_size} px · {weights_tag(status)}"))
+    return [(label, name) for _, name, label in sorted(entries)]
+
+
+def model_info() -> str:
+    count = len(cnnvis.REGISTRY)
+    if current().weights == "random":
+        return f"{count} ImageNet CNNs, all with random weights (--weights random); type to filter."
+    return (
+        f"{count} ImageNet CNNs: ready ones first, then those to download (with their size); "
+        "type to filter."
+    )
+
+
+def model_picker_update() -> dict:
+    """The picker's entries and words as they are now (a download may have ended or failed
+    since the page was built)."""
+    return gr.update(choices=model_choices(), info=model_info())
 
 
 def model_summary(vis: cnnvis.VisModel) -> str:
@@ -61,10 +108,14 @@ def predictions(
     image: str | None, model: str, progress: gr.Progress = gr.Progress()
 ) -> tuple[dict[str, float] | None, list[tuple[str, str]]]:
     """The top-5 panel's value and the class pickers' entries (the photo's predictions
-    first); an empty panel while there is no photo."""
+    first); an empty panel while there is no photo, or no model to classify it with (the
+    model's summary says why). A photo that cannot be read raises its sentence."""
     if not image:
         return None, class_choices()
-    vis = work.load(model, progress)
+    try:
+        vis = work.load(model, progress)
+    except CnnvisError:
+        return None, class_choices()
     top = cnnvis.classify(vis, read_image(image), top=TOP)
     return {class_choice(p.index): p.probability for p in top}, class_choices(top)
 
@@ -73,12 +124,27 @@ def model_layers(
     model: str, progress: gr.Progress = gr.Progress()
 ) -> tuple[str, cnnvis.VisModel | None]:
     """The model's summary and the model (loaded), or a warning and None if the model
-    cannot be had."""
+    cannot be had (at once for a model whose weights are unavailable: offline, or a
+    download that failed a moment ago)."""
+    name = str(model or "").strip() or DEFAULT_MODEL
+    status = model_status(name) if name in cnnvis.REGISTRY else None
+    if status is not None and status.state == "downloadable":
+        progress(0.05, desc=f"Downloading the ImageNet weights of {name} ({status.label[9:]})…")
+    else:
+        progress(0.05, desc=f"Loading {name}…")
     try:
-        vis = work.load(model, progress)
-    except CnnvisError as error:  # said where the model is chosen; the pickers stay
+        vis = work.get_model(name)
+    except CnnvisError as error:  # said where the model is chosen; its layers are cleared
         return f"⚠️ {error}", None
     return model_summary(vis), vis
+
+
+def refused_photo(image: str | None) -> dict | None:
+    """After a failed photo event: an empty photo box if the photo cannot be read (rather
+    than a broken picture), else no change."""
+    if image and photo_or_none(image) is None:
+        return None
+    return gr.update()
 
 
 # ----- the area and its events ------------------------------------------------------------
