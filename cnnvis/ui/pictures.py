@@ -307,6 +307,16 @@ def evidence_words(evidence) -> str:
     return f"{evidence.value:.3f} (z {evidence.z:+.1f})"
 
 
+def trust_map_picture(photo: np.ndarray, method) -> np.ndarray:
+    """A report's map (a MethodTrust) drawn as its tab draws it (map_picture); a method
+    of one's own by the granularity of its map: blobs over the photo, pixels in grey."""
+    if method.name in cnnvis.TECHNIQUES:
+        return map_picture(photo, method.name, method.map)
+    if method.band == "blobs":
+        return render.overlay(photo, method.map, alpha=0.5, cmap="jet")
+    return render.colorize(method.map, "gray")
+
+
 def trust_table(report) -> dict:
     """The ranked table of a TrustReport: rank, method, verdict, why, then the numbers
     behind the verdict (curve areas with their margin z over the random band)."""
@@ -328,7 +338,7 @@ def trust_maps(vis: cnnvis.VisModel, photo: np.ndarray, report) -> Gallery:
     target = f"{report.label} ({report.class_index})"
     gallery = []
     for m in report.methods:
-        picture = map_picture(photo, m.name, m.map)
+        picture = trust_map_picture(photo, m)
         if m.pointing is not None:
             picture = mark_box(picture, m.pointing.box, m.pointing.peak)
         numbers = [f"sanity check {evidence_words(m.evidence_for('sanity'))}"]

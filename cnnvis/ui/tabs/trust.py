@@ -139,13 +139,13 @@ def trust_report_tab(page: Page, target: gr.Dropdown) -> dict[str, gr.Number]:
             with gr.Column(scale=2):
                 summary = gr.Markdown(label="Summary", elem_id="trust-summary")
                 table = gr.Dataframe(
-                    label="Ranked: trusted first, then the methods that pass the sanity check",
+                    label="The methods ranked, with their verdicts",
                     interactive=False,
                     wrap=True,
                     elem_id="trust-table",
                 )
                 maps = gr.Gallery(
-                    label="Each method's map, in the table's order, with its numbers",
+                    label="Maps, in the table's order, with their numbers",
                     format="png",
                     columns=4,
                     height=420,
@@ -156,15 +156,15 @@ def trust_report_tab(page: Page, target: gr.Dropdown) -> dict[str, gr.Number]:
                     elem_id="trust-maps",
                 )
                 chart = gr.Image(
-                    label="The curves, with the random maps' band shaded",
+                    label="Curves, with the band of random maps shaded",
                     format="png",
                     type="numpy",
                     interactive=False,
                     buttons=["download", "fullscreen"],
                     elem_id="trust-chart",
                 )
-                with gr.Accordion("The report as data (JSON)", open=False):
-                    data = gr.JSON(label="TrustReport.to_dict()", elem_id="trust-json")
+                with gr.Accordion("The report as data", open=False):
+                    data = gr.JSON(label="The report as JSON (TrustReport.to_dict())", elem_id="trust-json")
     inputs = {
         "image": page.image,
         "model": page.model,
