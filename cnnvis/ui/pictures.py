@@ -308,3 +308,79 @@ def pointing_results(vis: cnnvis.VisModel, photo: np.ndarray, games) -> tuple[Ga
     ]
     headers = ["method", "result", "peak x", "peak y", "pixels from the box"]
     return gallery, {"headers": headers, "data": rows}
+
+
+# ----- the trust report (cnnvis.trust) -------------------------------------------------------
+
+TRUST_COLUMNS = {  # a curve test's column in the table, and its words in a caption
+    "deletion": "deletion",
+    "insertion": "insertion",
+    "road_morf": "ROAD most relevant first",
+    "road_lerf": "ROAD least relevant first",
+}
+
+
+def evidence_words(evidence) -> str:
+    """One number of a verdict, short: "0.185 (z +1.2)", "ρ 0.21 pass", "hit"."""
+    if evidence.test == "sanity":
+        return f"ρ {evidence.value:.2f} {evidence.outcome}"
+    if evidence.test == "pointing":
+        return evidence.outcome if evidence.outcome == "hit" else f"miss by {evidence.value:.0f} px"
+    return f"{evidence.value:.3f} (z {evidence.z:+.1f})"
+
+
+def trust_map_picture(photo: np.ndarray, method) -> np.ndarray:
+    """A report's map (a MethodTrust) drawn as its tab draws it (map_picture); a method
+    of one's own by the granularity of its map: blobs over the photo, pixels in grey."""
+    if method.name in cnnvis.TECHNIQUES:
+        return map_picture(photo, method.name, method.map)
+    if method.band == "blobs":
+        return render.overlay(photo, method.map, alpha=0.5, cmap="jet")
+    return render.colorize(method.map, "gray")
+
+
+def trust_table(report) -> dict:
+    """The ranked table of a TrustReport: rank, method, verdict, why, then the numbers
+    behind the verdict (curve areas with their margin z over the random band)."""
+    tests = ["sanity", *TRUST_COLUMNS] + (["pointing"] if report.box is not None else [])
+    headers = ["#", "method", "verdict", "why", "sanity check (ρ < 0.5)"]
+    headers += [f"{words} (z)" for words in TRUST_COLUMNS.values()]
+    headers += ["pointing game"] if report.box is not None else []
+    rows = [
+        [m.rank, m.title, m.verdict, m.reason]
+        + [evidence_words(m.evidence_for(test)) for test in tests]
+        for m in report.methods
+    ]
+    return {"headers": headers, "data": rows}
+
+
+def trust_maps(vis: cnnvis.VisModel, photo: np.ndarray, report) -> Gallery:
+    """Each method's map in the report's order (with the box and the map's peak when the
+    pointing game was played), captioned with its verdict, its reason and its numbers."""
+    target = f"{report.label} ({report.class_index})"
+    gallery = []
+    for m in report.methods:
+        picture = trust_map_picture(photo, m)
+        if m.pointing is not None:
+            picture = mark_box(picture, m.pointing.box, m.pointing.peak)
+        numbers = [f"sanity check {evidence_words(m.evidence_for('sanity'))}"]
+        numbers += [
+            f"{words} {evidence_words(m.evidence_for(test))}" for test, words in TRUST_COLUMNS.items()
+        ]
+        if m.pointing is not None:
+            numbers.append(f"pointing game {evidence_words(m.evidence_for('pointing'))}")
+        random = f"{report.random_maps} random {'pixel' if m.band == 'pixels' else 'blob'} maps"
+        text = (
+            f"#{m.rank} {m.title}: {m.verdict} · {m.reason} · {', '.join(numbers)} · areas "
+            f"against {random}, z: margin in their spreads, > 0 better than random · "
+            f"{vis.name} · {target}"
+        )
+        gallery.append((picture, caption(vis, text)))
+    return gallery
+
+
+def trust_chart(vis: cnnvis.VisModel, report) -> np.ndarray:
+    """The report's four curves, each with its band of random maps shaded."""
+    return render.trust_chart(
+        report.panels, title=caption(vis, report.caption), width=1200, height=400
+    )
