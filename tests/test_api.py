@@ -140,6 +140,8 @@ DOCUMENTED = {
         "x1",
         "y1",
     ],
+    "/stop_deep_dream": [],
+    "/stop_feature_visualization": [],
 }
 
 

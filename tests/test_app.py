@@ -418,7 +418,7 @@ def test_every_own_tab_technique_has_a_tab_and_every_technique_an_endpoint():
     tab_ids = {b.id for b in app.demo.blocks.values() if isinstance(b, gr.Tab)}
     own = {name for name, t in cnnvis.TECHNIQUES.items() if t.own_tab}
     assert own <= tab_ids, own - tab_ids
-    names = set(endpoints.published(app.demo))
+    names = set(endpoints.published(app.demo)) - {"/stop_deep_dream", "/stop_feature_visualization"}
     renamed = {"randomization_check": "/sanity_check", "pointing_games": "/pointing_game"}
     assert {renamed.get(name, f"/{name}") for name in cnnvis.TECHNIQUES} == names
 
@@ -493,6 +493,7 @@ def published_techniques():
     return [
         pytest.param(name, cnnvis.TECHNIQUES[renamed.get(name, name[1:])], id=name)
         for name in endpoints.published(app.demo)
+        if not name.startswith("/stop_")  # Stop buttons: no options, nothing computed
     ]
 
 
@@ -1267,12 +1268,11 @@ def test_queue_and_launch_settings_are_safe():
 
 def test_galleries_are_lossless_and_downloadable():
     galleries = [b for b in app.demo.blocks.values() if isinstance(b, gr.Gallery)]
-    assert len(galleries) == 11  # 9 tabs, and the Compare tab's three checks
+    assert len(galleries) == 12  # 9 tabs, and the Compare tab's trust report and three checks
     assert all(g.format == "png" and "download" in g.buttons for g in galleries)
-    [chart] = [
-        b for b in app.demo.blocks.values() if isinstance(b, gr.Image) and b.interactive is False
-    ]
-    assert chart.format == "png" and "download" in chart.buttons
+    charts = [b for b in app.demo.blocks.values() if isinstance(b, gr.Image) and b.interactive is False]
+    assert len(charts) == 2  # deletion & insertion's curves, the trust report's curves
+    assert all(chart.format == "png" and "download" in chart.buttons for chart in charts)
 
 
 def test_command_line_and_environment(monkeypatch):

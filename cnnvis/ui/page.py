@@ -10,11 +10,13 @@ import gradio as gr
 
 import cnnvis
 
+from .. import availability
+from ..availability import WeightsStatus
 from ..errors import CnnvisError
 from . import endpoints, work
 from .components import Page, class_choices, layer_update
-from .inputs import class_choice, pass_original_upload, read_image
-from .settings import DEFAULT_EXAMPLE, DEFAULT_MODEL, EXAMPLES_DIR, compute_device
+from .inputs import class_choice, pass_original_upload, photo_or_none, read_image
+from .settings import DEFAULT_EXAMPLE, DEFAULT_MODEL, EXAMPLES_DIR, compute_device, current
 
 CLASSIFY = cnnvis.TECHNIQUES["classify"]
 LANE = CLASSIFY.cost  # the page's own events that compute: quick work
