@@ -250,7 +250,7 @@ def test_model_change_fills_and_preselects_every_layer_picker(vis):
     # the page's event updates every tab's layer picker, each by its kind
     fill = event(app.demo, "page_layers")
     by_picker = fill.fn(MODEL)
-    pickers = [c for c in fill.outputs if isinstance(c, gr.Dropdown)]
+    pickers = [c for c in fill.outputs if isinstance(c, gr.Dropdown) and c.label != "Model"]
     assert len(pickers) == 6 and set(by_picker) == set(fill.outputs)
     expected = {
         "Convolution": vis.first_conv,
@@ -1115,7 +1115,10 @@ def test_a_model_without_weights_is_explained_where_it_is_chosen(tmp_path):
     finally:
         ui.configure(saved)
     assert summary.startswith("⚠️") and "ResNet50" in summary and "weights" in summary
-    assert loaded is None and list(by_picker.values()) == [summary]  # the pickers keep theirs
+    assert loaded is None and by_picker[next(iter(by_picker))] == summary
+    pickers = [c for c in by_picker if isinstance(c, gr.Dropdown) and c.label != "Model"]
+    assert len(pickers) == 6  # emptied: they never show another model's layers
+    assert all(by_picker[p]["choices"] == [] and not by_picker[p]["value"] for p in pickers)
 
 
 def test_unexpected_errors_are_logged_and_hidden(vis, monkeypatch, caplog):

@@ -13,9 +13,10 @@ import cnnvis
 from .. import availability
 from ..availability import WeightsStatus
 from ..errors import CnnvisError
+from ..weights import resolve_weights_dir
 from . import endpoints, work
-from .components import Page, class_choices, layer_update
-from .inputs import class_choice, pass_original_upload, photo_or_none, read_image
+from .components import Page, class_choices, layer_cleared, layer_update
+from .inputs import class_choice, pass_original_upload, read_image
 from .settings import DEFAULT_EXAMPLE, DEFAULT_MODEL, EXAMPLES_DIR, compute_device, current
 
 CLASSIFY = cnnvis.TECHNIQUES["classify"]
@@ -28,10 +29,9 @@ def example_paths() -> list[str]:
 
 
 # ----- the model picker -------------------------------------------------------------------
-# Its entries are model_choices(): (label, value) pairs, ready models first. Another source
-# of models adds its entries there; a value must be a name that work.get_model loads.
-
-STATE_ORDER = {"ready": 0, "downloadable": 1, "unavailable": 2}
+# Its entries are model_choices(): (label, name) pairs in the registry's order (the API's
+# list of models), each label saying whether the model can run here. A value must be a
+# name that work.get_model loads.
 
 
 def model_status(name: str) -> WeightsStatus | None:
@@ -45,7 +45,8 @@ def model_status(name: str) -> WeightsStatus | None:
 
 def weights_tag(status: WeightsStatus | None) -> str:
     """What a model needs here, in a few words: "ready", "download 14 MB", "unavailable
-    offline"... ("random weights" when the app runs with them)."""
+    offline", "unavailable: the download failed; next try in 9 min" ("random weights" when
+    the app runs with them)."""
     if status is None:
         return "random weights"
     if status.state == "unavailable":
@@ -54,30 +55,38 @@ def weights_tag(status: WeightsStatus | None) -> str:
 
 
 def model_choices() -> list[tuple[str, str]]:
-    """The registry's models, each with its input size and what it needs here (ready ones
-    first, then those to download with their size, then those that cannot run)."""
-    entries = []
-    for name, spec in cnnvis.REGISTRY.items():
-        status = model_status(name)
-        order = STATE_ORDER[status.state] if status is not None else 0
-        entries.append((order, name, f"{name} · {spec.input_size} px · {weights_tag(status)}"))
-    return [(label, name) for _, name, label in sorted(entries)]
+    """The registry's models, each with its input size and what it needs here."""
+    return [
+        (f"{name} · {spec.input_size} px · {weights_tag(model_status(name))}", name)
+        for name, spec in sorted(cnnvis.REGISTRY.items())
+    ]
 
 
-def model_info() -> str:
-    count = len(cnnvis.REGISTRY)
-    if current().weights == "random":
-        return f"{count} ImageNet CNNs, all with random weights (--weights random); type to filter."
-    return (
-        f"{count} ImageNet CNNs: ready ones first, then those to download (with their size); "
-        "type to filter."
-    )
+MODEL_INFO = (
+    "{count} ImageNet CNNs, with the image size each one sees and whether its weights are "
+    "ready here, to download (with the size), or unavailable; type to filter."
+)
 
 
 def model_picker_update() -> dict:
-    """The picker's entries and words as they are now (a download may have ended or failed
-    since the page was built)."""
-    return gr.update(choices=model_choices(), info=model_info())
+    """The picker's entries as they are now (a download may have ended or failed since
+    the page was built, and the settings are read at launch, after the page is built)."""
+    return gr.update(choices=model_choices())
+
+
+def weights_folder() -> str:
+    """The weights folder, as the offline message names it."""
+    folder = resolve_weights_dir(current().weights_dir)
+    return str(folder) if folder else "none set: --weights-dir or CNNVIS_WEIGHTS_DIR"
+
+
+def unavailable_sentence(name: str, status: WeightsStatus) -> str:
+    """One sentence for a model that cannot run here: why, and the two ways out."""
+    return (
+        f"{name}'s ImageNet weights are unavailable here ({status.detail}): put "
+        f"{name}.weights.h5 in the weights folder ({weights_folder()}) or start the app "
+        "with --weights random."
+    )
 
 
 def model_summary(vis: cnnvis.VisModel) -> str:
@@ -127,11 +136,13 @@ def model_layers(
 ) -> tuple[str, cnnvis.VisModel | None]:
     """The model's summary and the model (loaded), or a warning and None if the model
     cannot be had (at once for a model whose weights are unavailable: offline, or a
-    download that failed a moment ago)."""
+    download that failed a moment ago, which availability remembers)."""
     name = str(model or "").strip() or DEFAULT_MODEL
     status = model_status(name) if name in cnnvis.REGISTRY else None
-    if status is not None and status.state == "downloadable":
-        progress(0.05, desc=f"Downloading the ImageNet weights of {name} ({status.label[9:]})…")
+    if status is not None and status.state == "unavailable":
+        return f"⚠️ {unavailable_sentence(name, status)}", None
+    if status is not None and status.state == "downloadable" and status.megabytes:
+        progress(0.05, desc=f"Downloading the ImageNet weights of {name} ({status.megabytes:,.0f} MB)…")
     else:
         progress(0.05, desc=f"Loading {name}…")
     try:
@@ -139,14 +150,6 @@ def model_layers(
     except CnnvisError as error:  # said where the model is chosen; its layers are cleared
         return f"⚠️ {error}", None
     return model_summary(vis), vis
-
-
-def refused_photo(image: str | None) -> dict | None:
-    """After a failed photo event: an empty photo box if the photo cannot be read (rather
-    than a broken picture), else no change."""
-    if image and photo_or_none(image) is None:
-        return None
-    return gr.update()
 
 
 # ----- the area and its events ------------------------------------------------------------
@@ -175,7 +178,7 @@ def shared_inputs() -> tuple[gr.Image, gr.Dropdown, gr.Markdown, gr.Label]:
         with gr.Column(scale=2):
             model = gr.Dropdown(
                 label="Model",
-                info="40 ImageNet CNNs, with the image size each one sees; type to filter.",
+                info=MODEL_INFO.format(count=len(cnnvis.REGISTRY)),
                 choices=model_choices(),
                 value=DEFAULT_MODEL,
                 allow_custom_value=True,
@@ -196,26 +199,31 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
         return {panel: label, **{picker: gr.update(choices=choices) for picker in class_pickers}}
 
     def show_layers(model, progress=gr.Progress()):
+        """The model's summary and every layer picker filled for it, or emptied when the
+        model cannot be had (never another model's layers); the model picker's words
+        as they are now (a download that failed says so)."""
         text, vis = model_layers(model, progress)
-        if vis is None:
-            return {summary: text}
         # A fresh update for each picker: Gradio takes the value out of an update it applies.
-        return {
-            summary: text,
-            **{picker: layer_update(vis, kind) for picker, kind in layer_pickers.items()},
+        pickers = {
+            picker: layer_cleared(picker) if vis is None else layer_update(vis, kind)
+            for picker, kind in layer_pickers.items()
         }
+        return {summary: text, page.model: model_picker_update(), **pickers}
 
     refresh = [panel, *class_pickers]
     photo = [page.image, page.model]
-    endpoints.helper(
+    looked = endpoints.helper(
         page.image.change, show_predictions, photo, refresh, name="photo_predictions", lane=LANE
     )
+    # A photo that cannot be read is refused in one sentence, and the box is emptied (it
+    # would show a broken picture).
+    endpoints.helper(looked.failure, lambda: None, [], [page.image], name="photo_refused", queue=False)
     for source, trigger in (("page", page.demo.load), ("model", page.model.change)):
         filled = endpoints.helper(
             trigger,
             show_layers,
             [page.model],
-            [summary, *layer_pickers],
+            [summary, page.model, *layer_pickers],
             name=f"{source}_layers",
             lane=LANE,
         )
