@@ -254,7 +254,8 @@ def test_model_change_fills_and_preselects_every_layer_picker(vis):
     assert len(pickers) == 6 and set(by_picker) == set(fill.outputs)
     expected = {
         "Convolution": vis.first_conv,
-        "Layer": {vis.default_layer, vis.dream_layers[0]},  # feature maps, heatmaps, feature vis.
+        # feature maps (maps that read as pictures), heatmaps (the head's), feature vis.
+        "Layer": {vis.legible_layer, vis.default_layer, vis.dream_layers[0]},
         "Grad-CAM layer": vis.default_layer,
         "Layers to excite": list(vis.dream_layers),
     }

@@ -5,6 +5,12 @@ one class choice serves every tab."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
 import gradio as gr
 import pytest
 
@@ -14,8 +20,10 @@ from cnnvis import availability, ui
 from cnnvis.ui import page, work
 from cnnvis.ui.settings import Settings
 
-from .app_helpers import is_one_sentence
+from .app_helpers import app_settings, is_one_sentence
 
+ROOT = Path(__file__).resolve().parents[1]
+MODEL = "MobileNetV2"
 UNAVAILABLE = "ResNet50"  # a model whose weights this machine has nowhere
 
 
@@ -83,7 +91,7 @@ def test_an_unavailable_model_is_said_at_once_and_its_layers_never_shown(here, m
     for picker in pickers:  # emptied: the previous model's layers are gone
         assert updates[picker]["choices"] == [] and not updates[picker]["value"], picker.label
     [model] = [c for c in fill.outputs if c.label == "Model"]
-    assert dict((n, l) for l, n in updates[model]["choices"])[UNAVAILABLE].endswith("unavailable offline")
+    assert {n: label for label, n in updates[model]["choices"]}[UNAVAILABLE].endswith("unavailable offline")
 
 
 def test_a_failed_download_is_remembered_and_not_tried_on_every_click(here):
@@ -96,3 +104,133 @@ def test_a_failed_download_is_remembered_and_not_tried_on_every_click(here):
     assert labels()[UNAVAILABLE].endswith("unavailable: the download failed; next try in 10 min")
     availability.forget_failure(UNAVAILABLE)  # ten minutes later: downloadable again
     assert "download" in labels()[UNAVAILABLE] and "failed" not in labels()[UNAVAILABLE]
+
+
+# ----- every tab opens on its technique at its best, for every model ------------------------
+
+
+@pytest.fixture(scope="module")
+def vis():
+    saved = ui.current()
+    ui.configure(app_settings())
+    yield work.get_model(MODEL)
+    ui.configure(saved)
+
+
+def tab_of(block):
+    while block is not None and not isinstance(block, gr.Tab):
+        block = block.parent
+    return block
+
+
+def in_tab(key: str, kind: type, **wanted) -> list:
+    """The components of ``kind`` in the tab ``key`` with the ``wanted`` attributes."""
+    return [
+        b
+        for b in app.demo.blocks.values()
+        if isinstance(b, kind)
+        and getattr(tab_of(b), "id", None) == key
+        and all(getattr(b, k) == v for k, v in wanted.items())
+    ]
+
+
+def test_the_tabs_open_on_the_featured_methods_and_the_legible_layer(vis):
+    from cnnvis.registry import featured
+
+    assert featured("attribution").name == "smoothgrad"  # not the raw gradient: noise to a newcomer
+    assert featured("heatmap").name == "grad_cam"
+    for key, output in (("attributions", "attribution"), ("grad_cam", "heatmap")):
+        [picker] = in_tab(key, gr.Dropdown, label="Method")
+        assert picker.value == featured(output).name
+        shown = [b.value for b in in_tab(key, gr.Button) if b.visible]
+        assert shown == [f"Run {featured(output).title}"]
+    by_picker = event("page_layers").fn(MODEL)
+    [maps] = in_tab("feature_maps", gr.Dropdown, label="Layer")
+    assert by_picker[maps]["value"] == vis.legible_layer == "block_3_expand_relu"  # 56x56, not out_relu
+
+
+def test_sliders_that_count_channels_stop_at_the_layers_channels(vis):
+    score_cam = event("score_cam_max_channels_bounded")
+    assert score_cam.fn(MODEL, "", 64) == gr.update(maximum=1280)  # out_relu, not 2048
+    assert score_cam.fn(MODEL, "block_3_expand_relu", 2000) == gr.update(maximum=144, value=144)
+    assert score_cam.fn(MODEL, "no_such_layer", 64) == gr.update()  # its Run says why
+    filters = event("filters_count_bounded")
+    assert filters.fn(MODEL, "", 64)["maximum"] == vis.info(vis.first_conv).channels == 32
+    from cnnvis.techniques.feature_vis import MAX_IMAGES
+
+    features = event("feature_visualization_count_bounded")  # its own bound is the smaller
+    assert features.fn(MODEL, "", 8) == gr.update(maximum=MAX_IMAGES)
+
+
+def test_a_slider_of_an_unavailable_model_is_left_alone(here, monkeypatch):
+    monkeypatch.setenv("CNNVIS_OFFLINE", "1")
+    assert event("score_cam_max_channels_bounded").fn(UNAVAILABLE, "", 64) == gr.update()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(cnnvis.REGISTRY))
+def test_every_default_is_valid_for_every_model(name):
+    """Over the whole registry (weights=None: nothing downloaded): each layer picker's
+    default is one of its own choices and a layer the model has; feature maps open on a
+    layer finer than the head's; a channel-counting slider stops at its layer's channels."""
+    from cnnvis.ui import bounds, components
+
+    model = cnnvis.load_model(name, weights=None)
+    for kind in components.LAYER_KINDS:
+        update = components.layer_update(model, kind)
+        values = update["value"] if isinstance(update["value"], list) else [update["value"]]
+        offered = [value for _, value in update["choices"]]
+        assert values and set(values) <= set(offered), (kind, values)
+        for value in values:
+            model.info(value)  # a layer it has
+        channels = model.info(bounds.default_of(model, kind)).channels
+        assert bounds.channel_bound(model, "", kind, 4096, 0, 5000) == gr.update(
+            maximum=channels, value=channels
+        )
+    assert components.layer_update(model, "convolution")["value"] in model.filter_layers
+    legible, head = model.info(model.legible_layer), model.info(model.default_layer)
+    assert min(legible.shape[:2]) > min(head.shape[:2])
+
+
+# ----- one class choice for the whole page ----------------------------------------------------
+
+
+def test_clicking_a_prediction_sets_the_class_of_every_tab():
+    click = event("class_clicked")
+    pickers = list(click.outputs)
+    assert len(pickers) == 5 and {p.label for p in pickers} == {"Class to explain"}
+    assert {tab_of(p).id for p in pickers} >= {"guided_backprop", "grad_cam", "attributions"}
+    [panel] = [b for b in app.demo.blocks.values() if isinstance(b, gr.Label)]
+    assert click.targets == [(panel._id, "select")]
+    clicked = gr.SelectData(panel, {"index": 1, "value": "281 · tabby", "selected": True})
+    updates = click.fn(clicked)
+    assert set(updates) == set(pickers) and all(u["value"] == "281 · tabby" for u in updates.values())
+
+
+def test_a_class_picked_in_one_tab_is_picked_in_every_tab():
+    picked = [fn for fn in app.demo.fns.values() if fn.api_name and fn.api_name.startswith("class_picked")]
+    assert len(picked) == 5
+    for fn in picked:  # a visitor's change of one picker (.input) sets the four others
+        [(source, trigger)] = fn.targets
+        assert trigger == "input" and source not in {o._id for o in fn.outputs}
+        updates = fn.fn("285 · Egyptian cat")
+        assert len(updates) == 4 and all(u["value"] == "285 · Egyptian cat" for u in updates.values())
+
+
+# ----- the log on a machine without a GPU -----------------------------------------------------
+
+
+@pytest.mark.skipif(os.path.exists("/dev/nvidiactl"), reason="a machine with an NVIDIA driver")
+def test_the_log_has_no_alarming_lines_on_a_machine_without_a_gpu():
+    """The app started as `python app.py` starts it (its settings, the device chosen):
+    TensorFlow's start-up errors about the missing GPU ("failed call to cuInit") are not
+    in the log; its note that the GPU will not be used may stay (it is true)."""
+    env = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    code = "import app; from cnnvis.ui import settings; print(settings.compute_device())"
+    run = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert run.stdout.strip().endswith("CPU")
+    alarming = [line for line in run.stderr.splitlines() if re.match(r"[EF]\d{4} |.*cuInit|.*Traceback", line)]
+    assert not alarming, alarming

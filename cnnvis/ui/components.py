@@ -14,7 +14,6 @@ import gradio as gr
 import cnnvis
 
 from .. import render
-from ..errors import CnnvisError
 from ..labels import imagenet_classes
 from ..registry import Option, Technique, map_methods
 from .inputs import TOP_CLASS, accept_any_names, accept_any_text, class_choice
@@ -43,8 +42,6 @@ class Page:
     model: gr.Dropdown
     layer_pickers: dict[gr.Dropdown, str] = field(default_factory=dict)  # picker -> its kind
     class_pickers: list[gr.Dropdown] = field(default_factory=list)
-    # picker -> the sliders that count its layer's channels (or a convolution's filters)
-    channel_sliders: dict[gr.Dropdown, list[gr.Slider]] = field(default_factory=dict)
 
 
 # ----- pickers ------------------------------------------------------------------------------
@@ -64,35 +61,6 @@ def layer_update(vis: cnnvis.VisModel, kind: str) -> dict:
 def layer_cleared(picker: gr.Dropdown) -> dict:
     """``picker`` emptied: no model whose layers it could show."""
     return gr.update(choices=[], value=[] if picker.multiselect else "")
-
-
-def default_of(vis: cnnvis.VisModel, kind: str) -> str:
-    """The one layer a picker of ``kind`` stands for when it is empty."""
-    value = LAYER_KINDS[kind][1](vis)
-    return value[0] if isinstance(value, (list, tuple)) else value
-
-
-def count_channels(page: Page, picker: gr.Dropdown, slider: gr.Slider) -> gr.Slider:
-    """Bound ``slider`` (a number of channels, or of filters) by the channels of the
-    layer chosen in ``picker``, for the chosen model (and by its own range)."""
-    page.channel_sliders.setdefault(picker, []).append(slider)
-    return slider
-
-
-def channel_bound(vis: cnnvis.VisModel, layer: str | None, kind: str, slider: gr.Slider,
-                  value: float | None) -> dict:
-    """``slider``'s update for ``layer`` of ``vis`` (empty: the kind's default): at most the
-    layer's channels, its value brought within."""
-    name = layer if isinstance(layer, str) and layer else default_of(vis, kind)
-    try:
-        channels = vis.info(name).channels
-    except CnnvisError:  # a layer typed by hand that the model lacks: its Run says so
-        return gr.update()
-    top = min(slider.maximum, channels or slider.maximum)
-    top = max(top, slider.minimum)
-    if isinstance(value, (int, float)) and value > top:
-        return gr.update(maximum=top, value=top)
-    return gr.update(maximum=top)
 
 
 def layer_picker(
@@ -235,6 +203,12 @@ def results_gallery(
         render=False,
         elem_id=elem_id,
     )
+
+
+def empty_table(what: str) -> dict:
+    """A results table's value before its first run: what will appear there (rather than
+    Gradio's placeholder headers "1 | 2 | 3")."""
+    return {"headers": ["After a run"], "data": [[what]]}
 
 
 def technique_text(technique: Technique) -> str:

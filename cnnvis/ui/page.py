@@ -235,6 +235,7 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
             name=f"{source}_predictions",
             lane=LANE,
         )
+    one_class_choice(panel, class_pickers)
     # /classify needs a photo; the panel above just empties without one, and classifies
     # each photo by itself: the endpoint has no button on the page.
     endpoints.publish_without_button(
@@ -243,3 +244,28 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
         {"image": page.image, "model": page.model},
         {"predictions": panel},
     )
+
+
+def one_class_choice(panel: gr.Label, class_pickers: Sequence[gr.Dropdown]) -> None:
+    """One class for the whole page: clicking a prediction of the top-5 panel, or picking
+    a class in any tab, sets every tab's class picker (``.input``: a visitor's change
+    only, so the pickers set here do not set each other again)."""
+
+    def clicked(evt: gr.SelectData) -> dict:
+        return {picker: gr.update(value=evt.value) for picker in class_pickers}
+
+    endpoints.helper(panel.select, clicked, [], list(class_pickers), name="class_clicked", queue=False)
+    for source in class_pickers:
+        others = [picker for picker in class_pickers if picker is not source]
+        endpoints.helper(
+            source.input, setting(others), [source], others, name="class_picked", queue=False
+        )
+
+
+def setting(pickers: Sequence[gr.Dropdown]):
+    """A handler that sets ``pickers`` to the value it is given."""
+
+    def picked(value: str) -> dict:
+        return {picker: gr.update(value=value) for picker in pickers}
+
+    return picked

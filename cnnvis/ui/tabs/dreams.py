@@ -17,6 +17,7 @@ from ...registry import check_int
 from ...techniques.deep_dream import MAX_LAYERS
 from ...techniques.feature_vis import MAX_IMAGES
 from .. import pictures, work
+from ..bounds import bounded_by_layer
 from ..components import Page, layer_picker, option_controls, run_button, technique_tab
 from ..endpoints import helper, publish
 from ..inputs import (
@@ -250,6 +251,7 @@ def feature_visualization_tab(page: Page) -> None:
             "Middle layers: textures and patterns. Deep layers: object parts.",
         )
         count = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="How many channels")
+        bounded_by_layer(page, layer, count, name="feature_visualization_count_bounded")
         channels = gr.Textbox(
             "",
             label="Or these channels",
