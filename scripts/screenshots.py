@@ -7,7 +7,8 @@ once with its defaults, on a desktop (1400 x 900) and on a phone (420 x 900).
 The folder must hold ``MobileNetV2.weights.h5`` (Keras' ImageNet weights; without it the
 pictures would show an untrained network, so the script refuses). Chromium is found as
 the browser tests find it (``CNNVIS_CHROMIUM``, else ``chromium`` on the PATH), driven by
-Playwright. Each picture is saved as ``<out>/<desktop|phone>-<tab>.png`` and listed.
+Playwright. Each picture is saved as ``<out>/<desktop|phone>-<tab>.jpg`` (JPEG, quality
+85: a tenth of a PNG's size in the repository) and listed.
 """
 
 from __future__ import annotations
@@ -104,9 +105,9 @@ def shoot(browser, url: str, device: str, out: Path) -> list[Path]:
             page.get_by_role("button", name=button, exact=True).first.click()
             expect(page.get_by_text(caption).first).to_be_attached(timeout=WAIT_MS)
             expect(page.locator(".generating")).to_have_count(0, timeout=WAIT_MS)
-        page.wait_for_timeout(800)  # let the last picture paint
-        path = out / f"{device}-{name}.png"
-        page.screenshot(path=path, full_page=device == "phone")
+        page.wait_for_timeout(1500)  # let the last picture paint
+        path = out / f"{device}-{name}.jpg"
+        page.screenshot(path=path, type="jpeg", quality=85, full_page=device == "phone")
         saved.append(path)
         page.evaluate("window.scrollTo(0, 0)")
     page.close()
