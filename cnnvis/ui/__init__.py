@@ -34,13 +34,10 @@ import tempfile
 
 # Opt-in telemetry: the app works offline and behind firewalls, so it does not phone
 # home unless GRADIO_ANALYTICS_ENABLED says otherwise (Gradio reads it at launch).
-# TensorFlow (imported when the demo lists the techniques) takes GPU
+# TensorFlow (imported when the demo lists the techniques) logs less, and takes GPU
 # memory as it needs it even if something initialises the GPU before compute_device().
 os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-# On a machine without an NVIDIA driver, TensorFlow's C++ error lines at start-up ("failed
-# call to cuInit") are only about the GPU it does not have: hidden there (level 3), while
-# a machine with a GPU keeps them (level 2: warnings hidden).
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2" if os.path.exists("/dev/nvidiactl") else "3")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 # Uploads and results go to a folder of the app's own: the cache's size bound evicts files
 # there (cnnvis.ui.uploads), so it must not be a folder that other Gradio apps share.
