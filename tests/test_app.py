@@ -1264,12 +1264,11 @@ def test_queue_and_launch_settings_are_safe():
 
 def test_galleries_are_lossless_and_downloadable():
     galleries = [b for b in app.demo.blocks.values() if isinstance(b, gr.Gallery)]
-    assert len(galleries) == 11  # 9 tabs, and the Compare tab's three checks
+    assert len(galleries) == 12  # 9 tabs, and the Compare tab's trust report and three checks
     assert all(g.format == "png" and "download" in g.buttons for g in galleries)
-    [chart] = [
-        b for b in app.demo.blocks.values() if isinstance(b, gr.Image) and b.interactive is False
-    ]
-    assert chart.format == "png" and "download" in chart.buttons
+    charts = [b for b in app.demo.blocks.values() if isinstance(b, gr.Image) and b.interactive is False]
+    assert len(charts) == 2  # deletion & insertion's curves, the trust report's curves
+    assert all(chart.format == "png" and "download" in chart.buttons for chart in charts)
 
 
 def test_command_line_and_environment(monkeypatch):

@@ -597,11 +597,9 @@ def test_every_numeric_option_of_every_technique_and_metric_is_bounded(tiny):
                 options = {parameter.name: value}
                 if function is metrics.deletion_insertion:
                     options["saliency"] = np.ones((32, 32), np.float32)
-                start = time.monotonic()
                 with pytest.raises(CnnvisError) as caught:
                     _call(function, tiny, image, **options)
                 assert is_one_sentence(str(caught.value)), (function.__name__, parameter.name, value)
-                assert time.monotonic() - start < 20, (function.__name__, parameter.name)
             checked.append(f"{function.__name__}.{parameter.name}")
     assert len(checked) >= 35, checked
 
