@@ -24,7 +24,8 @@ Where each thing lives:
   (files only from this server's uploads, numbers in range, names of bounded length);
 - :mod:`.uploads`: one file per upload request, a size bound on the upload and result
   cache, bounded image-editor pictures;
-- :mod:`.responses`: ``nosniff`` on every response, non-images never served inline.
+- :mod:`.responses`: ``nosniff`` on every response, non-images never served inline;
+- :mod:`.native_log`: TensorFlow's harmless CUDA start-up lines kept out of the log.
 """
 
 from __future__ import annotations
@@ -42,6 +43,12 @@ os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 # Uploads and results go to a folder of the app's own: the cache's size bound evicts files
 # there (cnnvis.ui.uploads), so it must not be a folder that other Gradio apps share.
 os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), "gradio-cnnvis"))
+
+from .native_log import quiet_native_start  # noqa: E402
+
+with quiet_native_start():  # TensorFlow starts here (the tabs list the techniques)
+    import tensorflow  # noqa: F401
+    import keras  # noqa: F401
 
 from .app import LAUNCH_KWARGS, TABS, apply_queue, build_demo, launch, main  # noqa: E402
 from .settings import Settings, configure, current  # noqa: E402

@@ -20,7 +20,7 @@ from .components import Page
 from .lanes import LANES
 from .responses import ResponseHeadersMiddleware
 from .screening import ScreeningMiddleware
-from .settings import EXAMPLES_DIR, Settings, configure, current, parse_args, settings_from
+from .settings import EXAMPLES_DIR, Settings, compute_device, configure, current, parse_args, settings_from
 from .tabs import checks, classic, dreams, methods
 from .texts import CSS, INTRO
 from .uploads import UploadMiddleware, cache_lifespan
@@ -124,5 +124,6 @@ def main(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     args = parse_args(argv)
     configure(settings_from(args))
+    compute_device()  # chosen now, as --device says (cnnvis.devices logs which)
     start_warm_up()
     launch(demo, server_name=args.host, server_port=args.port, share=args.share)
