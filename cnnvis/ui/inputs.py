@@ -93,9 +93,11 @@ def photo_or_none(path: str | None) -> np.ndarray | None:
 # ----- classes, layers, methods, channels, a box -----------------------------------------
 
 
-def class_choice(index: int) -> str:
-    """A class as the pickers show it: "285 · Egyptian cat"."""
-    return f"{index} · {imagenet_classes()[index].label}"
+def class_choice(index: int, vis=None) -> str:
+    """A class as the pickers show it: "285 · Egyptian cat" (by the model's own class
+    names where ``vis``, a VisModel, has them: an uploaded model's "0 · cat")."""
+    label = imagenet_classes()[index].label if vis is None else vis.class_label(index)
+    return f"{index} · {label}"
 
 
 def parse_class(choice: str | int | None) -> int | str | None:

@@ -15,7 +15,11 @@ characters of what was sent:
 - a file (``gr.Image``, ``gr.ImageEditor``, ``gr.File``...): only a file this server
   received (Gradio's upload folder) or one of ``extra_roots`` (the app's example photos),
   compared as real paths (symlinks and ``..`` resolved), a regular file, never a link, a
-  ``data:`` URL, a stream, a number or a list; nothing of it is opened;
+  ``data:`` URL, a stream, a number or a list; nothing of it is opened; a ``gr.File``
+  (a model file, a class-names file) only from the upload folder, one file unless it
+  takes several; and at most :data:`MAX_FILE_BYTES` (a photo, any file), or
+  :data:`MAX_MODEL_FILE_BYTES` for a ``gr.File`` that takes ``.keras`` files only (its
+  size looked up, as :mod:`cnnvis.ui.uploads` bounds each upload by its name);
 - numbers: finite, within a slider's or number field's bounds; a checkbox: true or false;
 - a radio, or a dropdown without custom values: one of its choices; a checkbox group or a
   multiselect: a list of at most :data:`MAX_LIST_ITEMS` entries, each one of the choices
@@ -56,6 +60,10 @@ MAX_LIST_ITEMS = 64  # entries of a checkbox group or a multiselect
 MAX_PATH_CHARS = 4096  # a file object's path
 MAX_EDITOR_LAYERS = 8  # layers of an image editor's value
 MAX_CHOICES_SHOWN = 12  # a refusal lists the choices when there are at most this many
+MB = 2**20
+MAX_FILE_BYTES = 10 * MB  # a photo, a class-names file: any file but a model
+MAX_MODEL_FILE_BYTES = 128 * MB  # a .keras model file (Gradio's max_file_size: the largest)
+MODEL_FILE_SUFFIX = ".keras"
 
 EVENT_ROUTE = re.compile(
     r"^/gradio_api/(?:(?P<join>queue/join)|call/v2/(?P<v2>[^/]+)|call/(?P<call>[^/]+)"
@@ -217,15 +225,15 @@ def screen_value(component, value: Any, label: str, roots: Sequence[str]) -> tup
 
     if isinstance(component, gc.ImageEditor):
         return _editor_problem(value, label, roots)
-    if isinstance(component, (gc.Image, gc.File, gc.Audio, gc.Video)):
+    if isinstance(component, gc.File):
+        return _uploaded_file_problem(component, value, label, roots[:1])
+    if isinstance(component, (gc.Image, gc.Audio, gc.Video)):
         if value is None:
             return None, value
-        if isinstance(component, gc.File) and isinstance(value, list):
-            return _files_problem(value, label, roots)
         problem, value = file_problem(value, roots)
         if problem:
             return f"{label} must be a file uploaded to this server (or one of its example photos); got {problem}.", value
-        return None, value
+        return _size_problem(value, label, MAX_FILE_BYTES), value
     if isinstance(component, (gc.Slider, gc.Number)):
         return _number_problem(component, value, label, none_allowed=isinstance(component, gc.Number)), value
     if isinstance(component, gc.Checkbox):
@@ -293,16 +301,45 @@ def _list_problem(value: Any, label: str, choices: list | None) -> str | None:
     return None
 
 
-def _files_problem(value: list, label: str, roots: Sequence[str]) -> tuple[str | None, Any]:
-    if len(value) > MAX_LIST_ITEMS:
-        return f"{label} takes at most {MAX_LIST_ITEMS} files; got {len(value)}.", value
+def file_bound(component) -> int:
+    """The most bytes a file input may get: :data:`MAX_MODEL_FILE_BYTES` for a
+    ``gr.File`` that takes ``.keras`` files only, :data:`MAX_FILE_BYTES` for any other."""
+    types = [str(t).lower() for t in getattr(component, "file_types", None) or ()]
+    return MAX_MODEL_FILE_BYTES if types == [MODEL_FILE_SUFFIX] else MAX_FILE_BYTES
+
+
+def _size_problem(value: Any, label: str, bound: int) -> str | None:
+    """A sentence if the (screened) file object names a file over ``bound`` bytes."""
+    try:
+        size = os.stat(os.path.realpath(value["path"])).st_size  # looked up, never opened
+    except (OSError, KeyError, TypeError):
+        return f"{label} must be a file uploaded to this server; got one that it no longer keeps."
+    if size > bound:
+        return f"{label} takes a file of at most {bound // MB} MB; got one of {size / MB:.1f} MB."
+    return None
+
+
+def _uploaded_file_problem(component, value: Any, label: str, roots: Sequence[str]) -> tuple[str | None, Any]:
+    """A ``gr.File``'s value: files this server received (never an example photo), one
+    unless the component takes several, each within :func:`file_bound`."""
+    if value is None:
+        return None, value
+    several = getattr(component, "file_count", "single") != "single"
+    if isinstance(value, list) and not several:
+        return f"{label} takes one file uploaded to this server; got a list.", value
+    items = value if isinstance(value, list) else [value]
+    if len(items) > MAX_LIST_ITEMS:
+        return f"{label} takes at most {MAX_LIST_ITEMS} files; got {len(items)}.", value
     passed = []
-    for item in value:
+    for item in items:
         problem, item = file_problem(item, roots)
         if problem:
-            return f"{label} must be files uploaded to this server; got {problem}.", value
+            return f"{label} must be a file uploaded to this server; got {problem}.", value
+        problem = _size_problem(item, label, file_bound(component))
+        if problem:
+            return problem, value
         passed.append(item)
-    return None, passed
+    return None, passed if isinstance(value, list) else passed[0]
 
 
 def _editor_problem(value: Any, label: str, roots: Sequence[str]) -> tuple[str | None, Any]:
