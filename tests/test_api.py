@@ -129,6 +129,18 @@ DOCUMENTED = {
         "tolerance",
     ],
     "/load_model": ["model_file", "preprocessing", "class_names", "input_size"],
+    "/trust_report": [
+        "image",
+        "model",
+        "target_class",
+        "methods",
+        "steps",
+        "seed",
+        "x0",
+        "y0",
+        "x1",
+        "y1",
+    ],
 }
 
 
@@ -189,6 +201,10 @@ def test_new_endpoints_document_their_types_and_defaults(api_info):
     assert parameter("/feature_visualization", "channels")["parameter_default"] == ""
     for corner in ("x0", "y0", "x1", "y1"):  # no default: API callers give the box
         assert not parameter("/pointing_game", corner)["parameter_has_default"]
+        # ...but the trust report's box is optional: no box, no pointing game
+        assert parameter("/trust_report", corner)["parameter_has_default"]
+        assert parameter("/trust_report", corner)["parameter_default"] is None
+    assert parameter("/trust_report", "methods")["parameter_default"] == registry.quick_map_methods()
     assert "Score-CAM" in endpoints["/score_cam"]["description"]
 
 
@@ -373,6 +389,28 @@ def test_pointing_game(client, cat):
     assert [row[:2] for row in table["data"]] == [["Grad-CAM", "hit"], ["Occlusion", "hit"]]
 
 
+def test_trust_report(client, cat):
+    """One method, few steps, no box: what the page shows, and the report as JSON."""
+    summary, table, maps, curves, report = client.predict(
+        image=cat, model=MODEL, methods=["grad_cam"], steps=4, seed=3, api_name="/trust_report"
+    )
+    [method] = report["methods"]
+    assert method["name"] == "grad_cam" and method["verdict"] in ("trusted", "use with care", "not trusted")
+    assert report["box"] is None and report["steps"] == 4 and report["seed"] == 3
+    assert {e["test"] for e in method["evidence"]} == {
+        "sanity", "deletion", "insertion", "road_morf", "road_lerf"
+    }
+    assert table["headers"][:4] == ["#", "method", "verdict", "why"]
+    assert table["data"] == [[1, "Grad-CAM", method["verdict"], method["reason"], *table["data"][0][4:]]]
+    assert "pointing game" not in table["headers"]  # no box given
+    check_pngs(maps, 1, f"#1 Grad-CAM: {method['verdict']}", method["reason"], size=CAT_SIZE)
+    assert report["summary"] in summary
+    picture = Image.open(curves)
+    assert picture.format == "PNG" and picture.size == (1200, 400)
+    if WEIGHTS == "real":
+        assert report["label"] == "Egyptian cat" and method["evidence"][0]["outcome"] == "pass"
+
+
 @pytest.fixture(scope="module")
 def bad_files(tmp_path_factory):
     folder = tmp_path_factory.mktemp("bad")
@@ -430,6 +468,14 @@ BAD_CALLS = {
     "no box": lambda cat, bad: (
         (cat, MODEL, "top class", ["grad_cam"], None, None, None, None, 15),
         "/pointing_game",
+    ),
+    "half a box for the trust report": lambda cat, bad: (
+        (cat, MODEL, "top class", ["grad_cam"], 4, 0, 10, 10, None, None),
+        "/trust_report",
+    ),
+    "trust report in one step": lambda cat, bad: (
+        (cat, MODEL, "top class", ["grad_cam"], 1, 0),
+        "/trust_report",
     ),
 }
 

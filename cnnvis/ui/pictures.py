@@ -6,16 +6,25 @@ Gradio's cache, and the galleries get the file paths: Gradio would encode arrays
 Pillow's default level 6, which on a 2-core CPU takes about 50 ms per photo-sized picture;
 level 1 is five times faster for files about a third larger. Files in the cache are used
 as they are, and cleaned by the demo's ``delete_cache`` like Gradio's own.
+
+A file's folder is named by the hash of its bytes (as Gradio names its own), so the same
+picture asked for by many visitors at once is one file; it is written once, atomically
+(a new file renamed into place), so a visitor downloading it never reads it half-written
+(Gradio's ``save_bytes_to_cache`` rewrites it in place: 60 identical Grad-CAMs at once
+sent one visitor an empty file).
 """
 
 from __future__ import annotations
 
+import hashlib
 import io
 import math
+import os
+import uuid
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
-from gradio.processing_utils import save_bytes_to_cache
 from gradio.utils import get_upload_folder
 from PIL import Image
 
@@ -34,7 +43,20 @@ def png(picture: np.ndarray) -> str:
         Image.fromarray(render.to_uint8(picture)).save(
             buffer, format="png", compress_level=PNG_LEVEL
         )
-        return save_bytes_to_cache(buffer.getvalue(), "result.png", get_upload_folder())
+        return cached_file(buffer.getvalue(), "result.png")
+
+
+def cached_file(data: bytes, name: str) -> str:
+    """``data`` as the file ``name`` in Gradio's cache, in a folder named by its hash:
+    written once, atomically; the same bytes again reuse the file."""
+    path = Path(get_upload_folder()) / hashlib.sha256(data).hexdigest() / name
+    if path.is_file() and path.stat().st_size == len(data):
+        return str(path.resolve())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{name}.{uuid.uuid4().hex}.partial")
+    partial.write_bytes(data)
+    os.replace(partial, path)  # readers of an older copy keep theirs; new ones see it whole
+    return str(path.resolve())
 
 
 def files(gallery: Gallery) -> list[tuple[str, str]]:
@@ -286,3 +308,79 @@ def pointing_results(vis: cnnvis.VisModel, photo: np.ndarray, games) -> tuple[Ga
     ]
     headers = ["method", "result", "peak x", "peak y", "pixels from the box"]
     return gallery, {"headers": headers, "data": rows}
+
+
+# ----- the trust report (cnnvis.trust) -------------------------------------------------------
+
+TRUST_COLUMNS = {  # a curve test's column in the table, and its words in a caption
+    "deletion": "deletion",
+    "insertion": "insertion",
+    "road_morf": "ROAD most relevant first",
+    "road_lerf": "ROAD least relevant first",
+}
+
+
+def evidence_words(evidence) -> str:
+    """One number of a verdict, short: "0.185 (z +1.2)", "ρ 0.21 pass", "hit"."""
+    if evidence.test == "sanity":
+        return f"ρ {evidence.value:.2f} {evidence.outcome}"
+    if evidence.test == "pointing":
+        return evidence.outcome if evidence.outcome == "hit" else f"miss by {evidence.value:.0f} px"
+    return f"{evidence.value:.3f} (z {evidence.z:+.1f})"
+
+
+def trust_map_picture(photo: np.ndarray, method) -> np.ndarray:
+    """A report's map (a MethodTrust) drawn as its tab draws it (map_picture); a method
+    of one's own by the granularity of its map: blobs over the photo, pixels in grey."""
+    if method.name in cnnvis.TECHNIQUES:
+        return map_picture(photo, method.name, method.map)
+    if method.band == "blobs":
+        return render.overlay(photo, method.map, alpha=0.5, cmap="jet")
+    return render.colorize(method.map, "gray")
+
+
+def trust_table(report) -> dict:
+    """The ranked table of a TrustReport: rank, method, verdict, why, then the numbers
+    behind the verdict (curve areas with their margin z over the random band)."""
+    tests = ["sanity", *TRUST_COLUMNS] + (["pointing"] if report.box is not None else [])
+    headers = ["#", "method", "verdict", "why", "sanity check (ρ < 0.5)"]
+    headers += [f"{words} (z)" for words in TRUST_COLUMNS.values()]
+    headers += ["pointing game"] if report.box is not None else []
+    rows = [
+        [m.rank, m.title, m.verdict, m.reason]
+        + [evidence_words(m.evidence_for(test)) for test in tests]
+        for m in report.methods
+    ]
+    return {"headers": headers, "data": rows}
+
+
+def trust_maps(vis: cnnvis.VisModel, photo: np.ndarray, report) -> Gallery:
+    """Each method's map in the report's order (with the box and the map's peak when the
+    pointing game was played), captioned with its verdict, its reason and its numbers."""
+    target = f"{report.label} ({report.class_index})"
+    gallery = []
+    for m in report.methods:
+        picture = trust_map_picture(photo, m)
+        if m.pointing is not None:
+            picture = mark_box(picture, m.pointing.box, m.pointing.peak)
+        numbers = [f"sanity check {evidence_words(m.evidence_for('sanity'))}"]
+        numbers += [
+            f"{words} {evidence_words(m.evidence_for(test))}" for test, words in TRUST_COLUMNS.items()
+        ]
+        if m.pointing is not None:
+            numbers.append(f"pointing game {evidence_words(m.evidence_for('pointing'))}")
+        random = f"{report.random_maps} random {'pixel' if m.band == 'pixels' else 'blob'} maps"
+        text = (
+            f"#{m.rank} {m.title}: {m.verdict} · {m.reason} · {', '.join(numbers)} · areas "
+            f"against {random}, z: margin in their spreads, > 0 better than random · "
+            f"{vis.name} · {target}"
+        )
+        gallery.append((picture, caption(vis, text)))
+    return gallery
+
+
+def trust_chart(vis: cnnvis.VisModel, report) -> np.ndarray:
+    """The report's four curves, each with its band of random maps shaded."""
+    return render.trust_chart(
+        report.panels, title=caption(vis, report.caption), width=1200, height=400
+    )

@@ -65,3 +65,35 @@ CSS = """
   display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical;
 }
 """
+
+# ----- the trust report (issue 14) ---------------------------------------------------------
+COMPARE_INTRO = """
+Is an explanation right? The **trust report** puts each method through every check at
+once, on the photo and the class chosen here, and says which map to believe and why. The
+other tabs run one check each: **deletion & insertion** (do the pixels a method points at
+matter to the model?), the **sanity check** (does the map change when the model's weights
+are destroyed?) and the **pointing game** (is the map's strongest point on the object?).
+"""
+TRUST_METHODS_INFO = (
+    "Ticked: the quick ones (about 30 s for all eight on MobileNetV2 on a 2-core CPU); each "
+    "map is computed four times. Those marked slow take minutes here."
+)
+TRUST_BOX_NOTE = (
+    "The box drawn in the **Pointing game** tab comes here; or type its corners, in pixels "
+    "of the photo. Leave the fields empty for a report without the pointing game."
+)
+COMPARE_SANITY_NOTE = (
+    "⚠️ **This ranking is by deletion and insertion alone: it does not run the sanity check.** "
+    "A method whose map hardly changes when the model's weights are destroyed (guided "
+    "backprop is the classic case) can come first here. The **Trust report** tab checks "
+    "both, compares each method with random maps, and ranks every method that fails the "
+    "sanity check below those that pass it."
+)
+
+CSS += """
+/* the trust report's maps: the caption's start (rank, method, verdict) on two lines */
+#trust-maps .caption-label {
+  white-space: normal; max-width: 100%; font-size: 0.8em;
+  display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical;
+}
+"""

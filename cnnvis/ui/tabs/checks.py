@@ -1,9 +1,11 @@
-"""Which explanation to trust: the Compare tab, with deletion & insertion, the sanity check
-and the pointing game as tabs inside it, on one photo and one class."""
+"""Which explanation to trust: the Compare tab, with the trust report first (its own
+module, :mod:`.trust`), then deletion & insertion, the sanity check and the pointing game
+as tabs inside it, on one photo and one class."""
 
 from __future__ import annotations
 
 import inspect
+from collections.abc import Sequence
 
 import gradio as gr
 
@@ -21,10 +23,12 @@ from ..components import (
     results_gallery,
     run_button,
     technique_tab,
+    technique_text,
 )
 from ..endpoints import helper, publish
 from ..inputs import box_drawn, method_list, parse_class, photo_or_none, read_image
-from ..texts import BOX_NOTE, COMPARE_TEXT, POINTING_TEXT, SANITY_TEXT
+from ..texts import BOX_NOTE, COMPARE_INTRO, COMPARE_SANITY_NOTE, POINTING_TEXT, SANITY_TEXT
+from .trust import trust_report_tab
 
 COMPARE = cnnvis.TECHNIQUES["compare"]
 RANDOMIZATION = cnnvis.TECHNIQUES["randomization_check"]
@@ -125,12 +129,13 @@ def quick_methods() -> tuple[list[str], str]:
 
 def compare_tab(page: Page) -> None:
     with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
-        gr.Markdown(COMPARE_TEXT, elem_classes="technique-text")
+        gr.Markdown(COMPARE_INTRO, elem_classes="technique-text")
         target = class_picker(page)
         with gr.Tabs():
+            report_box = trust_report_tab(page, target)
             deletion_insertion_tab(page, target)
             sanity_check_tab(page, target)
-            pointing_game_tab(page, target)
+            pointing_game_tab(page, target, also=list(report_box.values()))
 
 
 def deletion_insertion_tab(page: Page, target: gr.Dropdown) -> None:
@@ -151,6 +156,7 @@ def deletion_insertion_tab(page: Page, target: gr.Dropdown) -> None:
         COMPARE,
         title="Deletion & insertion",
         key="deletion_insertion",
+        text=f"{technique_text(COMPARE)}\n\n{COMPARE_SANITY_NOTE}",
         gallery=ranked,
         below=[chart],
     ) as tab:
@@ -201,8 +207,10 @@ def sanity_check_tab(page: Page, target: gr.Dropdown) -> None:
     )
 
 
-def pointing_game_tab(page: Page, target: gr.Dropdown) -> None:
-    """The pointing game: a box drawn on the photo (or typed), then each method's peak."""
+def pointing_game_tab(page: Page, target: gr.Dropdown, also: Sequence[gr.Number] = ()) -> None:
+    """The pointing game: a box drawn on the photo (or typed), then each method's peak.
+    The box drawn goes to the corner fields ``also`` too (the trust report's), and a new
+    photo clears them with this tab's."""
     hits = gr.Dataframe(label="Hits and misses", interactive=False, render=False)
     with technique_tab(
         POINTING, title="Pointing game", key="pointing_game", text=POINTING_TEXT, below=[hits]
@@ -228,22 +236,23 @@ def pointing_game_tab(page: Page, target: gr.Dropdown) -> None:
 
     def show_photo(image: str | None) -> dict:
         """The drawing area shows the photo (as the methods see it); the box is cleared."""
-        return {drawing: photo_or_none(image), **{corner: None for corner in box.values()}}
+        return {drawing: photo_or_none(image), **{corner: None for corner in fields}}
 
     def show_box(drawn) -> dict:
         corners = box_drawn(drawn) or (None,) * 4
-        return dict(zip(box.values(), corners))
+        return {**dict(zip(also, corners)), **dict(zip(box.values(), corners))}
 
+    fields = [*box.values(), *also]
     for source, trigger in (("page", page.demo.load), ("photo", page.image.change)):
         helper(
-            trigger, show_photo, [page.image], [drawing, *box.values()],
+            trigger, show_photo, [page.image], [drawing, *fields],
             name=f"{source}_drawing", lane="quick",  # decoding is work under the bound too
         )
     # "input", not "change": Gradio 6.31's editor reports no change for a drawing made on
     # a photo it received while its tab was hidden. Queued, one at a time: Gradio decodes
     # the drawing's pictures before show_box runs.
     helper(
-        drawing.input, show_box, [drawing], list(box.values()), name="box_drawn",
+        drawing.input, show_box, [drawing], fields, name="box_drawn",
         concurrency_id="drawing", concurrency_limit=1,
     )
     inputs = {"image": page.image, "model": page.model, "target_class": target, "methods": methods}
