@@ -19,7 +19,8 @@ from . import page as shared_area
 from .components import Page
 from .lanes import LANES
 from .responses import ResponseHeadersMiddleware
-from .screening import MAX_MODEL_FILE_BYTES, ScreeningMiddleware
+from .file_bounds import MAX_MODEL_FILE_BYTES
+from .screening import ScreeningMiddleware
 from .settings import EXAMPLES_DIR, Settings, configure, current, parse_args, settings_from
 from .tabs import checks, classic, dreams, methods, own_model
 from .texts import CSS, INTRO

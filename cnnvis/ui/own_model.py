@@ -3,7 +3,7 @@ parameters, and freed when the session ends.
 
 A ``.keras`` file is checked and loaded by :func:`cnnvis.load_keras_file` (Keras' safe
 mode, its config walked first) with the app's bounds (:data:`MAX_MODEL_PARAMETERS`, and
-the file size of :data:`cnnvis.ui.screening.MAX_MODEL_FILE_BYTES`), then kept in
+the file size of :data:`cnnvis.ui.file_bounds.MAX_MODEL_FILE_BYTES`), then kept in
 :data:`HELD` under the session of the request that loaded it, as ``"Your model: <name>"``.
 Every handler gets its model through :func:`cnnvis.ui.work.get_model`, which asks
 :func:`session_model` first: a name of this form is looked up in the *requesting*
@@ -178,10 +178,8 @@ class HeldModels:
     def free(self, session: str | None) -> int:
         """Free every model of ``session`` (its page closed); returns how many."""
         with self._lock:
-            models = self._sessions.pop(session or "", None) or {}
-            freed = list(models.values())
-        self._freed(freed)
-        return len(freed)
+            freed = list((self._sessions.pop(session or "", None) or {}).values())
+        return self._freed(freed)
 
     def expire(self) -> int:
         """Free the models unused for ``idle_seconds``; returns how many."""
@@ -194,8 +192,7 @@ class HeldModels:
                         freed.append(models.pop(name))
                 if not models:
                     del self._sessions[session]
-        self._freed(freed)
-        return len(freed)
+        return self._freed(freed)
 
     def clear(self) -> None:
         with self._lock:
@@ -203,11 +200,15 @@ class HeldModels:
             self._sessions.clear()
         self._freed(freed)
 
-    def _freed(self, models: list[Held]) -> None:
-        if models:
-            log.info("Freed %d uploaded model(s)", len(models))
+    def _freed(self, models: list[Held]) -> int:
+        """Let go of ``models`` (taken out of the store, outside the lock): the list is
+        emptied, so that the collection below frees them; returns how many there were."""
+        count = len(models)
+        if count:
+            log.info("Freed %d uploaded model(s)", count)
             models.clear()
             gc.collect()  # Keras models hold reference cycles: free their weights now
+        return count
 
     def _start_sweeping(self) -> None:
         """A daemon thread that frees idle models every SWEEP_SECONDS (started once)."""
@@ -284,7 +285,7 @@ def load_upload(
     built), then :func:`cnnvis.load_keras_file`. Raises a one-sentence CnnvisError."""
     import cnnvis
 
-    from .screening import MAX_MODEL_FILE_BYTES
+    from .file_bounds import MAX_MODEL_FILE_BYTES
 
     if not session:
         raise ParameterError(

@@ -17,9 +17,9 @@ characters of what was sent:
   compared as real paths (symlinks and ``..`` resolved), a regular file, never a link, a
   ``data:`` URL, a stream, a number or a list; nothing of it is opened; a ``gr.File``
   (a model file, a class-names file) only from the upload folder, one file unless it
-  takes several; and at most :data:`MAX_FILE_BYTES` (a photo, any file), or
-  :data:`MAX_MODEL_FILE_BYTES` for a ``gr.File`` that takes ``.keras`` files only (its
-  size looked up, as :mod:`cnnvis.ui.uploads` bounds each upload by its name);
+  takes several; and each within its bound (:mod:`cnnvis.ui.file_bounds`: a photo, any
+  file, 10 MB; a ``gr.File`` that takes ``.keras`` files only, 128 MB; its size looked
+  up, never opened);
 - numbers: finite, within a slider's or number field's bounds; a checkbox: true or false;
 - a radio, or a dropdown without custom values: one of its choices; a checkbox group or a
   multiselect: a list of at most :data:`MAX_LIST_ITEMS` entries, each one of the choices
@@ -52,6 +52,8 @@ from typing import Any
 
 from cnnvis.errors import quoted
 
+from .file_bounds import MAX_FILE_BYTES, file_bound, size_problem
+
 log = logging.getLogger("cnnvis.ui.screening")
 
 MAX_BODY_BYTES = 1_000_000  # an event's JSON body (the page sends a few kilobytes)
@@ -60,10 +62,6 @@ MAX_LIST_ITEMS = 64  # entries of a checkbox group or a multiselect
 MAX_PATH_CHARS = 4096  # a file object's path
 MAX_EDITOR_LAYERS = 8  # layers of an image editor's value
 MAX_CHOICES_SHOWN = 12  # a refusal lists the choices when there are at most this many
-MB = 2**20
-MAX_FILE_BYTES = 10 * MB  # a photo, a class-names file: any file but a model
-MAX_MODEL_FILE_BYTES = 128 * MB  # a .keras model file (Gradio's max_file_size: the largest)
-MODEL_FILE_SUFFIX = ".keras"
 
 EVENT_ROUTE = re.compile(
     r"^/gradio_api/(?:(?P<join>queue/join)|call/v2/(?P<v2>[^/]+)|call/(?P<call>[^/]+)"
@@ -233,7 +231,7 @@ def screen_value(component, value: Any, label: str, roots: Sequence[str]) -> tup
         problem, value = file_problem(value, roots)
         if problem:
             return f"{label} must be a file uploaded to this server (or one of its example photos); got {problem}.", value
-        return _size_problem(value, label, MAX_FILE_BYTES), value
+        return size_problem(value, label, MAX_FILE_BYTES), value
     if isinstance(component, (gc.Slider, gc.Number)):
         return _number_problem(component, value, label, none_allowed=isinstance(component, gc.Number)), value
     if isinstance(component, gc.Checkbox):
@@ -301,24 +299,6 @@ def _list_problem(value: Any, label: str, choices: list | None) -> str | None:
     return None
 
 
-def file_bound(component) -> int:
-    """The most bytes a file input may get: :data:`MAX_MODEL_FILE_BYTES` for a
-    ``gr.File`` that takes ``.keras`` files only, :data:`MAX_FILE_BYTES` for any other."""
-    types = [str(t).lower() for t in getattr(component, "file_types", None) or ()]
-    return MAX_MODEL_FILE_BYTES if types == [MODEL_FILE_SUFFIX] else MAX_FILE_BYTES
-
-
-def _size_problem(value: Any, label: str, bound: int) -> str | None:
-    """A sentence if the (screened) file object names a file over ``bound`` bytes."""
-    try:
-        size = os.stat(os.path.realpath(value["path"])).st_size  # looked up, never opened
-    except (OSError, KeyError, TypeError):
-        return f"{label} must be a file uploaded to this server; got one that it no longer keeps."
-    if size > bound:
-        return f"{label} takes a file of at most {bound // MB} MB; got one of {size / MB:.1f} MB."
-    return None
-
-
 def _uploaded_file_problem(component, value: Any, label: str, roots: Sequence[str]) -> tuple[str | None, Any]:
     """A ``gr.File``'s value: files this server received (never an example photo), one
     unless the component takes several, each within :func:`file_bound`."""
@@ -335,7 +315,7 @@ def _uploaded_file_problem(component, value: Any, label: str, roots: Sequence[st
         problem, item = file_problem(item, roots)
         if problem:
             return f"{label} must be a file uploaded to this server; got {problem}.", value
-        problem = _size_problem(item, label, file_bound(component))
+        problem = size_problem(item, label, file_bound(component))
         if problem:
             return problem, value
         passed.append(item)

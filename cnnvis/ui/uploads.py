@@ -7,8 +7,8 @@ pictures held in memory.
   in and refuses the request at the second part, in one sentence.
 - Gradio's ``max_file_size`` (one bound for every upload, which the page also checks
   before sending) is the largest file the app takes: a ``.keras`` model
-  (:data:`cnnvis.ui.screening.MAX_MODEL_FILE_BYTES`). Every other upload (a photo, a
-  class-names file) is refused beyond :data:`cnnvis.ui.screening.MAX_FILE_BYTES` as its
+  (:data:`cnnvis.ui.file_bounds.MAX_MODEL_FILE_BYTES`). Every other upload (a photo, a
+  class-names file) is refused beyond :data:`cnnvis.ui.file_bounds.MAX_FILE_BYTES` as its
   body streams in, the bound chosen by the file's name in its part's headers (which come
   before its bytes); and a file is screened again by size when an event gets it
   (:mod:`cnnvis.ui.screening`), so a large file uploaded under a ``.keras`` name is never
@@ -37,7 +37,8 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from .screening import MAX_FILE_BYTES, MAX_MODEL_FILE_BYTES, MODEL_FILE_SUFFIX, route_path, send_json
+from .file_bounds import MAX_FILE_BYTES, MAX_MODEL_FILE_BYTES, MODEL_FILE_SUFFIX, is_model_file_name
+from .screening import route_path, send_json
 
 log = logging.getLogger("cnnvis.ui.uploads")
 
@@ -263,10 +264,6 @@ def _file_name(disposition: bytes) -> str:
 
     _, options = parse_options_header(disposition)
     return options.get(b"filename", b"").decode("utf-8", "replace")
-
-
-def is_model_file_name(name: str) -> bool:
-    return name.strip().lower().endswith(MODEL_FILE_SUFFIX)
 
 
 def _header(scope, name: bytes) -> bytes:

@@ -27,7 +27,7 @@ from ...own_models import MAX_CLASS_NAMES_BYTES, PREPROCESSING_CHOICES, UNSAFE_L
 from .. import own_model, page as shared_area, work
 from ..components import Page, run_button
 from ..endpoints import by_component, helper
-from ..screening import MAX_MODEL_FILE_BYTES, MB, MODEL_FILE_SUFFIX
+from ..file_bounds import MAX_MODEL_FILE_BYTES, MB, MODEL_FILE_SUFFIX
 
 API_NAME = "load_model"
 
