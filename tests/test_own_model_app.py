@@ -171,6 +171,14 @@ def load(client: Client, files: dict, model: str = "mine", names: str | None = "
     )
 
 
+def stated_limits() -> list[str]:
+    """The bounds on a model file as the page and the README state them, from the code."""
+    return [
+        f"{file_bounds.MAX_MODEL_FILE_BYTES // MB} MB",
+        f"{own_model.MAX_MODEL_PARAMETERS // 1_000_000} million parameters",
+    ]
+
+
 def labels(top: dict) -> set[str]:
     return {c["label"] for c in top["confidences"]}
 
@@ -181,7 +189,7 @@ def labels(top: dict) -> set[str]:
 def test_the_tab_states_its_limits_and_its_endpoint_loads_in_the_long_lane():
     tab_ids = [b.id for b in app.demo.blocks.values() if isinstance(b, gr.Tab)]
     assert "own_model" in tab_ids
-    assert "128 MB" in own_model_tab.TEXT and "32 million parameters" in own_model_tab.TEXT
+    assert all(limit in " ".join(own_model_tab.TEXT.replace("*", "").split()) for limit in stated_limits())
     fn = endpoints.published(app.demo)["/load_model"]
     assert fn.input_keyword_names == ["model_file", "preprocessing", "class_names", "input_size"]
     assert fn.concurrency_id == own_model.LANE == "long" and fn.queue
@@ -356,13 +364,18 @@ def test_a_model_file_over_its_bound_is_refused_before_it_is_read(tmp_path):
 
 
 def test_photos_keep_their_bound_while_a_model_file_may_be_larger(server, tmp_path, files):
-    """11 MB: refused as any upload but a model's as it streams in; as a .keras upload
+    """Over 10 MB: refused as any upload but a model's as it streams in; as a .keras upload
     it reaches /load_model (which refuses it as no model), and sent as a photo it is
-    refused by its size, unopened."""
+    refused by its size, unopened (the upload of a photo is refused as it streams in, so
+    this one is uploaded under the model's name)."""
     client, url = server
     data = b"\0" * (11 * MB)
     with httpx.Client(timeout=60) as http:
-        answer = http.post(f"{url}gradio_api/upload", files={"files": ("names.txt", data)})
+        kept = http.post(f"{url}gradio_api/upload", files={"files": ("names.txt", data[: 10 * MB])})
+        assert kept.status_code == 200, kept.text
+        for size in (10 * MB + 1, 11 * MB):  # the file's own bytes are bounded, exactly
+            answer = http.post(f"{url}gradio_api/upload", files={"files": ("names.txt", data[:size])})
+            assert answer.status_code == 413, answer.text
         assert answer.status_code == 413 and is_one_sentence(answer.json()["error"])
         assert "10 MB" in answer.json()["error"] and "128 MB" in answer.json()["error"]
     large = tmp_path / "large.keras"
@@ -373,7 +386,7 @@ def test_photos_keep_their_bound_while_a_model_file_may_be_larger(server, tmp_pa
     with pytest.raises(Exception) as refused:
         client.predict(image=handle_file(str(large)), model="MobileNetV2", api_name="/classify")
     message = refusal_message(refused.value)
-    assert is_one_sentence(message) and "at most 10 MB" in message, message
+    assert is_one_sentence(message) and "at most 10 MB; this one is larger" in message, message
 
 
 # ----- sessions: isolation, freeing ---------------------------------------------------------------
@@ -474,3 +487,15 @@ def test_a_request_without_a_session_cannot_hold_a_model(files):
     with pytest.raises(Exception) as refused:
         own_model.load_upload(None, str(files["mine"]), "0-1")
     assert is_one_sentence(str(refused.value)) and "session" in str(refused.value)
+
+
+def test_the_readme_section_shows_the_page_path_and_the_http_call_that_test_api_runs():
+    from .test_api import readme_http_example
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("### Your model on the page", 1)[1].split("\n#", 1)[0]
+    assert "**Your model** tab" in section
+    assert all(limit in " ".join(section.split()) for limit in stated_limits())
+    code = section.split("```python\n", 1)[1].split("```", 1)[0]
+    example = readme_http_example()  # run as written by tests/test_api.py
+    assert code.strip() and code in example

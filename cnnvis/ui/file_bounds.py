@@ -39,5 +39,5 @@ def size_problem(value: Any, label: str, bound: int) -> str | None:
     except (OSError, KeyError, TypeError):
         return f"{label} must be a file uploaded to this server; got one that it no longer keeps."
     if size > bound:
-        return f"{label} takes a file of at most {bound // MB} MB; got one of {size / MB:.1f} MB."
+        return f"{label} takes a file of at most {bound // MB} MB; this one is larger ({size:,} bytes)."
     return None

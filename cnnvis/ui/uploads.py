@@ -223,6 +223,7 @@ class _FileCounter:
         boundary = options.get(b"boundary")
         self.files = 0
         self.size = 0
+        self.file_size = 0  # the bytes of the file parts (the largest bounded exactly)
         self.names: list[str] = []  # the file names, as the parts' headers give them
         self._field, self._value, self._is_file = b"", b"", False
         callbacks = {
@@ -231,6 +232,7 @@ class _FileCounter:
             "on_header_value": lambda data, start, end: self._add("_value", data[start:end]),
             "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
         }
         self._parser = MultipartParser(boundary, callbacks) if boundary else None
 
@@ -248,6 +250,10 @@ class _FileCounter:
 
     def _headers_finished(self) -> None:
         self.files += self._is_file
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._is_file:
+            self.file_size += end - start
 
     def feed(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -324,8 +330,9 @@ class UploadMiddleware:
 
     async def _counted(self, scope, receive, send, what: str):
         """Pass the request on while counting its multipart file parts and bytes; refuse it,
-        in one sentence, as soon as it has more than ``max_files`` files, or more bytes than
-        one file of its kind (:func:`_file_bound`) and a few fields take."""
+        in one sentence, as soon as it has more than ``max_files`` files, a file part larger
+        than a file of its kind may be (:func:`_file_bound`, by its name), or more bytes than
+        such a file and a few fields take."""
         counter = _FileCounter(_header(scope, b"content-type"))
         blocks = _blocks(scope)
         refusal = None
@@ -342,7 +349,9 @@ class UploadMiddleware:
                 if counter.files > self.max_files:
                     noun = what if self.max_files == 1 else f"{what}s"
                     refusal = f"This server takes at most {self.max_files} {noun} per request; this one had more."
-                elif max_bytes is not None and counter.size > max_bytes + MULTIPART_FIELDS_BYTES:
+                elif max_bytes is not None and (
+                    counter.file_size > max_bytes or counter.size > max_bytes + MULTIPART_FIELDS_BYTES
+                ):
                     kind = f"a {MODEL_FILE_SUFFIX} model file" if model else f"one {what}"
                     other = "" if model or what != "file" else f" (a {MODEL_FILE_SUFFIX} model file may take {_file_bound(blocks, True) // MB} MB)"
                     refusal = f"This request is larger than the {max_bytes // MB} MB that {kind} may take{other}."
