@@ -40,8 +40,8 @@ taken off for the gradients). The file is checked before anything in it is built
 loaded in Keras' safe mode: no `Lambda` layer, custom object or pickled code
 ({", ".join(sorted(UNSAFE_LAYERS))} are refused) ever runs on this server.
 
-Once loaded, it is **"Your model: <name>"** in the model picker above, for you only (no
-other visitor sees or reaches it), and every tab explains it. It is freed when you close
+Once loaded, it is in the model picker above as **Your model:** and its name, chosen, for
+you only (no other visitor sees or reaches it), and every tab explains it. It is freed when you close
 this page, or after {own_model.IDLE_SECONDS // 60} minutes unused; a new upload replaces it.
 """
 
