@@ -321,11 +321,12 @@ def test_your_model_is_loaded_for_this_page_and_every_tab_explains_it(page, tmp_
     panel.get_by_role("button", name="Load my model", exact=True).click()
     expect(panel).to_contain_text("is loaded, for you only", timeout=60_000)
     expect(panel).to_contain_text("3 classes (cat, dog, fox)")
-    expect(page.get_by_text("sees 32×32 pixels")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("tiny_mine sees 32×32 pixels")).to_be_visible(timeout=30_000)  # the summary
     shoot(page, "own_model")
     open_tab(page, "Heatmaps")
     heatmaps = page.locator("#tab-grad_cam")
     expect(heatmaps.get_by_label("Layer", exact=True)).to_have_value("features · 32×32×8", timeout=30_000)
+    pick(page, heatmaps, "Method", "Grad-CAM")  # an earlier test may have chosen another
     heatmaps.get_by_role("button", name="Run Grad-CAM", exact=True).click()
     finished(heatmaps, 2, "Grad-CAM · tiny_mine · features")
     assert errors(page).count() <= before
