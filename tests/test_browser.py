@@ -291,3 +291,42 @@ def test_pointing_game_takes_the_box_drawn_on_the_photo(page):
     finished(panel, panel.locator("input[type=checkbox]:checked").count(), "its peak")
     expect(panel).to_contain_text("pixels from the box")  # the table
     shoot(page, "pointing_game")
+
+
+def test_your_model_is_loaded_for_this_page_and_every_tab_explains_it(page, tmp_path):
+    """The page path of issue 15: the Your model tab loads a tiny .keras classifier, the
+    model picker then has it chosen, the summary says its input size, and a tab explains
+    it by its default layer and its own class names."""
+    from cnnvis.own_models import PREPROCESSING_CHOICES
+
+    from .test_own_model_app import tiny_classifier
+
+    model_file, names = tmp_path / "mine.keras", tmp_path / "names.txt"
+    tiny_classifier().save(model_file)
+    names.write_text("cat\ndog\nfox\n")
+    tab = page.get_by_role("tab", name="Your model", exact=True)
+    if not tab.is_visible():  # the last tab: behind "More tabs" when the bar is full
+        page.get_by_role("button", name="More tabs").click()
+        page.locator(".overflow-dropdown button", has_text="Your model").click()
+    else:
+        tab.click()
+    panel = page.locator("#tab-own_model")
+    expect(panel).to_contain_text("128 MB")  # its limit, stated
+    for label, path in (("Model file (.keras)", model_file), ("Class names (optional)", names)):
+        block = panel.locator(".block", has=page.get_by_text(label, exact=True)).last
+        block.locator("input[type=file]").set_input_files(path)
+        expect(block).to_contain_text(path.name, timeout=30_000)  # uploaded
+    pick(page, panel, "Preprocessing", f"0-1: {PREPROCESSING_CHOICES['0-1']}")
+    before = errors(page).count()
+    panel.get_by_role("button", name="Load my model", exact=True).click()
+    expect(panel).to_contain_text("is loaded, for you only", timeout=60_000)
+    expect(panel).to_contain_text("3 classes (cat, dog, fox)")
+    expect(page.get_by_text("tiny_mine sees 32×32 pixels")).to_be_visible(timeout=30_000)  # the summary
+    shoot(page, "own_model")
+    open_tab(page, "Heatmaps")
+    heatmaps = page.locator("#tab-grad_cam")
+    expect(heatmaps.get_by_label("Layer", exact=True)).to_have_value("features · 32×32×8", timeout=30_000)
+    pick(page, heatmaps, "Method", "Grad-CAM")  # an earlier test may have chosen another
+    heatmaps.get_by_role("button", name="Run Grad-CAM", exact=True).click()
+    finished(heatmaps, 2, "Grad-CAM · tiny_mine · features")
+    assert errors(page).count() <= before

@@ -8,7 +8,9 @@ Where each thing lives:
 - :mod:`.page`: the shared area (photo, examples, model, top-5) and the events that keep
   every tab's pickers in step with it; ``/classify``;
 - :mod:`.tabs`: one module per tab or family of tabs (``classic``, ``methods``,
-  ``dreams``, ``checks``);
+  ``dreams``, ``checks``, ``trust``, ``own_model``: the "Your model" tab and ``/load_model``);
+- :mod:`.own_model`: the models visitors upload, each held for its session only, bounded,
+  freed when the session ends;
 - :mod:`.components`: pickers, option controls, galleries, Run buttons, the tab frame;
 - :mod:`.endpoints`: the one endpoint mechanism (a Run button's click, published);
 - :mod:`.work`: every computation's one entry (``compute``, in its lane), models,
@@ -22,6 +24,7 @@ Where each thing lives:
   thread, so a cancelled computation keeps its slot until it has really ended;
 - :mod:`.screening`: every event's inputs checked before Gradio sees them, on every route
   (files only from this server's uploads, numbers in range, names of bounded length);
+- :mod:`.file_bounds`: how large a file the app takes (a photo, a ``.keras`` model);
 - :mod:`.uploads`: one file per upload request, a size bound on the upload and result
   cache, bounded image-editor pictures;
 - :mod:`.responses`: ``nosniff`` on every response, non-images never served inline;

@@ -11,7 +11,7 @@ import gradio as gr
 import cnnvis
 
 from ..errors import CnnvisError
-from . import endpoints, work
+from . import endpoints, own_model, work
 from .components import Page, class_choices, layer_update
 from .inputs import class_choice, pass_original_upload, read_image
 from .settings import DEFAULT_EXAMPLE, DEFAULT_MODEL, EXAMPLES_DIR, compute_device
@@ -35,10 +35,13 @@ def model_summary(vis: cnnvis.VisModel) -> str:
     height, width = vis.input_size
     if vis.weights == "random":
         weights = "**random weights** (demo mode: the pictures show an untrained network)"
+    elif vis.spec is None:  # an uploaded model (cnnvis.ui.own_model)
+        weights = f"your own model, {vis.num_classes} classes, for you only"
     else:
         weights = "ImageNet weights"
+    sees = f"{height}×{width} pixels" if height and width else "each photo at its own size"
     return (
-        f"**{vis.name}** sees {height}×{width} pixels · {len(vis.visual_layers)} layers to "
+        f"**{vis.name}** sees {sees} · {len(vis.visual_layers)} layers to "
         f"explore · {weights} · computing on the {compute_device()}"
     )
 
@@ -54,7 +57,7 @@ def classify(
     {"285 · Egyptian cat": 0.84, ...}."""
     vis = work.load(model, progress)
     predictions = cnnvis.classify(vis, read_image(image), top=TOP)
-    return {class_choice(p.index): p.probability for p in predictions}
+    return {class_choice(p.index, vis): p.probability for p in predictions}
 
 
 def predictions(
@@ -62,11 +65,11 @@ def predictions(
 ) -> tuple[dict[str, float] | None, list[tuple[str, str]]]:
     """The top-5 panel's value and the class pickers' entries (the photo's predictions
     first); an empty panel while there is no photo."""
-    if not image:
-        return None, class_choices()
+    if not image:  # an uploaded model's own classes; ImageNet's for any registry model
+        return None, class_choices(vis=own_model.session_model(model))
     vis = work.load(model, progress)
     top = cnnvis.classify(vis, read_image(image), top=TOP)
-    return {class_choice(p.index): p.probability for p in top}, class_choices(top)
+    return {class_choice(p.index, vis): p.probability for p in top}, class_choices(top, vis)
 
 
 def model_layers(

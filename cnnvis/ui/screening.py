@@ -15,7 +15,11 @@ characters of what was sent:
 - a file (``gr.Image``, ``gr.ImageEditor``, ``gr.File``...): only a file this server
   received (Gradio's upload folder) or one of ``extra_roots`` (the app's example photos),
   compared as real paths (symlinks and ``..`` resolved), a regular file, never a link, a
-  ``data:`` URL, a stream, a number or a list; nothing of it is opened;
+  ``data:`` URL, a stream, a number or a list; nothing of it is opened; a ``gr.File``
+  (a model file, a class-names file) only from the upload folder, one file unless it
+  takes several; and each within its bound (:mod:`cnnvis.ui.file_bounds`: a photo, any
+  file, 10 MB; a ``gr.File`` that takes ``.keras`` files only, 128 MB; its size looked
+  up, never opened);
 - numbers: finite, within a slider's or number field's bounds; a checkbox: true or false;
 - a radio, or a dropdown without custom values: one of its choices; a checkbox group or a
   multiselect: a list of at most :data:`MAX_LIST_ITEMS` entries, each one of the choices
@@ -47,6 +51,8 @@ from pathlib import Path
 from typing import Any
 
 from cnnvis.errors import quoted
+
+from .file_bounds import MAX_FILE_BYTES, file_bound, size_problem
 
 log = logging.getLogger("cnnvis.ui.screening")
 
@@ -217,15 +223,15 @@ def screen_value(component, value: Any, label: str, roots: Sequence[str]) -> tup
 
     if isinstance(component, gc.ImageEditor):
         return _editor_problem(value, label, roots)
-    if isinstance(component, (gc.Image, gc.File, gc.Audio, gc.Video)):
+    if isinstance(component, gc.File):
+        return _uploaded_file_problem(component, value, label, roots[:1])
+    if isinstance(component, (gc.Image, gc.Audio, gc.Video)):
         if value is None:
             return None, value
-        if isinstance(component, gc.File) and isinstance(value, list):
-            return _files_problem(value, label, roots)
         problem, value = file_problem(value, roots)
         if problem:
             return f"{label} must be a file uploaded to this server (or one of its example photos); got {problem}.", value
-        return None, value
+        return size_problem(value, label, MAX_FILE_BYTES), value
     if isinstance(component, (gc.Slider, gc.Number)):
         return _number_problem(component, value, label, none_allowed=isinstance(component, gc.Number)), value
     if isinstance(component, gc.Checkbox):
@@ -293,16 +299,27 @@ def _list_problem(value: Any, label: str, choices: list | None) -> str | None:
     return None
 
 
-def _files_problem(value: list, label: str, roots: Sequence[str]) -> tuple[str | None, Any]:
-    if len(value) > MAX_LIST_ITEMS:
-        return f"{label} takes at most {MAX_LIST_ITEMS} files; got {len(value)}.", value
+def _uploaded_file_problem(component, value: Any, label: str, roots: Sequence[str]) -> tuple[str | None, Any]:
+    """A ``gr.File``'s value: files this server received (never an example photo), one
+    unless the component takes several, each within :func:`file_bound`."""
+    if value is None:
+        return None, value
+    several = getattr(component, "file_count", "single") != "single"
+    if isinstance(value, list) and not several:
+        return f"{label} takes one file uploaded to this server; got a list.", value
+    items = value if isinstance(value, list) else [value]
+    if len(items) > MAX_LIST_ITEMS:
+        return f"{label} takes at most {MAX_LIST_ITEMS} files; got {len(items)}.", value
     passed = []
-    for item in value:
+    for item in items:
         problem, item = file_problem(item, roots)
         if problem:
-            return f"{label} must be files uploaded to this server; got {problem}.", value
+            return f"{label} must be a file uploaded to this server; got {problem}.", value
+        problem = size_problem(item, label, file_bound(component))
+        if problem:
+            return problem, value
         passed.append(item)
-    return None, passed
+    return None, passed if isinstance(value, list) else passed[0]
 
 
 def _editor_problem(value: Any, label: str, roots: Sequence[str]) -> tuple[str | None, Any]:
