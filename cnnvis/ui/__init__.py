@@ -24,6 +24,7 @@ Where each thing lives:
   thread, so a cancelled computation keeps its slot until it has really ended;
 - :mod:`.screening`: every event's inputs checked before Gradio sees them, on every route
   (files only from this server's uploads, numbers in range, names of bounded length);
+- :mod:`.values`: the rule for one value of each component type (screening's rules);
 - :mod:`.file_bounds`: how large a file the app takes (a photo, a ``.keras`` model);
 - :mod:`.uploads`: one file per upload request, a size bound on the upload and result
   cache, bounded image-editor pictures;

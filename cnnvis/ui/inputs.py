@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import CnnvisError, ImageError, ParameterError, quoted
 from ..images import load_image
 from ..labels import imagenet_classes
-from .screening import file_problem, received_roots
+from .values import file_problem, received_roots
 from .settings import EXAMPLES_DIR
 
 if TYPE_CHECKING:
