@@ -11,7 +11,9 @@ Prints, for the app with its default lanes (quick work and long work apart):
 3. the same while 3 Deep Dreams and 3 Compares are queued (target here: p95 <= 2 s);
 4. a classroom burst: 60 visitors (own clients) each sending one quick job at once:
    done, refused, failed, p95;
-5. the server's peak resident memory.
+5. the trust report of the 8 quick methods (16 deletion steps, no box) through
+   ``/trust_report``: its first call (tracing, the randomised copy) and a second one;
+6. the server's peak resident memory.
 
 Latencies are whole requests through gradio_client (upload, queue, result download).
 Timings are printed, never asserted (tests assert outcomes only).
@@ -40,6 +42,9 @@ MODEL = "MobileNetV2"
 
 import psutil  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
+
+sys.path.insert(0, str(ROOT))
+from cnnvis.trust import default_methods  # noqa: E402
 
 
 def free_port() -> int:
@@ -183,6 +188,12 @@ def main() -> None:
               f"{statistics.median(times):.2f} s, p95 {quantile(times, 0.95):.2f} s")
         for problem in problems[:5]:
             print(f"  {problem}")
+        trust_client = client(server.url)
+        for call in ("first", "second"):
+            start = time.perf_counter()
+            trust_client.predict(photo, MODEL, "top class", default_methods(), 16, 0, api_name="/trust_report")
+            print(f"- trust report of the {len(default_methods())} quick methods, {call} call: "
+                  f"{time.perf_counter() - start:.1f} s")
         print(f"- server peak resident memory: {server.peak / 2**20:.0f} MB")
     finally:
         server.stop()

@@ -89,9 +89,22 @@ def configure(device: str = "auto") -> Device:
         return _CHOSEN
 
 
+def expected_kind(device: str = "auto") -> str:
+    """"GPU" or "CPU": what :func:`configure` with ``device`` chooses (or chose), without
+    choosing (listing physical devices starts no GPU runtime), so that settings which
+    depend on the device can be made before the command line has said which."""
+    if _CHOSEN is not None:
+        return _CHOSEN.kind
+    if device == "cpu":
+        return "CPU"
+    import tensorflow as tf
+
+    return "GPU" if tf.config.list_physical_devices("GPU") else "CPU"
+
+
 def current() -> Device | None:
     """The device chosen so far in this process, if any."""
     return _CHOSEN
 
 
-__all__ = ["DEVICES", "Device", "configure", "current"]
+__all__ = ["DEVICES", "Device", "configure", "current", "expected_kind"]

@@ -45,7 +45,6 @@ heatmaps, 2 bands of 4 random maps, 16 deletion steps, 5 ROAD fractions) a repor
 from __future__ import annotations
 
 import dataclasses
-import inspect
 import time
 import zlib
 from dataclasses import dataclass
@@ -762,6 +761,5 @@ __all__ = [
     "HOW_TO_READ",
     "default_methods",
     "resolve_methods",
-    "technique_cost",
     "planned_work",
 ]

@@ -128,6 +128,7 @@ DOCUMENTED = {
         "y1",
         "tolerance",
     ],
+    "/load_model": ["model_file", "preprocessing", "class_names", "input_size"],
     "/trust_report": [
         "image",
         "model",
@@ -550,14 +551,28 @@ def test_readme_http_example_covers_every_endpoint():
     assert shown == names, sorted(names ^ shown)
 
 
-def test_readme_http_example_runs(client, monkeypatch):
-    """The README's gradio_client calls, as written, against this server."""
+def readme_own_model_block() -> str:
+    """The README's "Your own Keras model" Python block (it saves cat_or_dog.keras)."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    section = readme.split("## The Python API", 1)[1].split("\n## ", 1)[0]
+    blocks = [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
+    (block,) = [block for block in blocks if "load_keras_file" in block]
+    return block
+
+
+def test_readme_http_example_runs(client, monkeypatch, tmp_path):
+    """The README's gradio_client calls, as written, against this server, in a folder
+    with the example photos and the model file that the README's Python block saves."""
     example = readme_http_example()
     address = 'Client("http://127.0.0.1:7860/")'
     assert address in example
-    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    (tmp_path / "examples").symlink_to(Path(__file__).resolve().parents[1] / "examples")
+    monkeypatch.chdir(tmp_path)
+    exec(compile(readme_own_model_block(), "README.md", "exec"), {})
     namespace: dict = {}
     exec(compile(example.replace(address, "_client"), "README.md", "exec"), {"_client": client}, namespace)
+    assert namespace["mine"] == "Your model: cat_or_dog"
+    assert {c["label"] for c in namespace["mine_top"]["confidences"]} == {"0 · cat", "1 · dog"}
     assert len(namespace["top5"]["confidences"]) == 5
     assert namespace["gallery"] and check_pngs(namespace["gallery"], len(namespace["gallery"]))
     check_pngs(namespace["dream"], 2)

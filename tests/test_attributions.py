@@ -4,8 +4,6 @@ seeding, batching, bounds, and real weights."""
 
 from __future__ import annotations
 
-import time
-
 import keras
 import numpy as np
 import pytest
@@ -373,15 +371,11 @@ def test_integrated_gradients_on_real_weights_is_nearly_complete(mobilenet_v2, c
     assert fine.relative_gap < 0.1 and fine.relative_gap < coarse.relative_gap
 
 
-def test_batching_makes_smoothgrad_cheaper_than_single_passes(mobilenet_v2, cat_image):
-    def run(batch_size):
-        start = time.perf_counter()
-        cnnvis.smoothgrad(mobilenet_v2, cat_image, samples=16, target_class=EGYPTIAN_CAT, batch_size=batch_size)
-        return time.perf_counter() - start
-
-    run(16), run(1)  # warm both traces
-    batched, single = [], []
-    for _ in range(5):  # interleaved; the fastest of each resists other load on the machine
-        batched.append(run(16))
-        single.append(run(1))
-    assert min(batched) < 0.9 * min(single), (batched, single)
+def test_smoothgrad_batches_its_samples_on_mobilenet_v2(mobilenet_v2, cat_image, monkeypatch):
+    """The default batch on a 224-pixel model computes 16 samples in one compiled call, and
+    gives the same map as one sample per call (the speed gain is printed by benchmarks/bench.py)."""
+    single = cnnvis.smoothgrad(mobilenet_v2, cat_image, samples=16, target_class=EGYPTIAN_CAT, batch_size=1)
+    sizes = count_batches(monkeypatch, compiled, "input_gradient")
+    batched = cnnvis.smoothgrad(mobilenet_v2, cat_image, samples=16, target_class=EGYPTIAN_CAT)
+    assert sizes == [16]
+    np.testing.assert_allclose(batched.values, single.values, rtol=1e-3, atol=1e-6)

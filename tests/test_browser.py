@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 import time
 from pathlib import Path
 
@@ -219,7 +220,7 @@ def test_attributions_tab(page):
     open_tab(page, "Attributions")
     panel = page.locator("#tab-attributions")
     pick(page, panel, "Method", "Integrated Gradients")
-    expect(panel.get_by_text("Noisy copies")).to_be_hidden()
+    expect(panel.get_by_text("Noisy copies", exact=True)).to_be_hidden()  # SmoothGrad's, which the tab opens on
     set_slider(panel, "Steps on the path", 16)
     panel.get_by_role("button", name="Run Integrated Gradients", exact=True).click()
     finished(panel, 2, "Integrated Gradients · MobileNetV2")
@@ -302,22 +303,58 @@ def test_pointing_game_takes_the_box_drawn_on_the_photo(page):
     shoot(page, "pointing_game")
 
 
-def test_stopping_a_deep_dream_keeps_the_dream_and_says_where(page):
-    open_tab(page, "Deep Dream")
-    panel = page.locator("#tab-deep_dream")
-    set_slider(panel, "Octaves (scales, smallest first)", 5)
-    set_slider(panel, "Steps per octave", 50)
-    before = errors(page).count()
-    panel.get_by_role("button", name="Dream", exact=True).click()
-    expect(panel).to_contain_text("Deep Dream in progress", timeout=60_000)
-    panel.get_by_role("button", name="Stop", exact=True).click()
-    expect(panel).to_contain_text("Deep Dream stopped at octave", timeout=30_000)
-    expect(panel.locator(".generating")).to_have_count(0, timeout=30_000)
-    expect(panel.locator("button.thumbnail-item img").first).to_have_attribute("src", PNG)
-    two = panel.locator("button.thumbnail-item[aria-label='Thumbnail 2 of 2']")  # and the photo
-    expect(two.first).to_be_attached()
-    assert errors(page).count() <= before  # no red "Error"
-    expect(panel.get_by_text("Error", exact=True)).to_have_count(0)
+def test_stopping_a_deep_dream_keeps_the_dream_and_says_where(page, monkeypatch):
+    """Stop pressed in the page: the dream ends with its picture so far, captioned where it
+    stopped, no red "Error". Served in this process, whose dream steps after the first
+    picture are held until the Stop has arrived: the dream cannot end first, whatever the
+    machine's speed."""
+    from cnnvis.techniques import compiled
+    from cnnvis.ui.stopping import STOPS
+
+    from .app_helpers import app_settings
+    from .serve import served
+
+    pressed, real_stop, real_step = threading.Event(), STOPS.stop, compiled.dream_step
+
+    def stop(request, technique):
+        asked = real_stop(request, technique)
+        pressed.set()
+        return asked
+
+    def held_step(*args, **kwargs):
+        step, calls = real_step(*args, **kwargs), []
+
+        def held(*a, **k):
+            calls.append(1)
+            if len(calls) > 12:  # 50 steps an octave: the first picture comes at step 12
+                assert pressed.wait(60), "Stop never arrived"
+            return step(*a, **k)
+
+        return held
+
+    monkeypatch.setattr(STOPS, "stop", stop)
+    monkeypatch.setattr(compiled, "dream_step", held_step)
+    with served(app_settings()) as (_, url):
+        dreamer = page.context.browser.new_page(viewport={"width": 1280, "height": 1000})
+        try:
+            dreamer.goto(url)
+            expect(dreamer.get_by_text("sees 224×224 pixels")).to_be_visible(timeout=60_000)
+            open_tab(dreamer, "Deep Dream")
+            panel = dreamer.locator("#tab-deep_dream")
+            set_slider(panel, "Octaves (scales, smallest first)", 3)
+            set_slider(panel, "Steps per octave", 50)
+            panel.get_by_role("button", name="Dream", exact=True).click()
+            expect(panel).to_contain_text("Deep Dream in progress", timeout=60_000)
+            panel.get_by_role("button", name="Stop", exact=True).click()
+            expect(panel).to_contain_text("Deep Dream stopped at octave 1/3, step 13/50", timeout=30_000)
+            expect(panel.locator(".generating")).to_have_count(0, timeout=30_000)
+            expect(panel.locator("button.thumbnail-item img").first).to_have_attribute("src", PNG)
+            two = panel.locator("button.thumbnail-item[aria-label='Thumbnail 2 of 2']")  # the photo
+            expect(two.first).to_be_attached()
+            assert errors(dreamer).count() == 0  # no red "Error"
+            expect(panel.get_by_text("Error", exact=True)).to_have_count(0)
+        finally:
+            dreamer.close()
 
 
 def test_clicking_a_prediction_sets_the_class_of_every_tab(page):
@@ -329,11 +366,16 @@ def test_clicking_a_prediction_sets_the_class_of_every_tab(page):
         open_tab(page, *titles)
         picker = page.locator(f"#tab-{tab}").get_by_label("Class to explain", exact=True)
         expect(picker).to_have_value(re.compile(f"^{re.escape(chosen)}"), timeout=10_000)
+    # one pick in one tab sets every tab's class too: back to the top class for what follows
+    pick(page, page.locator("#tab-grad_cam"), "Class to explain", "top class")
+    open_tab(page, "Guided backprop")
+    picker = page.locator("#tab-guided_backprop").get_by_label("Class to explain", exact=True)
+    expect(picker).to_have_value("top class", timeout=10_000)
 
 
 TOP_TABS = (
     "Filters", "Feature maps", "Feature visualisation", "Guided backprop", "Attributions",
-    "Heatmaps", "Guided Grad-CAM", "Deep Dream", "Compare",
+    "Heatmaps", "Guided Grad-CAM", "Deep Dream", "Compare", "Your model",
 )
 
 
@@ -350,6 +392,7 @@ def test_on_a_phone_every_tab_is_one_tap_away(page, server):
             expect(tab).to_be_visible()
             tab.click()
             expect(tab).to_have_attribute("aria-selected", "true")
+        phone.get_by_role("tab", name="Compare", exact=True).click()
         compare = phone.locator("#tab-compare")
         for title in (cnnvis.TECHNIQUES["trust_report"].title, "Deletion & insertion", "Sanity check", "Pointing game"):
             tab = compare.get_by_role("tab", name=title, exact=True)
@@ -365,3 +408,42 @@ def test_on_a_phone_every_tab_is_one_tap_away(page, server):
         phone.screenshot(path=SCREENSHOTS / "phone_filters.png", full_page=True)
     finally:
         phone.close()
+
+
+def test_your_model_is_loaded_for_this_page_and_every_tab_explains_it(page, tmp_path):
+    """The page path of issue 15: the Your model tab loads a tiny .keras classifier, the
+    model picker then has it chosen, the summary says its input size, and a tab explains
+    it by its default layer and its own class names."""
+    from cnnvis.own_models import PREPROCESSING_CHOICES
+
+    from .test_own_model_app import tiny_classifier
+
+    model_file, names = tmp_path / "mine.keras", tmp_path / "names.txt"
+    tiny_classifier().save(model_file)
+    names.write_text("cat\ndog\nfox\n")
+    tab = page.get_by_role("tab", name="Your model", exact=True)
+    if not tab.is_visible():  # the last tab: behind "More tabs" when the bar is full
+        page.get_by_role("button", name="More tabs").click()
+        page.locator(".overflow-dropdown button", has_text="Your model").click()
+    else:
+        tab.click()
+    panel = page.locator("#tab-own_model")
+    expect(panel).to_contain_text("128 MB")  # its limit, stated
+    for label, path in (("Model file (.keras)", model_file), ("Class names (optional)", names)):
+        block = panel.locator(".block", has=page.get_by_text(label, exact=True)).last
+        block.locator("input[type=file]").set_input_files(path)
+        expect(block).to_contain_text(path.name, timeout=30_000)  # uploaded
+    pick(page, panel, "Preprocessing", f"0-1: {PREPROCESSING_CHOICES['0-1']}")
+    before = errors(page).count()
+    panel.get_by_role("button", name="Load my model", exact=True).click()
+    expect(panel).to_contain_text("is loaded, for you only", timeout=60_000)
+    expect(panel).to_contain_text("3 classes (cat, dog, fox)")
+    expect(page.get_by_text("tiny_mine sees 32×32 pixels")).to_be_visible(timeout=30_000)  # the summary
+    shoot(page, "own_model")
+    open_tab(page, "Heatmaps")
+    heatmaps = page.locator("#tab-grad_cam")
+    expect(heatmaps.get_by_label("Layer", exact=True)).to_have_value("features · 32×32×8", timeout=30_000)
+    pick(page, heatmaps, "Method", "Grad-CAM")  # an earlier test may have chosen another
+    heatmaps.get_by_role("button", name="Run Grad-CAM", exact=True).click()
+    finished(heatmaps, 2, "Grad-CAM · tiny_mine · features")
+    assert errors(page).count() <= before

@@ -15,7 +15,6 @@ respect to ``A_ij^k`` is ``w_kc / (h w)`` at every position (spatially uniform).
 
 from __future__ import annotations
 
-import time
 
 import keras
 import numpy as np
@@ -335,16 +334,13 @@ def test_gradient_cams_find_the_cat(mobilenet_v2, cat_and_espresso, method):
 
 def test_score_cam_finds_the_cat_with_every_channel_batched(mobilenet_v2, cat_and_espresso, monkeypatch):
     sizes = count_forward_batches(monkeypatch)
-    start = time.perf_counter()
     result = cnnvis.score_cam(mobilenet_v2, cat_and_espresso, target_class=EGYPTIAN_CAT)
-    elapsed = time.perf_counter() - start
     maps = cnnvis.feature_maps(mobilenet_v2, cat_and_espresso, "out_relu", count=1)[0]
     constant = int((maps.mean_activation == 0).sum())  # ReLU channels that are zero everywhere
     assert constant > 100  # so the saving below is real
     # Every non-constant channel gets its masked pass, batched by 32; the constant ones
     # (all-zero masks: the baseline image) share one pass.
     assert sizes[0] == 1 and sum(sizes[1:]) <= 1280 - constant and max(sizes) == 32
-    assert elapsed < 180, f"Score-CAM took {elapsed:.0f} s"
     heatmap, half = result.heatmap, cat_and_espresso.shape[1] // 2
     _, peak_x = np.unravel_index(heatmap.argmax(), heatmap.shape)
     assert peak_x < half and heatmap[:, :half].sum() > 2 * heatmap[:, half:].sum()

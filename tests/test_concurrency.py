@@ -27,7 +27,7 @@ from gradio_client.exceptions import AppError
 import app
 import cnnvis
 from cnnvis import ui
-from cnnvis.ui import endpoints
+from cnnvis.ui import endpoints, own_model
 from cnnvis.ui.lanes import LANES, lane_of
 
 from .app_helpers import CAT, refusal_message
@@ -156,13 +156,15 @@ def test_every_handler_that_decodes_or_computes_runs_in_its_techniques_lane():
     (``concurrency_id``) and around its computation (``lane_of``); an endpoint of a
     technique in the lane of the technique's declared cost."""
     checked = {}
+    model_file = "Model file (.keras)"  # loading your own model: long work
     for fn in app.demo.fns.values():
         labels = {getattr(block, "label", None) for block in fn.inputs}
-        if fn.fn is None or not labels & {"Photo (upload, paste or webcam)", "Model"}:
+        if fn.fn is None or not labels & {"Photo (upload, paste or webcam)", "Model", model_file}:
             continue
         assert lane_of(fn.fn) == fn.concurrency_id, fn.api_name
         technique = technique_of(fn.api_name) if fn.api_visibility == "public" else None
         expected = technique.cost if technique is not None else "quick"
+        expected = own_model.LANE if model_file in labels else expected
         assert fn.concurrency_id == expected, fn.api_name
         checked[fn.api_name] = expected
     published = {name.lstrip("/") for name in endpoints.published(app.demo)}
@@ -171,6 +173,7 @@ def test_every_handler_that_decodes_or_computes_runs_in_its_techniques_lane():
     assert {"classify", "page_drawing", "photo_predictions"} <= set(checked)
     assert {checked[n] for n in ("score_cam", "deep_dream", "compare", "smoothgrad")} == {"long"}
     assert {checked[n] for n in ("grad_cam", "guided_backprop", "eigen_cam")} == {"quick"}
+    assert checked["load_model"] == own_model.LANE == "long"
 
 
 def test_the_run_routes_are_closed_to_model_work(server, long_lane, gated_score_cam):

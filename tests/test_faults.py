@@ -4,7 +4,6 @@ out of memory, concurrent requests, and cancelled requests that must stop their 
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 

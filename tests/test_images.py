@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import struct
-import time
 import zlib
 from pathlib import Path
 
@@ -432,10 +431,8 @@ def test_decompression_bomb_refused_before_decoding(monkeypatch: pytest.MonkeyPa
         raise AssertionError("pixel data must not be decoded")
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
-    start = time.perf_counter()
     with pytest.raises(ImageTooLargeError) as caught:
         load_image(data)
-    assert time.perf_counter() - start < 1.0
     assert_one_sentence(caught.value)
     assert "2,500 megapixels" in str(caught.value)
 

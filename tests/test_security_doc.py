@@ -18,6 +18,7 @@ import cnnvis.ui.inputs  # noqa: F401
 import cnnvis.ui.screening  # noqa: F401
 import cnnvis.ui.settings  # noqa: F401
 import cnnvis.ui.uploads  # noqa: F401
+import cnnvis.ui.values  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "### Bounds of the server (checked against the code)"

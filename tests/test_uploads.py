@@ -127,7 +127,7 @@ def test_a_declared_size_beyond_one_file_is_refused_before_anything_is_evicted(s
             b"Content-Type: multipart/form-data; boundary=b\r\nContent-Length: 1000000000000\r\n\r\n"
         )
         answer = connection.recv(65536).decode(errors="replace")
-    assert answer.startswith("HTTP/1.1 413") and "larger than the 10 MB" in answer, answer[:300]
+    assert answer.startswith("HTTP/1.1 413") and "larger than the 128 MB" in answer, answer[:300]
     assert old.exists()
     old.unlink()
 

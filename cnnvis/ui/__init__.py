@@ -8,7 +8,9 @@ Where each thing lives:
 - :mod:`.page`: the shared area (photo, examples, model, top-5) and the events that keep
   every tab's pickers in step with it; ``/classify``;
 - :mod:`.tabs`: one module per tab or family of tabs (``classic``, ``methods``,
-  ``dreams``, ``checks``);
+  ``dreams``, ``checks``, ``trust``, ``own_model``: the "Your model" tab and ``/load_model``);
+- :mod:`.own_model`: the models visitors upload, each held for its session only, bounded,
+  freed when the session ends;
 - :mod:`.components`: pickers, option controls, galleries, Run buttons, the tab frame;
 - :mod:`.endpoints`: the one endpoint mechanism (a Run button's click, published);
 - :mod:`.work`: every computation's one entry (``compute``, in its lane), models,
@@ -22,9 +24,12 @@ Where each thing lives:
   thread, so a cancelled computation keeps its slot until it has really ended;
 - :mod:`.screening`: every event's inputs checked before Gradio sees them, on every route
   (files only from this server's uploads, numbers in range, names of bounded length);
+- :mod:`.values`: the rule for one value of each component type (screening's rules);
+- :mod:`.file_bounds`: how large a file the app takes (a photo, a ``.keras`` model);
 - :mod:`.uploads`: one file per upload request, a size bound on the upload and result
   cache, bounded image-editor pictures;
-- :mod:`.responses`: ``nosniff`` on every response, non-images never served inline.
+- :mod:`.responses`: ``nosniff`` on every response, non-images never served inline;
+- :mod:`.native_log`: TensorFlow's harmless CUDA start-up lines kept out of the log.
 """
 
 from __future__ import annotations
@@ -42,6 +47,12 @@ os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 # Uploads and results go to a folder of the app's own: the cache's size bound evicts files
 # there (cnnvis.ui.uploads), so it must not be a folder that other Gradio apps share.
 os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), "gradio-cnnvis"))
+
+from .native_log import quiet_native_start  # noqa: E402
+
+with quiet_native_start():  # TensorFlow starts here (the tabs list the techniques)
+    import tensorflow  # noqa: F401
+    import keras  # noqa: F401
 
 from .app import LAUNCH_KWARGS, TABS, apply_queue, build_demo, launch, main  # noqa: E402
 from .settings import Settings, configure, current  # noqa: E402

@@ -19,9 +19,10 @@ from . import page as shared_area
 from .components import Page
 from .lanes import LANES
 from .responses import ResponseHeadersMiddleware
+from .file_bounds import MAX_MODEL_FILE_BYTES
 from .screening import ScreeningMiddleware
-from .settings import EXAMPLES_DIR, Settings, configure, current, parse_args, settings_from
-from .tabs import checks, classic, dreams, methods
+from .settings import EXAMPLES_DIR, Settings, compute_device, configure, current, parse_args, settings_from
+from .tabs import checks, classic, dreams, methods, own_model
 from .texts import CSS, INTRO
 from .uploads import UploadMiddleware, cache_lifespan
 from .work import start_warm_up
@@ -38,6 +39,7 @@ TABS: tuple[Callable[[Page], None], ...] = (
     classic.guided_grad_cam_tab,
     dreams.deep_dream_tab,
     checks.compare_tab,
+    own_model.own_model_tab,
 )
 
 LAUNCH_KWARGS: dict[str, Any] = {
@@ -47,7 +49,8 @@ LAUNCH_KWARGS: dict[str, Any] = {
         font_mono=("ui-monospace", "monospace"),
     ),
     "css": CSS,
-    "max_file_size": "10mb",
+    # The largest upload, a .keras model; every other file at most 10 MB (cnnvis.ui.uploads).
+    "max_file_size": MAX_MODEL_FILE_BYTES,
     "show_error": False,  # unexpected errors stay in the log
     "footer_links": ["api", "gradio", "settings"],
     # Outermost first: nosniff and downloads-only for non-images on every response; one
@@ -124,5 +127,6 @@ def main(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     args = parse_args(argv)
     configure(settings_from(args))
+    compute_device()  # chosen now, as --device says (cnnvis.devices logs which)
     start_warm_up()
     launch(demo, server_name=args.host, server_port=args.port, share=args.share)

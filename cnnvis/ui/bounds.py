@@ -62,7 +62,8 @@ def bounded_by_layer(page: Page, picker: gr.Dropdown, slider: gr.Slider, name: s
 
     def bound(model: str, layer: str | None, value: float | None) -> dict:
         try:
-            status = model_status(str(model or "").strip() or DEFAULT_MODEL)
+            name = str(model or "").strip() or DEFAULT_MODEL
+            status = model_status(name) if name in cnnvis.REGISTRY else None  # or your own
             if status is not None and not status.ready:
                 return gr.update()  # its download is for the model picker's event to make
             vis = work.get_model(model)

@@ -91,11 +91,19 @@ def layer_picker(
     return accept_any_text(picker)
 
 
-def class_choices(top: Sequence[cnnvis.Prediction] = ()) -> list[tuple[str, str]]:
-    """The class picker's entries: the top class, the photo's predictions, then the rest."""
-    first = [(f"{class_choice(p.index)} ({p.probability:.0%})", class_choice(p.index)) for p in top]
+def class_choices(
+    top: Sequence[cnnvis.Prediction] = (), vis: cnnvis.VisModel | None = None
+) -> list[tuple[str, str]]:
+    """The class picker's entries: the top class, the photo's predictions, then the rest
+    (ImageNet's, or the classes of ``vis`` where it has its own: an uploaded model)."""
+    first = [
+        (f"{class_choice(p.index, vis)} ({p.probability:.0%})", class_choice(p.index, vis))
+        for p in top
+    ]
     shown = {p.index for p in top}
-    rest = [(class_choice(c.index),) * 2 for c in imagenet_classes() if c.index not in shown]
+    own = vis is not None and not vis.uses_imagenet_classes
+    indices = range(vis.num_classes) if own else (c.index for c in imagenet_classes())
+    rest = [(class_choice(i, vis),) * 2 for i in indices if i not in shown]
     return [(TOP_CLASS, TOP_CLASS), *first, *rest]
 
 

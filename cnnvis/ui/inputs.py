@@ -20,6 +20,7 @@ import functools
 import os
 import re
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import gradio as gr
 import numpy as np
@@ -27,8 +28,11 @@ import numpy as np
 from ..errors import CnnvisError, ImageError, ParameterError, quoted
 from ..images import load_image
 from ..labels import imagenet_classes
-from .screening import file_problem, received_roots
+from .values import file_problem, received_roots
 from .settings import EXAMPLES_DIR
+
+if TYPE_CHECKING:
+    from ..models import VisModel
 
 MAX_SIDE = 1024  # photos are shrunk to this longest side: results stay quick to draw and send
 TOP_CLASS = "top class"
@@ -93,9 +97,11 @@ def photo_or_none(path: str | None) -> np.ndarray | None:
 # ----- classes, layers, methods, channels, a box -----------------------------------------
 
 
-def class_choice(index: int) -> str:
-    """A class as the pickers show it: "285 · Egyptian cat"."""
-    return f"{index} · {imagenet_classes()[index].label}"
+def class_choice(index: int, vis: VisModel | None = None) -> str:
+    """A class as the pickers show it: "285 · Egyptian cat" (by the model's own class
+    names where ``vis``, a VisModel, has them: an uploaded model's "0 · cat")."""
+    label = imagenet_classes()[index].label if vis is None else vis.class_label(index)
+    return f"{index} · {label}"
 
 
 def parse_class(choice: str | int | None) -> int | str | None:

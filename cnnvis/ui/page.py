@@ -14,7 +14,7 @@ from .. import availability
 from ..availability import WeightsStatus
 from ..errors import CnnvisError
 from ..weights import resolve_weights_dir
-from . import endpoints, work
+from . import endpoints, own_model, work
 from .components import Page, class_choices, layer_cleared, layer_update
 from .inputs import class_choice, pass_original_upload, read_image
 from .settings import DEFAULT_EXAMPLE, DEFAULT_MODEL, EXAMPLES_DIR, compute_device, current
@@ -93,10 +93,13 @@ def model_summary(vis: cnnvis.VisModel) -> str:
     height, width = vis.input_size
     if vis.weights == "random":
         weights = "**random weights** (demo mode: the pictures show an untrained network)"
+    elif vis.spec is None:  # an uploaded model (cnnvis.ui.own_model)
+        weights = f"your own model, {vis.num_classes} classes, for you only"
     else:
         weights = "ImageNet weights"
+    sees = f"{height}×{width} pixels" if height and width else "each photo at its own size"
     return (
-        f"**{vis.name}** sees {height}×{width} pixels · {len(vis.visual_layers)} layers to "
+        f"**{vis.name}** sees {sees} · {len(vis.visual_layers)} layers to "
         f"explore · {weights} · computing on the {compute_device()}"
     )
 
@@ -112,7 +115,7 @@ def classify(
     {"285 · Egyptian cat": 0.84, ...}."""
     vis = work.load(model, progress)
     predictions = cnnvis.classify(vis, read_image(image), top=TOP)
-    return {class_choice(p.index): p.probability for p in predictions}
+    return {class_choice(p.index, vis): p.probability for p in predictions}
 
 
 def predictions(
@@ -121,14 +124,14 @@ def predictions(
     """The top-5 panel's value and the class pickers' entries (the photo's predictions
     first); an empty panel while there is no photo, or no model to classify it with (the
     model's summary says why). A photo that cannot be read raises its sentence."""
-    if not image:
-        return None, class_choices()
+    if not image:  # an uploaded model's own classes; ImageNet's for any registry model
+        return None, class_choices(vis=own_model.session_model(model))
     try:
         vis = work.load(model, progress)
     except CnnvisError:
         return None, class_choices()
     top = cnnvis.classify(vis, read_image(image), top=TOP)
-    return {class_choice(p.index): p.probability for p in top}, class_choices(top)
+    return {class_choice(p.index, vis): p.probability for p in top}, class_choices(top, vis)
 
 
 def model_layers(
@@ -200,15 +203,14 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
 
     def show_layers(model, progress=gr.Progress()):
         """The model's summary and every layer picker filled for it, or emptied when the
-        model cannot be had (never another model's layers); the model picker's words
-        as they are now (a download that failed says so)."""
+        model cannot be had (never another model's layers)."""
         text, vis = model_layers(model, progress)
         # A fresh update for each picker: Gradio takes the value out of an update it applies.
         pickers = {
             picker: layer_cleared(picker) if vis is None else layer_update(vis, kind)
             for picker, kind in layer_pickers.items()
         }
-        return {summary: text, page.model: model_picker_update(), **pickers}
+        return {summary: text, **pickers}
 
     refresh = [panel, *class_pickers]
     photo = [page.image, page.model]
@@ -218,12 +220,17 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
     # A photo that cannot be read is refused in one sentence, and the box is emptied (it
     # would show a broken picture).
     endpoints.helper(looked.failure, lambda: None, [], [page.image], name="photo_refused", queue=False)
+    # The picker's words as they are when the page opens (the settings are read at launch,
+    # after the page was built); it reads folders only, nothing is loaded.
+    endpoints.helper(
+        page.demo.load, model_picker_update, [], [page.model], name="page_models", queue=False
+    )
     for source, trigger in (("page", page.demo.load), ("model", page.model.change)):
         filled = endpoints.helper(
             trigger,
             show_layers,
             [page.model],
-            [summary, page.model, *layer_pickers],
+            [summary, *layer_pickers],
             name=f"{source}_layers",
             lane=LANE,
         )

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from .. import devices
 from ..devices import DEVICES, Device
+from .native_log import quiet_native_start
 
 log = logging.getLogger("cnnvis.app")
 
@@ -72,7 +73,7 @@ class Settings:
         as asked, else as suits the device (QUICK_SLOTS); long work as asked."""
         quick = self.concurrency
         if quick is None:
-            quick = QUICK_SLOTS[compute_device().kind]
+            quick = QUICK_SLOTS[expected_device_kind(self.device)]
         return {"quick": quick, "long": self.long_concurrency}
 
 
@@ -89,10 +90,21 @@ def current() -> Settings:
     return SETTINGS
 
 
+def expected_device_kind(device: str) -> str:
+    """"GPU" or "CPU", as :func:`compute_device` will choose, without choosing yet (the
+    demo is built before ``python app.py`` has read ``--device``)."""
+    with quiet_native_start():
+        return devices.expected_kind(device)
+
+
 def compute_device() -> Device:
     """The device TensorFlow computes on (cnnvis.devices: chosen once per process, GPU
-    memory growth on), as the settings ask; the first call logs it."""
-    return devices.configure(current().device)
+    memory growth on), as the settings ask; the first call logs it (and keeps TensorFlow's
+    harmless CUDA start-up lines out of the log: :mod:`.native_log`)."""
+    if devices.current() is not None:
+        return devices.current()
+    with quiet_native_start():
+        return devices.configure(current().device)
 
 
 # ----- the command line -----------------------------------------------------------------

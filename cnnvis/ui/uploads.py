@@ -5,6 +5,14 @@ pictures held in memory.
 - ``/gradio_api/upload`` takes up to 1000 files per request in Gradio; the page sends one
   per request, so :class:`UploadMiddleware` counts the multipart parts as the body streams
   in and refuses the request at the second part, in one sentence.
+- Gradio's ``max_file_size`` (one bound for every upload, which the page also checks
+  before sending) is the largest file the app takes: a ``.keras`` model
+  (:data:`cnnvis.ui.file_bounds.MAX_MODEL_FILE_BYTES`). Every other upload (a photo, a
+  class-names file) is refused beyond :data:`cnnvis.ui.file_bounds.MAX_FILE_BYTES` as its
+  body streams in, the bound chosen by the file's name in its part's headers (which come
+  before its bytes); and a file is screened again by size when an event gets it
+  (:mod:`cnnvis.ui.screening`), so a large file uploaded under a ``.keras`` name is never
+  taken as a photo.
 - Every upload first makes room in the cache (:class:`CacheBound`), and the same bound is
   applied every :data:`CACHE_TRIM_SECONDS` to what the app writes there itself (its
   result pictures) by :func:`cache_lifespan`, next to Gradio's ``delete_cache`` schedule
@@ -29,6 +37,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+from .file_bounds import MAX_FILE_BYTES, MAX_MODEL_FILE_BYTES, MODEL_FILE_SUFFIX, is_model_file_name
 from .screening import route_path, send_json
 
 log = logging.getLogger("cnnvis.ui.uploads")
@@ -214,6 +223,8 @@ class _FileCounter:
         boundary = options.get(b"boundary")
         self.files = 0
         self.size = 0
+        self.file_size = 0  # the bytes of the file parts (the largest bounded exactly)
+        self.names: list[str] = []  # the file names, as the parts' headers give them
         self._field, self._value, self._is_file = b"", b"", False
         callbacks = {
             "on_part_begin": self._part_begin,
@@ -221,6 +232,7 @@ class _FileCounter:
             "on_header_value": lambda data, start, end: self._add("_value", data[start:end]),
             "on_header_end": self._header_end,
             "on_headers_finished": self._headers_finished,
+            "on_part_data": self._part_data,
         }
         self._parser = MultipartParser(boundary, callbacks) if boundary else None
 
@@ -233,10 +245,15 @@ class _FileCounter:
     def _header_end(self) -> None:
         if self._field.strip().lower() == b"content-disposition" and b"filename" in self._value.lower():
             self._is_file = True
+            self.names.append(_file_name(self._value))
         self._field, self._value = b"", b""
 
     def _headers_finished(self) -> None:
         self.files += self._is_file
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._is_file:
+            self.file_size += end - start
 
     def feed(self, chunk: bytes) -> None:
         self.size += len(chunk)
@@ -245,6 +262,14 @@ class _FileCounter:
                 self._parser.write(chunk)
             except Exception:  # noqa: BLE001 - a malformed body is Gradio's to refuse
                 self._parser = None
+
+
+def _file_name(disposition: bytes) -> str:
+    """The ``filename`` of a part's Content-Disposition header ("" if there is none)."""
+    from python_multipart.multipart import parse_options_header
+
+    _, options = parse_options_header(disposition)
+    return options.get(b"filename", b"").decode("utf-8", "replace")
 
 
 def _header(scope, name: bytes) -> bytes:
@@ -305,10 +330,11 @@ class UploadMiddleware:
 
     async def _counted(self, scope, receive, send, what: str):
         """Pass the request on while counting its multipart file parts and bytes; refuse it,
-        in one sentence, as soon as it has more than ``max_files`` files, or more bytes than
-        one file of Gradio's ``max_file_size`` and a few fields take."""
+        in one sentence, as soon as it has more than ``max_files`` files, a file part larger
+        than a file of its kind may be (:func:`_file_bound`, by its name), or more bytes than
+        such a file and a few fields take."""
         counter = _FileCounter(_header(scope, b"content-type"))
-        max_bytes = _largest_body(_blocks(scope))
+        blocks = _blocks(scope)
         refusal = None
 
         async def counted_receive():
@@ -318,11 +344,17 @@ class UploadMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 counter.feed(message.get("body", b""))
+                model = what == "file" and any(map(is_model_file_name, counter.names))
+                max_bytes = _file_bound(blocks, model)
                 if counter.files > self.max_files:
                     noun = what if self.max_files == 1 else f"{what}s"
                     refusal = f"This server takes at most {self.max_files} {noun} per request; this one had more."
-                elif max_bytes is not None and counter.size > max_bytes:
-                    refusal = f"This request is larger than the {max_bytes // MB} MB that one {what} may take."
+                elif max_bytes is not None and (
+                    counter.file_size > max_bytes or counter.size > max_bytes + MULTIPART_FIELDS_BYTES
+                ):
+                    kind = f"a {MODEL_FILE_SUFFIX} model file" if model else f"one {what}"
+                    other = "" if model or what != "file" else f" (a {MODEL_FILE_SUFFIX} model file may take {_file_bound(blocks, True) // MB} MB)"
+                    refusal = f"This request is larger than the {max_bytes // MB} MB that {kind} may take{other}."
                 if refusal is not None:
                     return {"type": "http.disconnect"}  # the app stops reading the body
             return message
@@ -344,6 +376,16 @@ async def refuse(send, status: int, sentence: str) -> None:
     """Answer with one sentence, as FastAPI's errors do (``detail``) and as the app's
     other refusals do (``error``)."""
     await send_json(send, status, {"detail": sentence, "error": sentence})
+
+
+def _file_bound(blocks, model: bool) -> int | None:
+    """The most bytes one uploaded file may have: Gradio's ``max_file_size``, and at most
+    MAX_MODEL_FILE_BYTES for a model file, MAX_FILE_BYTES for any other (None: Gradio
+    sets no limit)."""
+    largest = getattr(blocks, "max_file_size", None)
+    if largest is None:
+        return None
+    return min(largest, MAX_MODEL_FILE_BYTES if model else MAX_FILE_BYTES)
 
 
 def _largest_body(blocks) -> int | None:

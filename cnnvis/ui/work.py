@@ -18,6 +18,7 @@ import numpy as np
 import cnnvis  # light: TensorFlow loads when a model is first touched
 
 from ..registry import COSTS
+from . import own_model
 from .lanes import LANES, request_cancelled
 from .settings import DEFAULT_MODEL, compute_device, current
 
@@ -86,7 +87,11 @@ def computing(lane: str) -> Callable[[Callable], Callable]:
 
 
 def get_model(name: str | None) -> VisModel:
-    """A registry model with the configured weights, from cnnvis' model cache."""
+    """A registry model with the configured weights, from cnnvis' model cache; or the
+    requesting session's own uploaded model ("Your model: ...", :mod:`.own_model`)."""
+    own = own_model.session_model(name)
+    if own is not None:
+        return own
     compute_device()
     settings = current()
     weights = None if settings.weights == "random" else "imagenet"
