@@ -141,6 +141,8 @@ DOCUMENTED = {
         "x1",
         "y1",
     ],
+    "/stop_deep_dream": [],
+    "/stop_feature_visualization": [],
 }
 
 

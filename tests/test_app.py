@@ -17,7 +17,7 @@ from cnnvis import registry, ui
 from cnnvis.ui import components, endpoints, inputs, page, pictures, work
 from cnnvis.ui import errors as ui_errors
 from cnnvis.ui import settings as settings_module
-from cnnvis.ui.lanes import LANES
+from cnnvis.ui.lanes import LANES, lane_of
 from cnnvis.ui.settings import Settings
 from cnnvis.ui.tabs import checks, classic, dreams, methods
 
@@ -250,11 +250,12 @@ def test_model_change_fills_and_preselects_every_layer_picker(vis):
     # the page's event updates every tab's layer picker, each by its kind
     fill = event(app.demo, "page_layers")
     by_picker = fill.fn(MODEL)
-    pickers = [c for c in fill.outputs if isinstance(c, gr.Dropdown)]
+    pickers = [c for c in fill.outputs if isinstance(c, gr.Dropdown) and c.label != "Model"]
     assert len(pickers) == 6 and set(by_picker) == set(fill.outputs)
     expected = {
         "Convolution": vis.first_conv,
-        "Layer": {vis.default_layer, vis.dream_layers[0]},  # feature maps, heatmaps, feature vis.
+        # feature maps (maps that read as pictures), heatmaps (the head's), feature vis.
+        "Layer": {vis.legible_layer, vis.default_layer, vis.dream_layers[0]},
         "Grad-CAM layer": vis.default_layer,
         "Layers to excite": list(vis.dream_layers),
     }
@@ -418,7 +419,7 @@ def test_every_own_tab_technique_has_a_tab_and_every_technique_an_endpoint():
     tab_ids = {b.id for b in app.demo.blocks.values() if isinstance(b, gr.Tab)}
     own = {name for name, t in cnnvis.TECHNIQUES.items() if t.own_tab}
     assert own <= tab_ids, own - tab_ids
-    names = set(endpoints.published(app.demo))
+    names = set(endpoints.published(app.demo)) - {"/stop_deep_dream", "/stop_feature_visualization"}
     renamed = {"randomization_check": "/sanity_check", "pointing_games": "/pointing_game"}
     # /load_model is the one endpoint that is no technique: it loads your own model.
     assert {renamed.get(name, f"/{name}") for name in cnnvis.TECHNIQUES} == names - {"/load_model"}
@@ -494,7 +495,8 @@ def published_techniques():
     return [
         pytest.param(name, cnnvis.TECHNIQUES[renamed.get(name, name[1:])], id=name)
         for name in endpoints.published(app.demo)
-        if name != "/load_model"  # loading your own model: no technique (test_own_model_app)
+        if not name.startswith("/stop_")  # Stop buttons: no options, nothing computed
+        and name != "/load_model"  # loading your own model: no technique (test_own_model_app)
     ]
 
 
@@ -1116,7 +1118,10 @@ def test_a_model_without_weights_is_explained_where_it_is_chosen(tmp_path):
     finally:
         ui.configure(saved)
     assert summary.startswith("⚠️") and "ResNet50" in summary and "weights" in summary
-    assert loaded is None and list(by_picker.values()) == [summary]  # the pickers keep theirs
+    assert loaded is None and by_picker[next(iter(by_picker))] == summary
+    pickers = [c for c in by_picker if isinstance(c, gr.Dropdown) and c.label != "Model"]
+    assert len(pickers) == 6  # emptied: they never show another model's layers
+    assert all(by_picker[p]["choices"] == [] and not by_picker[p]["value"] for p in pickers)
 
 
 def test_unexpected_errors_are_logged_and_hidden(vis, monkeypatch, caplog):
@@ -1165,7 +1170,12 @@ def test_every_event_runs_in_the_lane_of_its_techniques_cost():
     compute (the predictions, the layers) are quick work; the lanes' limits are the
     settings'; the endpoint names are the snapshot's (tests/test_api.py checks all)."""
     public = endpoints.published(app.demo)
-    renamed = {"/sanity_check": "randomization_check", "/pointing_game": "pointing_games"}
+    renamed = {
+        "/sanity_check": "randomization_check",
+        "/pointing_game": "pointing_games",
+        "/stop_deep_dream": "deep_dream",
+        "/stop_feature_visualization": "feature_visualization",
+    }
     for name, fn in public.items():
         cost = "long" if name == "/load_model" else None  # your own model: loading is long work
         technique = cnnvis.TECHNIQUES[renamed.get(name, name[1:])] if cost is None else None
@@ -1190,15 +1200,13 @@ def test_every_event_runs_in_the_lane_of_its_techniques_cost():
     assert inspect.isgeneratorfunction(dreams.deep_dream) and inspect.isgeneratorfunction(
         dreams.feature_visualization
     )
-    # the Stop buttons cancel the streams (Gradio adds a cancelling event on the same click)
+    # the Stop buttons are endpoints of their own that stop the session's run (no Gradio
+    # cancellation, which would lose the picture so far): no lane, no inputs, no outputs
     events = {fn.api_name: fn for fn in app.demo.fns.values()}
-    cancelling = [fn.get_config() for fn in app.demo.fns.values() if fn.get_config()["cancels"]]
-    for stop, stream in (
-        ("stop_dream", "deep_dream"),
-        ("stop_feature_visualization", "feature_visualization"),
-    ):
-        click = events[stop].get_config()["targets"]
-        assert [c["cancels"] for c in cancelling if c["targets"] == click] == [[events[stream]._id]]
+    assert not [fn.api_name for fn in app.demo.fns.values() if fn.get_config()["cancels"]]
+    for stop in ("stop_deep_dream", "stop_feature_visualization"):
+        assert not events[stop].inputs and not events[stop].outputs
+        assert lane_of(events[stop].fn) is None
 
 
 def test_the_lanes_limits_follow_the_settings():

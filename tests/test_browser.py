@@ -10,10 +10,13 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import threading
 import time
 from pathlib import Path
 
 import pytest
+
+import cnnvis
 
 from .app_helpers import ESPRESSO, TAB_IDS, WEIGHTS, app_cli_args, truncated_jpeg
 from .conftest import ROOT
@@ -38,7 +41,7 @@ BUTTONS = {
 }
 LAYERS = {  # each tab's layer picker: its label, and its value for MobileNetV2
     "filters": ("Convolution", "Conv1 · 112×112×32"),
-    "feature_maps": ("Layer", "out_relu · 7×7×1280"),
+    "feature_maps": ("Layer", "block_3_expand_relu · 56×56×144"),  # maps that read as pictures
     "grad_cam": ("Layer", "out_relu · 7×7×1280"),
     "guided_grad_cam": ("Grad-CAM layer", "out_relu · 7×7×1280"),
 }
@@ -155,6 +158,10 @@ def test_an_example_photo_fills_the_input_and_updates_the_predictions(page):
 def test_a_broken_upload_gets_a_clear_message(page, tmp_path):
     page.locator("input[type=file]").first.set_input_files(truncated_jpeg(tmp_path))
     expect(errors(page).first).to_contain_text("damaged or incomplete", timeout=30_000)
+    # the photo box is emptied (no broken picture): it offers an upload again
+    expect(page.locator("input[type=file]").first).to_be_attached(timeout=10_000)
+    photo = page.locator(".block", has=page.get_by_text("Photo (upload, paste or webcam)")).first
+    expect(photo.locator("img[src*='upload']")).to_have_count(0, timeout=10_000)
     errors(page).locator("button.toast-close").first.click()
     # Gradio 6.31 reports one upload as two changes, so the message may come a second
     # time, in a toast of its own that closes by itself after 10 s.
@@ -213,7 +220,7 @@ def test_attributions_tab(page):
     open_tab(page, "Attributions")
     panel = page.locator("#tab-attributions")
     pick(page, panel, "Method", "Integrated Gradients")
-    expect(panel.get_by_text("Noisy copies")).to_be_hidden()
+    expect(panel.get_by_text("Noisy copies", exact=True)).to_be_hidden()  # SmoothGrad's, which the tab opens on
     set_slider(panel, "Steps on the path", 16)
     panel.get_by_role("button", name="Run Integrated Gradients", exact=True).click()
     finished(panel, 2, "Integrated Gradients · MobileNetV2")
@@ -229,10 +236,13 @@ def test_feature_visualisation_streams_and_stops(page):
     panel.get_by_role("button", name="Visualise", exact=True).click()
     expect(panel).to_contain_text("in progress", timeout=60_000)
     panel.get_by_role("button", name="Stop", exact=True).click()
-    # Stopped at the next picture (a few seconds), long before the end.
+    # Stopped at its next step, long before the end: the pictures kept, and where it stopped
+    expect(panel).to_contain_text("Feature visualisation stopped at step", timeout=30_000)
     expect(panel.locator(".generating")).to_have_count(0, timeout=30_000)
-    expect(panel).to_contain_text("in progress")
+    expect(panel).not_to_contain_text("in progress")
     expect(panel).not_to_contain_text("512 steps · channels")
+    expect(panel.locator("button.thumbnail-item img").first).to_have_attribute("src", PNG)
+    assert errors(page).count() == 0
     set_slider(panel, "Steps", 48)
     panel.get_by_role("button", name="Visualise", exact=True).click()
     finished(panel, 9, "48 steps · channels 0, 1, 2, 3, 4, 5, 6, 7")  # the sheet, then each
@@ -291,6 +301,113 @@ def test_pointing_game_takes_the_box_drawn_on_the_photo(page):
     finished(panel, panel.locator("input[type=checkbox]:checked").count(), "its peak")
     expect(panel).to_contain_text("pixels from the box")  # the table
     shoot(page, "pointing_game")
+
+
+def test_stopping_a_deep_dream_keeps_the_dream_and_says_where(page, monkeypatch):
+    """Stop pressed in the page: the dream ends with its picture so far, captioned where it
+    stopped, no red "Error". Served in this process, whose dream steps after the first
+    picture are held until the Stop has arrived: the dream cannot end first, whatever the
+    machine's speed."""
+    from cnnvis.techniques import compiled
+    from cnnvis.ui.stopping import STOPS
+
+    from .app_helpers import app_settings
+    from .serve import served
+
+    pressed, real_stop, real_step = threading.Event(), STOPS.stop, compiled.dream_step
+
+    def stop(request, technique):
+        asked = real_stop(request, technique)
+        pressed.set()
+        return asked
+
+    def held_step(*args, **kwargs):
+        step, calls = real_step(*args, **kwargs), []
+
+        def held(*a, **k):
+            calls.append(1)
+            if len(calls) > 12:  # 50 steps an octave: the first picture comes at step 12
+                assert pressed.wait(60), "Stop never arrived"
+            return step(*a, **k)
+
+        return held
+
+    monkeypatch.setattr(STOPS, "stop", stop)
+    monkeypatch.setattr(compiled, "dream_step", held_step)
+    with served(app_settings()) as (_, url):
+        dreamer = page.context.browser.new_page(viewport={"width": 1280, "height": 1000})
+        try:
+            dreamer.goto(url)
+            expect(dreamer.get_by_text("sees 224×224 pixels")).to_be_visible(timeout=60_000)
+            open_tab(dreamer, "Deep Dream")
+            panel = dreamer.locator("#tab-deep_dream")
+            set_slider(panel, "Octaves (scales, smallest first)", 3)
+            set_slider(panel, "Steps per octave", 50)
+            panel.get_by_role("button", name="Dream", exact=True).click()
+            expect(panel).to_contain_text("Deep Dream in progress", timeout=60_000)
+            panel.get_by_role("button", name="Stop", exact=True).click()
+            expect(panel).to_contain_text("Deep Dream stopped at octave 1/3, step 13/50", timeout=30_000)
+            expect(panel.locator(".generating")).to_have_count(0, timeout=30_000)
+            expect(panel.locator("button.thumbnail-item img").first).to_have_attribute("src", PNG)
+            two = panel.locator("button.thumbnail-item[aria-label='Thumbnail 2 of 2']")  # the photo
+            expect(two.first).to_be_attached()
+            assert errors(dreamer).count() == 0  # no red "Error"
+            expect(panel.get_by_text("Error", exact=True)).to_have_count(0)
+        finally:
+            dreamer.close()
+
+
+def test_clicking_a_prediction_sets_the_class_of_every_tab(page):
+    predictions = page.locator(".block", has=page.get_by_text("its top-5 classes")).last
+    second = predictions.locator("[data-testid$='-confidence-set']").nth(1)
+    chosen = second.get_attribute("data-testid").removesuffix("-confidence-set")
+    second.click()
+    for tab, titles in (("guided_backprop", ("Guided backprop",)), ("grad_cam", ("Heatmaps",))):
+        open_tab(page, *titles)
+        picker = page.locator(f"#tab-{tab}").get_by_label("Class to explain", exact=True)
+        expect(picker).to_have_value(re.compile(f"^{re.escape(chosen)}"), timeout=10_000)
+    # one pick in one tab sets every tab's class too: back to the top class for what follows
+    pick(page, page.locator("#tab-grad_cam"), "Class to explain", "top class")
+    open_tab(page, "Guided backprop")
+    picker = page.locator("#tab-guided_backprop").get_by_label("Class to explain", exact=True)
+    expect(picker).to_have_value("top class", timeout=10_000)
+
+
+TOP_TABS = (
+    "Filters", "Feature maps", "Feature visualisation", "Guided backprop", "Attributions",
+    "Heatmaps", "Guided Grad-CAM", "Deep Dream", "Compare", "Your model",
+)
+
+
+def test_on_a_phone_every_tab_is_one_tap_away(page, server):
+    """At 420 x 900 every tab, and every tab inside Compare, is a visible button of the
+    tab bar (the bar wraps: no "⋯" menu to open first); one tab runs."""
+    url, _ = server
+    phone = page.context.browser.new_page(viewport={"width": 420, "height": 900})
+    try:
+        phone.goto(url)
+        expect(phone.get_by_text("sees 224×224 pixels")).to_be_visible(timeout=60_000)
+        for title in TOP_TABS:
+            tab = phone.get_by_role("tab", name=title, exact=True)
+            expect(tab).to_be_visible()
+            tab.click()
+            expect(tab).to_have_attribute("aria-selected", "true")
+        phone.get_by_role("tab", name="Compare", exact=True).click()
+        compare = phone.locator("#tab-compare")
+        for title in (cnnvis.TECHNIQUES["trust_report"].title, "Deletion & insertion", "Sanity check", "Pointing game"):
+            tab = compare.get_by_role("tab", name=title, exact=True)
+            expect(tab).to_be_visible()
+            tab.click()
+            expect(tab).to_have_attribute("aria-selected", "true")
+        expect(phone.locator(".overflow-menu:visible")).to_have_count(0)
+        phone.get_by_role("tab", name="Filters", exact=True).click()
+        panel = phone.locator("#tab-filters")
+        panel.get_by_role("button", name="Show filters", exact=True).click()
+        finished(panel, 1, "Filters · MobileNetV2")
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        phone.screenshot(path=SCREENSHOTS / "phone_filters.png", full_page=True)
+    finally:
+        phone.close()
 
 
 def test_your_model_is_loaded_for_this_page_and_every_tab_explains_it(page, tmp_path):

@@ -168,7 +168,8 @@ def test_every_handler_that_decodes_or_computes_runs_in_its_techniques_lane():
         assert fn.concurrency_id == expected, fn.api_name
         checked[fn.api_name] = expected
     published = {name.lstrip("/") for name in endpoints.published(app.demo)}
-    assert published <= set(checked)
+    stops = {"stop_deep_dream", "stop_feature_visualization"}  # they compute nothing
+    assert published - stops <= set(checked) and not stops & set(checked)
     assert {"classify", "page_drawing", "photo_predictions"} <= set(checked)
     assert {checked[n] for n in ("score_cam", "deep_dream", "compare", "smoothgrad")} == {"long"}
     assert {checked[n] for n in ("grad_cam", "guided_backprop", "eigen_cam")} == {"quick"}
@@ -318,3 +319,89 @@ def test_private_events_that_decode_a_photo_run_in_the_lane_too(server, quick_la
     for what in ("show_photo", "show_predictions", "classify"):
         assert recorder.count("started", what) == recorder.count("finished", what) >= 1, recorder.events
     assert lane.peak == 1
+
+
+class HeldAfter:
+    """A step function's calls after the first ``free`` held until ``release()`` (the
+    frames yielded before are sent meanwhile), counting the calls."""
+
+    def __init__(self, free: int) -> None:
+        self.free, self.calls, self.open = free, 0, threading.Event()
+
+    def wrap(self, make_step):
+        def made(*args, **kwargs):
+            step = make_step(*args, **kwargs)
+
+            def held(*a, **k):
+                self.calls += 1
+                if self.calls > self.free:
+                    assert self.open.wait(WAIT), "the step was never released"
+                return step(*a, **k)
+
+            return held
+
+        return made
+
+    def release(self) -> None:
+        self.open.set()
+
+
+def stopped_by_its_button(client, job, stop_endpoint: str, held: HeldAfter, frames: int = 2):
+    """Wait for ``frames`` pictures of ``job``, press its Stop endpoint (the same session:
+    one Client), let the computation go on, and give the job's last output."""
+    deadline = time.monotonic() + WAIT
+    while len(job.outputs()) < frames:  # frames arrive while the next step is held
+        assert time.monotonic() < deadline and not job.done(), (held.calls, job.status())
+        time.sleep(0.05)
+    assert client.predict(api_name=stop_endpoint) == ()  # asks, computes, returns nothing
+    held.release()
+    return job.result(timeout=WAIT)
+
+
+def captions(gallery) -> list[str]:
+    return [entry["caption"] for entry in gallery]
+
+
+def test_stop_ends_a_deep_dream_with_the_dream_so_far(server, long_lane, monkeypatch):
+    from cnnvis.techniques import compiled
+
+    client, url = server
+    lane, recorder = long_lane
+    held = HeldAfter(free=4)  # 8 steps an octave, a frame every 2: frames at steps 2 and 4
+    monkeypatch.setattr(compiled, "dream_step", held.wrap(compiled.dream_step))
+    job = client.submit(handle_file(str(CAT)), MODEL, [], 3, 8, 0.01, 0, api_name="/deep_dream")
+    gallery = stopped_by_its_button(client, job, "/stop_deep_dream", held)
+    # the step that was held ran, then the stop was seen: octave 1 of 3, step 5 of 8
+    [dream, photo] = captions(gallery)
+    assert "Deep Dream stopped at octave 1/3, step 5/8" in dream, dream
+    assert photo == "The photo it started from"
+    assert held.calls == 5 and job.status().success
+    wait_until(lambda: lane.running == 0, "the dream's slot given back")
+    assert recorder.events.count(("finished", "deep_dream")) == 1
+
+
+def test_stop_ends_a_feature_visualization_with_the_pictures_so_far(server, long_lane, monkeypatch):
+    from cnnvis.techniques import feature_vis
+
+    client, url = server
+    lane, recorder = long_lane
+    held = HeldAfter(free=32)  # 128 steps, a frame every 16: frames at steps 16 and 32
+    monkeypatch.setattr(feature_vis, "ascent_step", held.wrap(feature_vis.ascent_step))
+    job = client.submit(
+        MODEL, "channels", "", 2, "", [], 128, 64, 0, api_name="/feature_visualization"
+    )
+    gallery = stopped_by_its_button(client, job, "/stop_feature_visualization", held)
+    [sheet] = captions(gallery)
+    assert "Feature visualisation stopped at step 33/128" in sheet, sheet
+    assert "in progress" not in sheet and held.calls == 33
+    wait_until(lambda: lane.running == 0, "the visualisation's slot given back")
+    assert recorder.events.count(("finished", "feature_visualization")) == 1
+
+
+def test_a_stop_with_nothing_running_stops_no_later_run(server, long_lane):
+    client, _ = server
+    assert client.predict(api_name="/stop_deep_dream") == ()
+    [dream, _] = captions(
+        client.predict(handle_file(str(CAT)), MODEL, [], 1, 2, 0.01, 0, api_name="/deep_dream")
+    )
+    assert "stopped" not in dream and "in progress" not in dream

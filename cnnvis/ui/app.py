@@ -76,7 +76,7 @@ def build_demo(
         gr.Markdown(INTRO)
         image, model, summary, panel = shared_area.shared_inputs()
         page = Page(demo, image, model)
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):  # every tab one tap away on a phone
             for tab in tabs:
                 tab(page)
         shared_area.follow(page, summary, panel)  # after the tabs: their pickers are known

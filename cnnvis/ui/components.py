@@ -19,10 +19,14 @@ from ..registry import Option, Technique, map_methods
 from .inputs import TOP_CLASS, accept_any_names, accept_any_text, class_choice
 from .texts import CHOICE_WORDS
 
-# How a layer picker is filled for a model: (its choices, its value), by the model.
+# How a layer picker is filled for a model: (its choices, its value), by the model. Each
+# value is the technique at its best, from the model's spec: the first convolution (the
+# only filters that read as pictures), the feature map the classifier reads (Grad-CAM's
+# layer), the layer whose maps read as pictures (VisModel.legible_layer), the dream layers.
 LAYER_KINDS: dict[str, tuple[Callable[[Any], Sequence[str]], Callable[[Any], Any]]] = {
     "convolution": (lambda vis: vis.filter_layers, lambda vis: vis.first_conv),
     "feature map": (lambda vis: vis.visual_layers, lambda vis: vis.default_layer),
+    "legible": (lambda vis: vis.visual_layers, lambda vis: vis.legible_layer),
     "dream": (lambda vis: vis.visual_layers, lambda vis: list(vis.dream_layers)),
     "middle": (lambda vis: vis.visual_layers, lambda vis: vis.dream_layers[0]),
 }
@@ -52,6 +56,11 @@ def layer_update(vis: cnnvis.VisModel, kind: str) -> dict:
     """A picker of ``kind`` filled and preselected for ``vis``."""
     choices, value = LAYER_KINDS[kind]
     return gr.update(choices=layer_choices(vis, choices(vis)), value=value(vis))
+
+
+def layer_cleared(picker: gr.Dropdown) -> dict:
+    """``picker`` emptied: no model whose layers it could show."""
+    return gr.update(choices=[], value=[] if picker.multiselect else "")
 
 
 def layer_picker(
@@ -202,6 +211,12 @@ def results_gallery(
         render=False,
         elem_id=elem_id,
     )
+
+
+def empty_table(what: str) -> dict:
+    """A results table's value before its first run: what will appear there (rather than
+    Gradio's placeholder headers "1 | 2 | 3")."""
+    return {"headers": ["After a run"], "data": [[what]]}
 
 
 def technique_text(technique: Technique) -> str:

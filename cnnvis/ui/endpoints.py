@@ -61,12 +61,15 @@ def describe(technique: Technique, parameters: Sequence[str], docs: Mapping[str,
 
 def by_component(handler: Callable, outputs: Mapping[str, gr.components.Component]) -> Callable:
     """``handler`` returning (or yielding) its outputs by name, as Gradio takes them: a
-    dict keyed by component (a handler with one output returns the value itself). Errors
-    become one sentence (errors.friendly); the signature is kept for Gradio."""
+    dict keyed by component (a handler with one output returns the value itself, one with
+    none returns nothing). Errors become one sentence (errors.friendly); the signature is
+    kept for Gradio."""
     handler = friendly(handler)
     single = next(iter(outputs.values())) if len(outputs) == 1 else None
 
     def keyed(result: Any) -> Any:
+        if not outputs:  # an endpoint that only acts (a Stop button's)
+            return None
         if single is not None:
             return {single: result}
         if isinstance(result, dict) and set(result) <= set(outputs):
@@ -98,16 +101,19 @@ def publish(
     *,
     name: str | None = None,
     docs: Mapping[str, str] = {},
+    description: str | None = None,
 ) -> Any:
     """Make a click of ``button`` the endpoint ``/<name>`` (default: the technique's name)
     with the parameters ``inputs`` (API name -> component, in order), returning
-    ``outputs``; returns the event (for ``cancels=`` or chaining)."""
+    ``outputs``; returns the event (for chaining). ``description`` replaces the API
+    description made from the technique (for an endpoint that is not the technique
+    itself, such as a Stop button's)."""
     return button.click(
         by_component(handler, outputs),
         inputs_kwargs=dict(inputs),
         outputs=list(outputs.values()),
         api_name=name or technique.name,
-        api_description=describe(technique, list(inputs), docs),
+        api_description=description or describe(technique, list(inputs), docs),
         concurrency_id=technique.cost,
     )
 

@@ -10,11 +10,14 @@ import gradio as gr
 
 import cnnvis
 
+from .. import availability
+from ..availability import WeightsStatus
 from ..errors import CnnvisError
+from ..weights import resolve_weights_dir
 from . import endpoints, own_model, work
-from .components import Page, class_choices, layer_update
+from .components import Page, class_choices, layer_cleared, layer_update
 from .inputs import class_choice, pass_original_upload, read_image
-from .settings import DEFAULT_EXAMPLE, DEFAULT_MODEL, EXAMPLES_DIR, compute_device
+from .settings import DEFAULT_EXAMPLE, DEFAULT_MODEL, EXAMPLES_DIR, compute_device, current
 
 CLASSIFY = cnnvis.TECHNIQUES["classify"]
 LANE = CLASSIFY.cost  # the page's own events that compute: quick work
@@ -25,10 +28,65 @@ def example_paths() -> list[str]:
     return [str(p) for p in sorted(EXAMPLES_DIR.glob("*.jpg"))]
 
 
+# ----- the model picker -------------------------------------------------------------------
+# Its entries are model_choices(): (label, name) pairs in the registry's order (the API's
+# list of models), each label saying whether the model can run here. A value must be a
+# name that work.get_model loads.
+
+
+def model_status(name: str) -> WeightsStatus | None:
+    """Whether ``name``'s ImageNet weights can be had here (None: the app runs with random
+    weights, which every model has). Reads folders only: nothing is loaded or downloaded."""
+    settings = current()
+    if settings.weights == "random":
+        return None
+    return cnnvis.weights_status(name, settings.weights_dir)
+
+
+def weights_tag(status: WeightsStatus | None) -> str:
+    """What a model needs here, in a few words: "ready", "download 14 MB", "unavailable
+    offline", "unavailable: the download failed; next try in 9 min" ("random weights" when
+    the app runs with them)."""
+    if status is None:
+        return "random weights"
+    if status.state == "unavailable":
+        return "unavailable offline" if availability.offline() else f"unavailable: {status.detail}"
+    return status.label
+
+
 def model_choices() -> list[tuple[str, str]]:
+    """The registry's models, each with its input size and what it needs here."""
     return [
-        (f"{name} · {spec.input_size} px", name) for name, spec in sorted(cnnvis.REGISTRY.items())
+        (f"{name} · {spec.input_size} px · {weights_tag(model_status(name))}", name)
+        for name, spec in sorted(cnnvis.REGISTRY.items())
     ]
+
+
+MODEL_INFO = (
+    "{count} ImageNet CNNs, with the image size each one sees and whether its weights are "
+    "ready here, to download (with the size), or unavailable; type to filter."
+)
+
+
+def model_picker_update() -> dict:
+    """The picker's entries as they are now (a download may have ended or failed since
+    the page was built, and the settings are read at launch, after the page is built)."""
+    return gr.update(choices=model_choices())
+
+
+def weights_folder() -> str:
+    """The weights folder, as the offline message names it."""
+    folder = resolve_weights_dir(current().weights_dir)
+    return str(folder) if folder else "none set: --weights-dir or CNNVIS_WEIGHTS_DIR"
+
+
+def unavailable_sentence(name: str, status: WeightsStatus) -> str:
+    """One sentence for a model that cannot run here: why, and the two ways out."""
+    return (
+        f"{name}'s ImageNet weights are unavailable here ({status.detail}): put "
+        f"{name}.weights.h5 in the weights folder ({weights_folder()}) or start the app "
+        "with --weights random."
+    )
 
 
 def model_summary(vis: cnnvis.VisModel) -> str:
@@ -64,10 +122,14 @@ def predictions(
     image: str | None, model: str, progress: gr.Progress = gr.Progress()
 ) -> tuple[dict[str, float] | None, list[tuple[str, str]]]:
     """The top-5 panel's value and the class pickers' entries (the photo's predictions
-    first); an empty panel while there is no photo."""
+    first); an empty panel while there is no photo, or no model to classify it with (the
+    model's summary says why). A photo that cannot be read raises its sentence."""
     if not image:  # an uploaded model's own classes; ImageNet's for any registry model
         return None, class_choices(vis=own_model.session_model(model))
-    vis = work.load(model, progress)
+    try:
+        vis = work.load(model, progress)
+    except CnnvisError:
+        return None, class_choices()
     top = cnnvis.classify(vis, read_image(image), top=TOP)
     return {class_choice(p.index, vis): p.probability for p in top}, class_choices(top, vis)
 
@@ -76,10 +138,19 @@ def model_layers(
     model: str, progress: gr.Progress = gr.Progress()
 ) -> tuple[str, cnnvis.VisModel | None]:
     """The model's summary and the model (loaded), or a warning and None if the model
-    cannot be had."""
+    cannot be had (at once for a model whose weights are unavailable: offline, or a
+    download that failed a moment ago, which availability remembers)."""
+    name = str(model or "").strip() or DEFAULT_MODEL
+    status = model_status(name) if name in cnnvis.REGISTRY else None
+    if status is not None and status.state == "unavailable":
+        return f"⚠️ {unavailable_sentence(name, status)}", None
+    if status is not None and status.state == "downloadable" and status.megabytes:
+        progress(0.05, desc=f"Downloading the ImageNet weights of {name} ({status.megabytes:,.0f} MB)…")
+    else:
+        progress(0.05, desc=f"Loading {name}…")
     try:
-        vis = work.load(model, progress)
-    except CnnvisError as error:  # said where the model is chosen; the pickers stay
+        vis = work.get_model(name)
+    except CnnvisError as error:  # said where the model is chosen; its layers are cleared
         return f"⚠️ {error}", None
     return model_summary(vis), vis
 
@@ -110,7 +181,7 @@ def shared_inputs() -> tuple[gr.Image, gr.Dropdown, gr.Markdown, gr.Label]:
         with gr.Column(scale=2):
             model = gr.Dropdown(
                 label="Model",
-                info="40 ImageNet CNNs, with the image size each one sees; type to filter.",
+                info=MODEL_INFO.format(count=len(cnnvis.REGISTRY)),
                 choices=model_choices(),
                 value=DEFAULT_MODEL,
                 allow_custom_value=True,
@@ -131,19 +202,28 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
         return {panel: label, **{picker: gr.update(choices=choices) for picker in class_pickers}}
 
     def show_layers(model, progress=gr.Progress()):
+        """The model's summary and every layer picker filled for it, or emptied when the
+        model cannot be had (never another model's layers)."""
         text, vis = model_layers(model, progress)
-        if vis is None:
-            return {summary: text}
         # A fresh update for each picker: Gradio takes the value out of an update it applies.
-        return {
-            summary: text,
-            **{picker: layer_update(vis, kind) for picker, kind in layer_pickers.items()},
+        pickers = {
+            picker: layer_cleared(picker) if vis is None else layer_update(vis, kind)
+            for picker, kind in layer_pickers.items()
         }
+        return {summary: text, **pickers}
 
     refresh = [panel, *class_pickers]
     photo = [page.image, page.model]
-    endpoints.helper(
+    looked = endpoints.helper(
         page.image.change, show_predictions, photo, refresh, name="photo_predictions", lane=LANE
+    )
+    # A photo that cannot be read is refused in one sentence, and the box is emptied (it
+    # would show a broken picture).
+    endpoints.helper(looked.failure, lambda: None, [], [page.image], name="photo_refused", queue=False)
+    # The picker's words as they are when the page opens (the settings are read at launch,
+    # after the page was built); it reads folders only, nothing is loaded.
+    endpoints.helper(
+        page.demo.load, model_picker_update, [], [page.model], name="page_models", queue=False
     )
     for source, trigger in (("page", page.demo.load), ("model", page.model.change)):
         filled = endpoints.helper(
@@ -162,6 +242,7 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
             name=f"{source}_predictions",
             lane=LANE,
         )
+    one_class_choice(panel, class_pickers)
     # /classify needs a photo; the panel above just empties without one, and classifies
     # each photo by itself: the endpoint has no button on the page.
     endpoints.publish_without_button(
@@ -170,3 +251,28 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
         {"image": page.image, "model": page.model},
         {"predictions": panel},
     )
+
+
+def one_class_choice(panel: gr.Label, class_pickers: Sequence[gr.Dropdown]) -> None:
+    """One class for the whole page: clicking a prediction of the top-5 panel, or picking
+    a class in any tab, sets every tab's class picker (``.input``: a visitor's change
+    only, so the pickers set here do not set each other again)."""
+
+    def clicked(evt: gr.SelectData) -> dict:
+        return {picker: gr.update(value=evt.value) for picker in class_pickers}
+
+    endpoints.helper(panel.select, clicked, [], list(class_pickers), name="class_clicked", queue=False)
+    for source in class_pickers:
+        others = [picker for picker in class_pickers if picker is not source]
+        endpoints.helper(
+            source.input, setting(others), [source], others, name="class_picked", queue=False
+        )
+
+
+def setting(pickers: Sequence[gr.Dropdown]):
+    """A handler that sets ``pickers`` to the value it is given."""
+
+    def picked(value: str) -> dict:
+        return {picker: gr.update(value=value) for picker in pickers}
+
+    return picked

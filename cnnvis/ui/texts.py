@@ -59,10 +59,14 @@ CSS = """
   white-space: normal; overflow-wrap: anywhere; max-width: 100%; padding: 0 1em;
 }
 .gallery-container .media-button { height: calc(100% - 104px) !important; }
-/* Compare's grid of maps: the caption's start (rank, method, areas) on two lines */
-#ranked-maps .caption-label {
+/* grids of maps: the caption's start (rank, method, areas) on two lines, the whole
+   caption on hover (a click shows it whole below the picture, in the gallery's preview) */
+.gallery-container .caption-label {
   white-space: normal; max-width: 100%; font-size: 0.8em;
   display: -webkit-box; -webkit-line-clamp: 2; -webkit-box-orient: vertical;
+}
+.gallery-container .thumbnail-item:hover .caption-label {
+  display: block; -webkit-line-clamp: unset; max-height: 100%; overflow-y: auto; opacity: 1;
 }
 """
 

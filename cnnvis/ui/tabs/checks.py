@@ -18,6 +18,7 @@ from .. import pictures, work
 from ..components import (
     Page,
     class_picker,
+    empty_table,
     method_checklist,
     option_controls,
     results_gallery,
@@ -131,7 +132,7 @@ def compare_tab(page: Page) -> None:
     with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
         gr.Markdown(COMPARE_INTRO, elem_classes="technique-text")
         target = class_picker(page)
-        with gr.Tabs():
+        with gr.Tabs(overflow_behavior="wrap"):  # every check one tap away on a phone
             report_box = trust_report_tab(page, target)
             deletion_insertion_tab(page, target)
             sanity_check_tab(page, target)
@@ -175,6 +176,7 @@ def deletion_insertion_tab(page: Page, target: gr.Dropdown) -> None:
 
 def sanity_check_tab(page: Page, target: gr.Dropdown) -> None:
     table = gr.Dataframe(
+        empty_table("Each method's rank correlation and SSIM, layer by layer as the model is re-drawn."),
         label="Rank correlation (ρ) and similarity (SSIM) with the trained model's map",
         interactive=False,
         render=False,
@@ -211,7 +213,12 @@ def pointing_game_tab(page: Page, target: gr.Dropdown, also: Sequence[gr.Number]
     """The pointing game: a box drawn on the photo (or typed), then each method's peak.
     The box drawn goes to the corner fields ``also`` too (the trust report's), and a new
     photo clears them with this tab's."""
-    hits = gr.Dataframe(label="Hits and misses", interactive=False, render=False)
+    hits = gr.Dataframe(
+        empty_table("Each method's hit or miss: where its map peaks, and how far from the box."),
+        label="Hits and misses",
+        interactive=False,
+        render=False,
+    )
     with technique_tab(
         POINTING, title="Pointing game", key="pointing_game", text=POINTING_TEXT, below=[hits]
     ) as tab:

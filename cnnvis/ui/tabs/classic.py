@@ -8,6 +8,7 @@ import gradio as gr
 import cnnvis
 
 from .. import pictures, work
+from ..bounds import bounded_by_layer
 from ..components import (
     Page,
     class_picker,
@@ -120,6 +121,7 @@ def filters_tab(page: Page) -> None:
             "The first one looks at the photo's colours directly.",
         )
         options = option_controls(FILTERS)
+        bounded_by_layer(page, layer, options["count"], name="filters_count_bounded")
         gr.Markdown(FILTERS_NOTE)
         run = run_button("Show filters")
     docs = {"layer": "a convolution with a spatial kernel; empty for the model's first one."}
@@ -131,11 +133,12 @@ def feature_maps_tab(page: Page) -> None:
     with technique_tab(FEATURE_MAPS) as tab:
         layer = layer_picker(
             page,
-            "feature map",
+            "legible",  # opens on maps that read as pictures, not the 7x7 head
             "Layer",
             "Early layers: edges and colours. Deep layers: parts and objects.",
         )
         options = option_controls(FEATURE_MAPS)
+        bounded_by_layer(page, layer, options["count"], name="feature_maps_count_bounded")
         colormap = colormap_picker("viridis")
         run = run_button("Show feature maps")
     inputs = {

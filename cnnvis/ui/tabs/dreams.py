@@ -1,5 +1,6 @@
 """Pictures the network makes, streamed as they grow: Deep Dream (from the photo) and
-feature visualisation (from noise), each with a Stop button that cancels the stream."""
+feature visualisation (from noise), each with a Stop button that ends the run at its next
+step and keeps the picture so far (:mod:`cnnvis.ui.stopping`)."""
 
 from __future__ import annotations
 
@@ -16,8 +17,9 @@ from ...registry import check_int
 from ...techniques.deep_dream import MAX_LAYERS
 from ...techniques.feature_vis import MAX_IMAGES
 from .. import pictures, work
+from ..bounds import bounded_by_layer
 from ..components import Page, layer_picker, option_controls, run_button, technique_tab
-from ..endpoints import PRIVATE, helper, publish
+from ..endpoints import helper, publish
 from ..inputs import (
     accept_any_text,
     class_choice,
@@ -27,10 +29,22 @@ from ..inputs import (
     parse_class,
     read_image,
 )
+from ..stopping import STOPS
 
 DEEP_DREAM = cnnvis.TECHNIQUES["deep_dream"]
 FEATURE_VISUALIZATION = cnnvis.TECHNIQUES["feature_visualization"]
 FRAMES = 8  # intermediate pictures of a feature visualisation, about
+STOP_DOC = (
+    "Stop {what} that this session (your gradio_client Client, or the page) is running, at "
+    "its next step: it ends with the {picture} so far, captioned \"stopped at {where}\" "
+    "(job.result() gives it). Nothing happens if none is running. Parameters: none."
+)
+STOP_DREAM_DOC = STOP_DOC.format(
+    what="the Deep Dream", picture="dream", where="octave 2/3, step 12/20"
+)
+STOP_FEATURES_DOC = STOP_DOC.format(
+    what="the feature visualisation", picture="pictures", where="step 80/128"
+)
 Files = list[tuple[str, str]]
 
 
@@ -54,42 +68,63 @@ def deep_dream(
     steps: int,
     step_size: float,
     seed: int,
+    request: gr.Request = None,
     progress: gr.Progress = gr.Progress(),
 ) -> Iterator[Files]:
     """Deep Dream: the photo changed to excite the chosen layers (streams intermediate
-    images)."""
+    images; /stop_deep_dream ends it with the dream so far)."""
     vis = work.load(model, progress)
     photo = read_image(image)
+    chosen = layer_list(layers)
     work.working(progress, "Starting to dream", 0.1)
-    frames = cnnvis.deep_dream_frames(
-        vis,
-        photo,
-        layers=layer_list(layers),
-        octaves=octaves,
-        steps=steps,
-        step_size=step_size,
-        seed=seed,
-        every=frame_interval(steps, 4),  # about 4 pictures per octave
-        stop=work.request_cancelled(),
+    with STOPS.running(request, DEEP_DREAM.name) as stop:
+        frames = cnnvis.deep_dream_frames(
+            vis,
+            photo,
+            layers=chosen,
+            octaves=octaves,
+            steps=steps,
+            step_size=step_size,
+            seed=seed,
+            every=frame_interval(steps, 4),  # about 4 pictures per octave
+            stop=stop,
+        )
+        for frame in frames:
+            yield from dream_frame(vis, photo, frame, chosen, step_size, seed, progress)
+
+
+def dream_frame(vis, photo, frame, layers, step_size: float, seed: int, progress) -> Iterator[Files]:
+    """The gallery of one Deep Dream frame: the dream so far (in progress or stopped, and
+    where), or the finished dream; the photo it started from beside a result."""
+    settings = (
+        f"{pictures.plural(frame.octaves, 'octave')} × {pictures.plural(frame.steps, 'step')}, "
+        f"step size {step_size:g}, seed {seed}"
     )
-    for frame in frames:
-        where = f"octave {frame.octave}/{frame.octaves}, step {frame.step}/{frame.steps}"
-        progress(frame.progress, desc=f"Dreaming: {where}")
-        if frame.result is None:
-            text = pictures.caption(vis, f"Deep Dream in progress · {where}")
-            yield pictures.files([(frame.image, text)])
-            continue
-        dream = frame.result
-        settings = (
-            f"{pictures.plural(frame.octaves, 'octave')} × {pictures.plural(frame.steps, 'step')}, "
-            f"step size {step_size:g}, seed {seed}"
-        )
+    if frame.stopped:
+        progress(frame.progress, desc=f"Stopped at {frame.where}")
+        shown = ", ".join(layers or vis.dream_layers)
+        text = f"Deep Dream stopped at {frame.where} · {vis.name} · {shown} · {settings}"
         yield pictures.files(
-            [
-                (dream.image, pictures.caption(vis, f"{dream.caption} · {settings}")),
-                (photo, "The photo it started from"),
-            ]
+            [(frame.image, pictures.caption(vis, text)), (photo, "The photo it started from")]
         )
+        return
+    progress(frame.progress, desc=f"Dreaming: {frame.where}")
+    if frame.result is None:
+        text = pictures.caption(vis, f"Deep Dream in progress · {frame.where}")
+        yield pictures.files([(frame.image, text)])
+        return
+    dream = frame.result
+    yield pictures.files(
+        [
+            (dream.image, pictures.caption(vis, f"{dream.caption} · {settings}")),
+            (photo, "The photo it started from"),
+        ]
+    )
+
+
+def stop_deep_dream(request: gr.Request = None) -> None:
+    """Ask this session's Deep Dream to stop at its next step (no computation: no lane)."""
+    STOPS.stop(request, DEEP_DREAM.name)
 
 
 def deep_dream_tab(page: Page) -> None:
@@ -107,8 +142,10 @@ def deep_dream_tab(page: Page) -> None:
             stop = gr.Button("Stop", variant="stop")
     inputs = {"image": page.image, "model": page.model, "layers": layers, **options}
     docs = {"layers": f"1 to {MAX_LAYERS} layer names; empty for the model's default dream layers."}
-    dreaming = publish(run, deep_dream, DEEP_DREAM, inputs, {"gallery": tab.gallery}, docs=docs)
-    stop.click(None, cancels=[dreaming], api_name="stop_dream", **PRIVATE)
+    publish(run, deep_dream, DEEP_DREAM, inputs, {"gallery": tab.gallery}, docs=docs)
+    publish(
+        stop, stop_deep_dream, DEEP_DREAM, {}, {}, name="stop_deep_dream", description=STOP_DREAM_DOC
+    )
 
 
 # ----- feature visualisation ----------------------------------------------------------------
@@ -152,32 +189,46 @@ def feature_visualization(
     steps: int,
     size: int,
     seed: int,
+    request: gr.Request = None,
     progress: gr.Progress = gr.Progress(),
 ) -> Iterator[Files]:
     """Pictures grown from noise to excite channels of a layer, or classes (streams
-    intermediate pictures)."""
+    intermediate pictures; /stop_feature_visualization ends it with the pictures so far)."""
     vis = work.load(model, progress)
     options, labels = feature_targets(vis, target, layer, count, channels, classes)
     work.working(progress, "Starting from grey noise", 0.1)
-    frames = cnnvis.feature_visualization_frames(
-        vis,
-        **options,
-        steps=steps,
-        size=size,
-        seed=seed,
-        every=frame_interval(steps, FRAMES),
-        stop=work.request_cancelled(),
-    )
-    for frame in frames:
-        progress(frame.progress, desc=f"Growing the pictures: step {frame.step}/{frame.steps}")
-        if frame.result is None:
-            where = f"step {frame.step}/{frame.steps}"
-            text = f"Feature visualisation in progress · {vis.name} · {where}"
+    with STOPS.running(request, FEATURE_VISUALIZATION.name) as stop:
+        frames = cnnvis.feature_visualization_frames(
+            vis,
+            **options,
+            steps=steps,
+            size=size,
+            seed=seed,
+            every=frame_interval(steps, FRAMES),
+            stop=stop,
+        )
+        for frame in frames:
+            if frame.result is not None:
+                yield pictures.files(pictures.feature_gallery(vis, frame.result, labels))
+                continue
+            if frame.stopped:
+                progress(frame.progress, desc=f"Stopped at {frame.where}")
+                shown = options.get("layer") or "class logits"
+                text = (
+                    f"Feature visualisation stopped at {frame.where} · {vis.name} · {shown} · "
+                    f"{', '.join(labels)} · {size} px, seed {seed}"
+                )
+            else:
+                progress(frame.progress, desc=f"Growing the pictures: {frame.where}")
+                text = f"Feature visualisation in progress · {vis.name} · {frame.where}"
             yield pictures.files(
                 [(pictures.feature_sheet(frame.images, labels), pictures.caption(vis, text))]
             )
-            continue
-        yield pictures.files(pictures.feature_gallery(vis, frame.result, labels))
+
+
+def stop_feature_visualization(request: gr.Request = None) -> None:
+    """Ask this session's feature visualisation to stop at its next step (no lane)."""
+    STOPS.stop(request, FEATURE_VISUALIZATION.name)
 
 
 def feature_target_changed(target: str) -> tuple[bool, bool]:
@@ -200,6 +251,7 @@ def feature_visualization_tab(page: Page) -> None:
             "Middle layers: textures and patterns. Deep layers: object parts.",
         )
         count = gr.Slider(1, MAX_IMAGES, value=8, step=1, label="How many channels")
+        bounded_by_layer(page, layer, count, name="feature_visualization_count_bounded")
         channels = gr.Textbox(
             "",
             label="Or these channels",
@@ -254,7 +306,7 @@ def feature_visualization_tab(page: Page) -> None:
         "channels": 'for "channels", channel indices such as "3, 17, 42" (overrides count); empty for the first ones.',
         "classes": f'for "class", 1 to {MAX_IMAGES} classes: indices, labels, ImageNet ids or picker entries.',
     }
-    growing = publish(
+    publish(
         run,
         feature_visualization,
         FEATURE_VISUALIZATION,
@@ -262,4 +314,12 @@ def feature_visualization_tab(page: Page) -> None:
         {"gallery": tab.gallery},
         docs=docs,
     )
-    stop.click(None, cancels=[growing], api_name="stop_feature_visualization", **PRIVATE)
+    publish(
+        stop,
+        stop_feature_visualization,
+        FEATURE_VISUALIZATION,
+        {},
+        {},
+        name="stop_feature_visualization",
+        description=STOP_FEATURES_DOC,
+    )

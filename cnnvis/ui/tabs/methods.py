@@ -16,8 +16,9 @@ import gradio as gr
 import cnnvis
 
 from ...errors import ParameterError, quoted
-from ...registry import Option, Technique, of_output
+from ...registry import Option, Technique, featured, of_output
 from .. import pictures, work
+from ..bounds import bounded_by_layer
 from ..components import (
     Page,
     class_picker,
@@ -51,9 +52,9 @@ def methods_of(output: str) -> list[Technique]:
 
 
 def chosen(method: str | None, output: str) -> Technique:
-    """The technique of a method picker's value (default: the tab's first method)."""
+    """The technique of a method picker's value (default: the method the tab opens on)."""
     names = [t.name for t in methods_of(output)]
-    name = method or names[0]
+    name = method or featured(output).name
     if name not in names:
         raise ParameterError(f"The method must be one of {', '.join(names)}; got {quoted(name)}.")
     return cnnvis.TECHNIQUES[name]
@@ -160,7 +161,7 @@ def method_endpoint(technique: Technique) -> Callable:
 def method_tab(page: Page, output: str, title: str, key: str) -> None:
     """A tab for the registry's methods of one output ("heatmap" or "attribution")."""
     techniques = methods_of(output)
-    first = techniques[0]
+    first = featured(output)  # the tab opens on its family at its best (SmoothGrad, Grad-CAM)
     with technique_tab(first, title=title, key=key) as tab:
         method = gr.Dropdown(
             label="Method",
@@ -180,6 +181,11 @@ def method_tab(page: Page, output: str, title: str, key: str) -> None:
             )
         shared["target_class"] = class_picker(page)
         options = {t.name: option_controls(t, visible=t is first) for t in techniques}
+        for t in techniques:  # a count of the layer's channels stops at what it has
+            for name in ALL_CHANNELS:
+                if layer is not None and t.takes_layer and name in options[t.name]:
+                    bound = f"{t.name}_{name}_bounded"
+                    bounded_by_layer(page, layer, options[t.name][name], name=bound)
         if output == "heatmap":
             shared["colormap"] = colormap_picker("jet")
             shared["opacity"] = gr.Slider(

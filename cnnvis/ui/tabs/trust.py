@@ -21,7 +21,14 @@ from ...errors import ParameterError
 from ...registry import quick_map_methods
 from ...trust import HOW_TO_READ
 from .. import pictures, work
-from ..components import Page, method_checklist, option_controls, run_button, technique_text
+from ..components import (
+    Page,
+    empty_table,
+    method_checklist,
+    option_controls,
+    run_button,
+    technique_text,
+)
 from ..endpoints import publish
 from ..inputs import method_list, parse_class, read_image
 from ..lanes import LaneCancelled
@@ -139,6 +146,7 @@ def trust_report_tab(page: Page, target: gr.Dropdown) -> dict[str, gr.Number]:
             with gr.Column(scale=2):
                 summary = gr.Markdown(label="Summary", elem_id="trust-summary")
                 table = gr.Dataframe(
+                    empty_table("The methods ranked, each with its verdict and the reason."),
                     label="The methods ranked, with their verdicts",
                     interactive=False,
                     wrap=True,
