@@ -539,8 +539,13 @@ def deletion_insertion_chart(
     width: int = 800,
     height: int = 340,
     dpi: int = 100,
+    stacked: bool = False,
+    font_scale: float = 1.0,
 ) -> np.ndarray:
     """Deletion (left) and insertion (right) curves as a uint8 RGB ``height x width`` chart.
+
+    ``stacked`` puts deletion above insertion instead (a chart that stays readable when a
+    phone shows it about 400 pixels wide), ``font_scale`` scales every text.
 
     ``curves``: ``(label, fractions, deletion scores, insertion scores)`` per method
     (e.g. ``cnnvis.metrics.Comparison.curves``); ``baseline``: the same for a random map,
@@ -566,8 +571,14 @@ def deletion_insertion_chart(
 
     figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
     canvas = FigureCanvasAgg(figure)
-    axes = figure.subplots(1, 2, sharey=True)
+    if not (isinstance(font_scale, (int, float)) and 0.5 <= font_scale <= 3):
+        raise ParameterError(f"font_scale must be from 0.5 to 3, got {font_scale!r}.")
+    axes = figure.subplots(2, 1) if stacked else figure.subplots(1, 2, sharey=True)
     colours = matplotlib.colormaps["tab10"]
+
+    def size(points: float) -> float:
+        return points * font_scale
+
     for side, (ax, name, better) in enumerate(
         zip(axes, ("Deletion", "Insertion"), ("lower is better", "higher is better"))
     ):
@@ -580,16 +591,17 @@ def deletion_insertion_chart(
             y = (deletion, insertion)[side]
             ax.plot(x, y, color="0.45", linestyle="--", linewidth=1.4,
                     label=f"{label} ({_trapezoid_area(x, y):.3f})")
-        ax.set_title(f"{name} · area: {better}", fontsize=9)
-        ax.set_xlabel("fraction of pixels " + ("removed" if side == 0 else "inserted"), fontsize=8)
+        ax.set_title(f"{name} · area: {better}", fontsize=size(9))
+        ax.set_xlabel("fraction of pixels " + ("removed" if side == 0 else "inserted"), fontsize=size(8))
         ax.set_xlim(0.0, 1.0)
         ax.set_ylim(0.0, 1.02)
         ax.grid(True, alpha=0.3)
-        ax.tick_params(labelsize=7)
-        ax.legend(fontsize=7, loc="upper right" if side == 0 else "lower right", framealpha=0.8)
-    axes[0].set_ylabel("class probability", fontsize=8)
+        ax.tick_params(labelsize=size(7))
+        ax.legend(fontsize=size(7), loc="upper right" if side == 0 else "lower right", framealpha=0.8)
+    for ax in axes if stacked else axes[:1]:
+        ax.set_ylabel("class probability", fontsize=size(8))
     if title:
-        figure.suptitle(str(title), fontsize=10)
+        figure.suptitle(str(title), fontsize=size(10), wrap=True)
     figure.tight_layout()
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
@@ -631,9 +643,13 @@ def trust_chart(
     width: int = 1200,
     height: int = 380,
     dpi: int = 100,
+    columns: int | None = None,
+    font_scale: float = 1.0,
 ) -> np.ndarray:
     """The trust report's curves, one panel per test, with the random band shaded, as a
-    uint8 RGB ``height x width`` chart.
+    uint8 RGB ``height x width`` chart: the panels in a row, or in rows of ``columns``
+    (a chart that stays readable when a phone shows it about 400 pixels wide), every text
+    scaled by ``font_scale``.
 
     ``panels`` (e.g. :attr:`cnnvis.trust.TrustReport.panels`): per panel a mapping with
     ``title``, ``xlabel``, ``better`` ("lower" or "higher"), ``fractions`` (the x axis),
@@ -694,9 +710,21 @@ def trust_chart(
         heading = str(panel.get("title", ""))
         checked.append((heading + (f" · {better} is better" if better else ""), x, shaded, lines, panel))
 
+    if not (isinstance(font_scale, (int, float)) and 0.5 <= font_scale <= 3):
+        raise ParameterError(f"font_scale must be from 0.5 to 3, got {font_scale!r}.")
+    columns = len(checked) if columns is None else _check_positive_int(columns, "columns")
+    columns = min(columns, len(checked))
+    grid_rows = math.ceil(len(checked) / columns)
+
+    def size(points: float) -> float:
+        return points * font_scale
+
     figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
     canvas = FigureCanvasAgg(figure)
-    axes = np.atleast_1d(figure.subplots(1, len(checked), sharey=True))
+    grid = np.atleast_1d(figure.subplots(grid_rows, columns, sharey=True, squeeze=False)).ravel()
+    for unused in grid[len(checked):]:
+        unused.set_visible(False)
+    axes = grid[: len(checked)]
     colours = matplotlib.colormaps["tab10"]
     handles: dict[str, object] = {}
     for ax, (heading, x, shaded, lines, panel) in zip(axes, checked):
@@ -709,25 +737,28 @@ def trust_chart(
         for i, (label, scores, area) in enumerate(lines):
             (line,) = ax.plot(x, scores, color=colours(i % 10), linewidth=1.5)
             handles.setdefault(label, line)
-        ax.set_title(heading, fontsize=8)
-        ax.set_xlabel(str(panel.get("xlabel", "fraction of pixels")), fontsize=7)
+        ax.set_title(heading, fontsize=size(8 if columns == len(checked) else 6.5))
+        ax.set_xlabel(str(panel.get("xlabel", "fraction of pixels")), fontsize=size(7 if columns == len(checked) else 6))
         ax.set_xlim(float(x[0]), float(x[-1]))
         ax.set_ylim(0.0, 1.02)
         ax.grid(True, alpha=0.3)
-        ax.tick_params(labelsize=7)
-    axes[0].set_ylabel("class probability", fontsize=8)
+        ax.tick_params(labelsize=size(7))
+    for ax in axes[::columns]:
+        ax.set_ylabel("class probability", fontsize=size(8))
+    per_row = 6 if columns == len(checked) else 3
     figure.legend(
         list(handles.values()),
         list(handles),
         loc="lower center",
-        ncol=min(len(handles), 6),
-        fontsize=7,
+        ncol=min(len(handles), per_row),
+        fontsize=size(7),
         frameon=False,
     )
     if title:
-        figure.suptitle(str(title), fontsize=10)
-    rows = math.ceil(len(handles) / 6)
-    figure.tight_layout(rect=(0, min(0.45, 0.07 * rows + 0.02), 1, 1))
+        figure.suptitle(str(title), fontsize=size(10), wrap=True)
+    rows = math.ceil(len(handles) / per_row)
+    line = 0.07 * font_scale * 380 / height  # one legend row's share of the height
+    figure.tight_layout(rect=(0, min(0.45, line * rows + 0.02), 1, 1))
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     picture = np.ascontiguousarray(rgba[:, :, :3], dtype=np.uint8)

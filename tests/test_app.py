@@ -642,7 +642,7 @@ def test_compare_ranks_maps_by_faithfulness_with_a_chart(vis, photo_shape):
     assert {caption.split(" · ")[0].split(" ", 1)[1] for _, caption in gallery} == titles
     assert all(picture.shape == photo_shape for picture, _ in decoded)
     [(chart, _)] = drawn([(chart, "")])
-    assert chart.dtype == np.uint8 and chart.shape == (480, 1000, 3)
+    assert chart.dtype == np.uint8 and chart.shape == (900, 760, 3)
 
 
 def test_sanity_check_shows_maps_per_step_and_their_correlations(vis):

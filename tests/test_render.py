@@ -471,6 +471,17 @@ def test_deletion_insertion_chart_is_an_rgb_picture_of_the_asked_size():
     assert blue[:, :320].sum() > 50 and blue[:, 320:].sum() > 50
 
 
+def test_deletion_insertion_chart_stacked_for_a_phone():
+    """Deletion above insertion (what the app shows, readable at 400 pixels): the first
+    curve's blue in the top half and in the bottom half; a bad font scale refused."""
+    picture = render.deletion_insertion_chart(_chart_curves(), width=760, height=900, stacked=True, font_scale=1.6)
+    assert picture.shape == (900, 760, 3)
+    blue = np.all(np.abs(picture.astype(int) - [31, 119, 180]) < 30, axis=2)
+    assert blue[:450].sum() > 50 and blue[450:].sum() > 50
+    with pytest.raises(ParameterError):
+        render.deletion_insertion_chart(_chart_curves(), font_scale=0)
+
+
 def test_deletion_insertion_chart_depends_on_the_curves_and_leaves_pyplot_alone():
     import matplotlib.pyplot as plt
 

@@ -377,6 +377,21 @@ def test_the_chart_shades_the_band(known):
         render.trust_chart(panels, width=10)
 
 
+def test_the_chart_in_rows_for_a_phone(known, tmp_path):
+    """Two panels a row (what the app shows, readable at 400 pixels): the asked size, the
+    four panels drawn in a 2 x 2 grid (ink in each quadrant), bad layouts refused."""
+    picture = render.trust_chart(known.panels, width=760, height=900, columns=2, font_scale=1.5)
+    assert picture.shape == (900, 760, 3)
+    ink = (picture < 200).any(axis=2)
+    for rows in (slice(0, 400), slice(400, 800)):
+        for cols in (slice(0, 380), slice(380, 760)):
+            assert ink[rows, cols].mean() > 0.01, (rows, cols)
+    assert not np.array_equal(picture, render.trust_chart(known.panels, width=760, height=900))
+    for bad in ({"columns": 0}, {"font_scale": 10}, {"font_scale": "big"}):
+        with pytest.raises(ParameterError):
+            render.trust_chart(known.panels, **bad)
+
+
 def test_the_package_exports_the_report():
     assert cnnvis.trust_report is trust.trust_report
     assert cnnvis.TrustReport is trust.TrustReport

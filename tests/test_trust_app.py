@@ -170,7 +170,7 @@ def test_the_summary_says_what_is_trusted_and_where_a_failing_method_ranks(quadr
 
 def test_the_chart_shows_the_four_curves_with_their_bands(quadrant, known):
     chart = pictures.trust_chart(quadrant, known)
-    assert chart.shape == (400, 1200, 3) and chart.dtype == np.uint8
+    assert chart.shape == (900, 760, 3) and chart.dtype == np.uint8  # two panels a row, for phones too
     assert len(np.unique(chart.reshape(-1, 3), axis=0)) > 50
 
 
@@ -268,7 +268,7 @@ def test_the_handler_gives_the_page_and_the_report_in_the_long_lane(monkeypatch)
         assert text.startswith(f"#{m['rank']} {m['title']}: {m['verdict']}")
         assert ("random weights" in text) == (WEIGHTS == "random")
     with Image.open(result["chart"]) as chart:
-        assert chart.format == "PNG" and chart.size == (1200, 400)
+        assert chart.format == "PNG" and chart.size == (760, 900)
 
 
 def user_message(*args) -> str:

@@ -15,6 +15,9 @@ Where each thing lives:
 - :mod:`.endpoints`: the one endpoint mechanism (a Run button's click, published);
 - :mod:`.work`: every computation's one entry (``compute``, in its lane), models,
   cancellation, warm-up;
+- :mod:`.stopping`: the Stop of Deep Dream and feature visualisation (the run ends at its
+  next step and keeps its picture);
+- :mod:`.bounds`: sliders bounded by the chosen model and layer (channels of the layer);
 - :mod:`.pictures`: results drawn, and written as PNG files for the galleries;
 - :mod:`.inputs`: reading the photo, parsing classes, layers and methods, and the
   component patches that let cnnvis check values itself;

@@ -207,8 +207,10 @@ def faithfulness_chart(vis: cnnvis.VisModel, result) -> np.ndarray:
         result.curves,
         baseline=result.baseline,
         title=caption(vis, result.caption),
-        width=1000,
-        height=480,
+        width=760,  # stacked, large type: readable on a phone's 400 pixels too
+        height=900,
+        stacked=True,
+        font_scale=1.6,
     )
 
 
@@ -382,5 +384,10 @@ def trust_maps(vis: cnnvis.VisModel, photo: np.ndarray, report) -> Gallery:
 def trust_chart(vis: cnnvis.VisModel, report) -> np.ndarray:
     """The report's four curves, each with its band of random maps shaded."""
     return render.trust_chart(
-        report.panels, title=caption(vis, report.caption), width=1200, height=400
+        report.panels,
+        title=caption(vis, report.caption),
+        width=760,  # two by two, large type: readable on a phone's 400 pixels too
+        height=900,
+        columns=2,
+        font_scale=1.5,
     )
