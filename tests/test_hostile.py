@@ -35,12 +35,12 @@ from .serve import Listener, served
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
 
 MODEL = "MobileNetV2"
-APP_DELETE_CACHE = app.demo.delete_cache  # as the app sets it (the server below cleans faster)
+APP_DELETE_CACHE = app.demo.delete_cache  # as the app sets it (test_cache_cleaning cleans faster)
 
 
 @pytest.fixture(scope="module")
 def server():
-    with served(Settings(weights="random"), delete_cache=(1, 1)) as (client, url):
+    with served(Settings(weights="random")) as (client, url):
         yield client, url
 
 
@@ -447,30 +447,6 @@ def test_launch_settings_keep_gradio_protections_on():
     assert not LAUNCH_KWARGS.get("share")
     frequency, age = APP_DELETE_CACHE
     assert 0 < frequency <= 3600 and 0 < age <= 24 * 3600
-
-
-def test_results_and_uploads_in_the_cache_are_deleted(server, corpus):
-    """The test server cleans its cache every second of files older than a second (the app
-    itself: every hour, files older than an hour): results and uploads do not pile up."""
-    client, url = server
-    upload_me = save(corpus, "upload.png", Image.fromarray(noise(64, 64, seed=7)))
-    made = []
-    for count in (4, 5, 6):
-        status, text = call_raw(url, "filters", json.dumps({"data": [MODEL, "", count, "first"]}))
-        [[sheet]] = result_of(text)
-        made.append(Path(sheet["image"]["path"]))
-    with httpx.Client(timeout=30) as http, open(upload_me, "rb") as photo:
-        [upload] = http.post(f"{url}gradio_api/upload", files={"files": ("upload.png", photo)}).json()
-    photo = {"path": upload, "meta": {"_type": "gradio.FileData"}, "orig_name": "upload.png"}
-    assert len(result_of(call_raw(url, "classify", json.dumps({"data": [photo, MODEL]}))[1])[0]["confidences"]) == 5
-    made.append(Path(upload))
-    cache = Path(app.demo.GRADIO_CACHE).resolve()
-    assert all(path.resolve().is_relative_to(cache) for path in made)
-    deadline = time.monotonic() + 20
-    while any(path.exists() for path in made) and time.monotonic() < deadline:
-        time.sleep(0.5)
-    assert not [path for path in made if path.exists()]
-    works(client)
 
 
 # ----- the pinned Gradio ---------------------------------------------------------------------

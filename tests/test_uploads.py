@@ -41,7 +41,11 @@ def server():
     """The app with a small cache bound, applied every 0.3 s (its own wiring otherwise).
     The cache folder is this test process's own (app.py sets GRADIO_TEMP_DIR)."""
     bound = CacheBound(max_bytes=BOUND)
-    time.sleep(uploads.CACHE_MIN_AGE_SECONDS + 0.5)  # earlier tests' results may be evicted
+    # Earlier tests' uploads and results (this test process's own folder) may be evicted:
+    # aged past the bound's minimum age, so that the bound below starts from an evictable cache.
+    aged = time.time() - 2 * uploads.CACHE_MIN_AGE_SECONDS
+    for file in cached_files(get_upload_folder()):
+        os.utime(file.path, (aged, aged))
     app_kwargs = {
         "middleware": [
             Middleware(ResponseHeadersMiddleware),
@@ -140,7 +144,8 @@ def test_files_that_may_still_be_written_are_not_evicted(tmp_path):
     old = tmp_path / "sub" / "old"
     old.parent.mkdir()
     old.write_bytes(b"x" * MB)
-    os.utime(old, (time.time() - 60, time.time() - 60))
+    aged = time.time() - 2 * uploads.CACHE_MIN_AGE_SECONDS
+    os.utime(old, (aged, aged))
     assert bound.trim(str(tmp_path), incoming=MB)  # room by deleting the old file
     assert not old.exists() and not old.parent.exists()
     assert not bound.trim(str(tmp_path), incoming=2 * MB)  # the fresh ones stay

@@ -46,7 +46,9 @@ MB = 2**20
 MAX_FILES_PER_UPLOAD = 1  # the page uploads its photo alone
 CACHE_MAX_BYTES = 2048 * MB  # uploads and results in Gradio's cache folder, together
 CACHE_TRIM_SECONDS = 10  # how often the bound is applied to what the app itself writes
-CACHE_MIN_AGE_SECONDS = 2.0  # a file younger than this may still be being written: kept
+# A file younger than this may still be being written, or wait in the queue for the event
+# that reads it (a class's burst queues for a minute or more): kept.
+CACHE_MIN_AGE_SECONDS = 120.0
 MAX_COMPONENT_SERVER_CALLS = 4  # image-editor pictures received at once (each held in memory)
 MAX_EDITOR_BLOB_BYTES = 64 * MB  # image-editor pictures kept in memory, in all
 MAX_EDITOR_PIXELS = 4_000_000  # pixels of one image-editor picture (the page sends <= 1 MP)
