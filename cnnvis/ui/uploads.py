@@ -305,11 +305,15 @@ class UploadMiddleware:
         if path == "/gradio_api/upload":
             return await self._upload(scope, receive, send)
         if path == "/gradio_api/component_server":
-            async with self._component_calls:
-                await self._counted(scope, receive, send, "picture")
             blocks = _blocks(scope)
-            if blocks is not None:
-                trim_editor_pictures(blocks)
+
+            async def send_after_trimming(message):  # the caller sees the pictures bounded
+                if blocks is not None and message["type"] == "http.response.body" and not message.get("more_body"):
+                    trim_editor_pictures(blocks)
+                await send(message)
+
+            async with self._component_calls:
+                await self._counted(scope, receive, send_after_trimming, "picture")
             return None
         return await self.app(scope, receive, send)
 
