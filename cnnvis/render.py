@@ -531,6 +531,19 @@ def _trapezoid_area(x: np.ndarray, y: np.ndarray) -> float:
     return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
 
 
+def _check_chart_frame(width: int, height: int, dpi: int, font_scale: float) -> int:
+    """Refuse a chart size, dpi or font scale out of bounds; return the dpi."""
+    for value, name in ((width, "width"), (height, "height")):
+        _check_positive_int(value, name)
+        if not _CHART_MIN_SIDE <= value <= _CHART_MAX_SIDE:
+            raise ParameterError(
+                f"{name} must be from {_CHART_MIN_SIDE} to {_CHART_MAX_SIDE} pixels, got {value}."
+            )
+    if isinstance(font_scale, bool) or not isinstance(font_scale, (int, float)) or not 0.5 <= font_scale <= 3:
+        raise ParameterError(f"font_scale must be from 0.5 to 3, got {font_scale!r}.")
+    return _check_positive_int(dpi, "dpi")
+
+
 def deletion_insertion_chart(
     curves: Sequence[tuple],
     *,
@@ -560,19 +573,11 @@ def deletion_insertion_chart(
         raise ParameterError("deletion_insertion_chart needs at least one curve.")
     if len(series) > _CHART_MAX_SERIES:
         raise ParameterError(f"Draw at most {_CHART_MAX_SERIES} curves in one chart.")
-    for value, name in ((width, "width"), (height, "height")):
-        _check_positive_int(value, name)
-        if not _CHART_MIN_SIDE <= value <= _CHART_MAX_SIDE:
-            raise ParameterError(
-                f"{name} must be from {_CHART_MIN_SIDE} to {_CHART_MAX_SIDE} pixels, got {value}."
-            )
-    dpi = _check_positive_int(dpi, "dpi")
+    dpi = _check_chart_frame(width, height, dpi, font_scale)
     reference = _curve_series(baseline, "The baseline") if baseline is not None else None
 
     figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
     canvas = FigureCanvasAgg(figure)
-    if not (isinstance(font_scale, (int, float)) and 0.5 <= font_scale <= 3):
-        raise ParameterError(f"font_scale must be from 0.5 to 3, got {font_scale!r}.")
     axes = figure.subplots(2, 1) if stacked else figure.subplots(1, 2, sharey=True)
     colours = matplotlib.colormaps["tab10"]
 
@@ -606,12 +611,7 @@ def deletion_insertion_chart(
     canvas.draw()
     rgba = np.asarray(canvas.buffer_rgba())
     picture = np.ascontiguousarray(rgba[:, :, :3], dtype=np.uint8)
-    if picture.shape[:2] != (height, width):  # dpi rounding: pad or crop to the exact size
-        exact = np.full((height, width, 3), 255, np.uint8)
-        h, w = min(height, picture.shape[0]), min(width, picture.shape[1])
-        exact[:h, :w] = picture[:h, :w]
-        picture = exact
-    return picture
+    return _exact_size(picture, height, width)  # dpi rounding: pad or crop to the exact size
 
 
 # --------------------------------------------------------------------------- trust report
@@ -664,13 +664,7 @@ def trust_chart(
 
     if isinstance(panels, dict) or not isinstance(panels, Sequence) or not 1 <= len(panels) <= 8:
         raise ParameterError("trust_chart needs a list of 1 to 8 panels.")
-    for value, name in ((width, "width"), (height, "height")):
-        _check_positive_int(value, name)
-        if not _CHART_MIN_SIDE <= value <= _CHART_MAX_SIDE:
-            raise ParameterError(
-                f"{name} must be from {_CHART_MIN_SIDE} to {_CHART_MAX_SIDE} pixels, got {value}."
-            )
-    dpi = _check_positive_int(dpi, "dpi")
+    dpi = _check_chart_frame(width, height, dpi, font_scale)
     checked = []
     for number, panel in enumerate(panels, 1):
         what = f"Panel {number}"
@@ -710,8 +704,6 @@ def trust_chart(
         heading = str(panel.get("title", ""))
         checked.append((heading + (f" · {better} is better" if better else ""), x, shaded, lines, panel))
 
-    if not (isinstance(font_scale, (int, float)) and 0.5 <= font_scale <= 3):
-        raise ParameterError(f"font_scale must be from 0.5 to 3, got {font_scale!r}.")
     columns = len(checked) if columns is None else _check_positive_int(columns, "columns")
     columns = min(columns, len(checked))
     grid_rows = math.ceil(len(checked) / columns)
