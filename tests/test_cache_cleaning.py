@@ -1,6 +1,7 @@
 """Gradio's cache cleaning, on a server that cleans every second (the app itself: every
 hour, files older than an hour). A module of its own: a server that deletes every file
-older than a second would delete the uploads of slower tests before their events read them."""
+older than a second would delete the uploads of slower tests before their events read them;
+and a server launched after it must not inherit its schedule."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ import pytest
 from PIL import Image
 
 import app
+from cnnvis import ui
 from cnnvis.ui.settings import Settings
 
 from .serve import served
 from .test_hostile import MODEL, call_raw, noise, result_of, save, works
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture  # closed before the next test, which starts servers of its own
 def server():
     with served(Settings(weights="random"), delete_cache=(1, 1)) as (client, url):
         yield client, url
@@ -51,3 +53,20 @@ def test_results_and_uploads_in_the_cache_are_deleted(server, corpus):
         time.sleep(0.5)
     assert not [path for path in made if path.exists()]
     works(client)
+
+
+def test_a_server_after_a_fast_cleaning_one_keeps_its_uploads(corpus):
+    """Each launch gets its own schedule: Gradio writes its delete_cache lifespan into the
+    app_kwargs it is given, so with one shared dict every later server of the process also
+    deleted files older than a second (an upload gone before its event read it)."""
+    lifespan = ui.LAUNCH_KWARGS["app_kwargs"]["lifespan"]
+    with served(Settings(weights="random"), delete_cache=(1, 1)):
+        pass
+    assert ui.LAUNCH_KWARGS["app_kwargs"]["lifespan"] is lifespan
+    photo = save(corpus, "kept.png", Image.fromarray(noise(64, 64, seed=8)))
+    with served(Settings(weights="random")) as (client, url):
+        with httpx.Client(timeout=30) as http, open(photo, "rb") as data:
+            [upload] = http.post(f"{url}gradio_api/upload", files={"files": ("kept.png", data)}).json()
+        time.sleep(3)  # three rounds of a one-second schedule, had it been inherited
+        assert Path(upload).is_file()
+        works(client)

@@ -116,7 +116,12 @@ def launch(demo: gr.Blocks, settings: Settings | None = None, **options: Any) ->
     then Gradio's launch with LAUNCH_KWARGS (``options`` may add or override some). The one
     place where a server is started: ``main`` and the tests use it."""
     apply_queue(demo, settings or current())
-    return demo.launch(**{**LAUNCH_KWARGS, **options})
+    arguments = {**LAUNCH_KWARGS, **options}
+    # A fresh dict each launch: Gradio writes its own lifespan (its delete_cache schedule,
+    # wrapping ours) into the app_kwargs it is given, so a shared dict would stack every
+    # earlier launch's schedule into the next server.
+    arguments["app_kwargs"] = dict(arguments.get("app_kwargs") or {})
+    return demo.launch(**arguments)
 
 
 def main(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
