@@ -52,14 +52,39 @@ def served(settings, delete_cache: tuple[int, int] | None = None, **launch) -> I
         **launch,
     )
     downloads = tempfile.mkdtemp(prefix="cnnvis-client-")
+    client = None
     try:
-        yield Client(url, verbose=False, analytics_enabled=False, download_files=downloads), url
+        client = Client(url, verbose=False, analytics_enabled=False, download_files=downloads)
+        yield client, url
     finally:
-        app.demo.close()
+        if client is not None:
+            client.close()  # its heartbeat stream, which the server would wait for
+        close_and_wait(app.demo)
         app.demo.delete_cache = saved_cleaning
         ui.configure(saved)
         ui.apply_queue(app.demo, saved)
         shutil.rmtree(downloads, ignore_errors=True)
+
+
+SHUTDOWN_SECONDS = 60
+
+
+def close_and_wait(demo) -> None:
+    """Close ``demo``'s server and return once its thread has ended.
+
+    Gradio's ``close`` waits 5 s for the server, which goes on waiting for the connections
+    still open (a client's event stream); when it ends at last, its lifespan deletes every
+    upload the Blocks knows of, and ``app.demo`` is one Blocks for every server of a test
+    process: the next module's uploads went with it ("The file 'page.jpg' does not exist").
+    A server still running after ``close`` is made to quit as a second Ctrl+C does
+    (uvicorn's ``force_exit``: no more waiting, no lifespan shutdown)."""
+    server = demo.server
+    demo.close()
+    thread = getattr(server, "thread", None)
+    if thread is not None and thread.is_alive():
+        server.force_exit = True
+        thread.join(SHUTDOWN_SECONDS)
+        assert not thread.is_alive(), f"the server did not quit in {SHUTDOWN_SECONDS} s"
 
 
 def wait_until_up(url: str, process: subprocess.Popen, log: Path, seconds: float = 180) -> None:

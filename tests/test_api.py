@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import re
-import socket
 from pathlib import Path
 
 import pytest
@@ -31,6 +30,7 @@ from .app_helpers import (
     text_file,
     truncated_jpeg,
 )
+from .serve import close_and_wait, free_port
 
 
 # gradio's queue (pandas 3) warns on every event; nothing to do with the app.
@@ -40,12 +40,6 @@ MODEL = "MobileNetV2"
 CAT_SIZE = Image.open(CAT).size  # (width, height)
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture(scope="module", params=[WEIGHTS], ids=[f"weights={WEIGHTS}"])
 def client():
     saved = ui.current()
@@ -53,10 +47,14 @@ def client():
     _, url, _ = ui.launch(
         app.demo, server_name="127.0.0.1", server_port=free_port(), prevent_thread_lock=True, quiet=True
     )
+    client = None
     try:
-        yield Client(url, verbose=False, analytics_enabled=False)
+        client = Client(url, verbose=False, analytics_enabled=False)
+        yield client
     finally:
-        app.demo.close()
+        if client is not None:
+            client.close()
+        close_and_wait(app.demo)
         ui.configure(saved)
         ui.apply_queue(app.demo, saved)
 
