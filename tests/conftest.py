@@ -57,6 +57,7 @@ def cat_image():
     return cnnvis.load_image(EXAMPLES / "cat.jpg")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's, which reads the groups into node ids
 def pytest_collection_modifyitems(config, items):
     """With xdist's loadgroup: every test of a module on one worker (module-scoped servers
     start once), but the slow per-model tests spread over the workers."""
