@@ -421,6 +421,12 @@ def test_your_model_is_loaded_for_this_page_and_every_tab_explains_it(page, tmp_
     model_file, names = tmp_path / "mine.keras", tmp_path / "names.txt"
     tiny_classifier().save(model_file)
     names.write_text("cat\ndog\nfox\n")
+    open_tab(page, "Heatmaps")  # an ImageNet class chosen first: the model has no such class
+    chooser = page.locator("#tab-grad_cam").get_by_label("Class to explain", exact=True)
+    chooser.click()
+    chooser.fill("goldfish")
+    page.get_by_role("option", name="1 · goldfish", exact=True).click()
+    expect(chooser).to_have_value("1 · goldfish")
     tab = page.get_by_role("tab", name="Your model", exact=True)
     if not tab.is_visible():  # the last tab: behind "More tabs" when the bar is full
         page.get_by_role("button", name="More tabs").click()
@@ -445,6 +451,7 @@ def test_your_model_is_loaded_for_this_page_and_every_tab_explains_it(page, tmp_
     open_tab(page, "Heatmaps")
     heatmaps = page.locator("#tab-grad_cam")
     expect(heatmaps.get_by_label("Layer", exact=True)).to_have_value("features · 32×32×8", timeout=30_000)
+    expect(chooser).to_have_value("top class")  # goldfish let go: the model has 3 classes
     pick(page, heatmaps, "Method", "Grad-CAM")  # an earlier test may have chosen another
     heatmaps.get_by_role("button", name="Run Grad-CAM", exact=True).click()
     finished(heatmaps, 2, "Grad-CAM · tiny_mine · features")

@@ -11,7 +11,7 @@ import pytest
 import app
 import cnnvis
 from cnnvis import availability, ui
-from cnnvis.ui import page, work
+from cnnvis.ui import components, page, work
 from cnnvis.ui.settings import Settings
 
 from .app_helpers import app_settings, is_one_sentence
@@ -169,7 +169,7 @@ def test_every_default_is_valid_for_every_model(name):
     """Over the whole registry (weights=None: nothing downloaded): each layer picker's
     default is one of its own choices and a layer the model has; feature maps open on a
     layer finer than the head's; a channel-counting slider stops at its layer's channels."""
-    from cnnvis.ui import bounds, components
+    from cnnvis.ui import bounds
 
     model = cnnvis.load_model(name, weights=None)
     for kind in components.LAYER_KINDS:
@@ -211,3 +211,29 @@ def test_a_class_picked_in_one_tab_is_picked_in_every_tab():
         assert trigger == "input" and source not in {o._id for o in fn.outputs}
         updates = fn.fn("285 · Egyptian cat")
         assert len(updates) == 4 and all(u["value"] == "285 · Egyptian cat" for u in updates.values())
+
+
+def test_a_class_the_next_model_does_not_have_is_let_go(monkeypatch):
+    """Switching models keeps the page's class where the new model has it (another ImageNet
+    model, or text a visitor typed) and goes back to the top class where it has not: an
+    ImageNet class after switching to a three-class model of one's own, and back."""
+    from cnnvis.ui.components import TOP_CLASS, class_kept
+
+    imagenet = components.class_choices()
+    own = [(TOP_CLASS, TOP_CLASS), ("0 · cat", "0 · cat"), ("1 · dog", "1 · dog"), ("2 · fox", "2 · fox")]
+    assert class_kept("285 · Egyptian cat", imagenet) == "285 · Egyptian cat"
+    assert class_kept("285 · Egyptian cat", own) == TOP_CLASS
+    assert class_kept("1 · dog", own) == "1 · dog"
+    assert class_kept("1 · dog", imagenet) == TOP_CLASS  # ImageNet's 1 is a goldfish
+    assert class_kept("tabby", own) == "tabby"  # typed: refused in one sentence when run
+    assert class_kept(None, own) == class_kept("", own) == TOP_CLASS
+
+    # the event that follows a change of model sets every class picker so
+    switched = event("model_predictions")
+    pickers = [o for o in switched.outputs if isinstance(o, gr.Dropdown)]
+    assert len(pickers) == 5 and {p.label for p in pickers} == {"Class to explain"}
+    assert [type(i).__name__ for i in switched.inputs] == ["Image", "Dropdown", "Dropdown"]
+    monkeypatch.setattr(page, "predictions", lambda image, model, progress=None: (None, own))
+    updates = switched.fn(None, "Your model: tiny", "285 · Egyptian cat")
+    assert {updates[p]["value"] for p in pickers} == {TOP_CLASS}
+    assert all(updates[p]["choices"] == own for p in pickers)

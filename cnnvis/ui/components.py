@@ -5,6 +5,7 @@ galleries, Run buttons, and the frame of a technique's tab."""
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -105,6 +106,18 @@ def class_choices(
     indices = range(vis.num_classes) if own else (c.index for c in imagenet_classes())
     rest = [(class_choice(i, vis),) * 2 for i in indices if i not in shown]
     return [(TOP_CLASS, TOP_CLASS), *first, *rest]
+
+
+def class_kept(chosen: str | None, choices: Sequence[tuple[str, str]]) -> str:
+    """The class pickers' value once their entries are ``choices`` (another model's): kept
+    if it is one of them or text typed by the visitor (checked when a method runs), the top
+    class if it is an entry of the model before that this model has not ("285 · Egyptian
+    cat" after switching to a three-class model of your own)."""
+    text = "" if chosen is None else str(chosen)
+    offered = {value for _, value in choices}
+    if text in offered or not re.fullmatch(r"\d+ · .*", text):
+        return text or TOP_CLASS
+    return TOP_CLASS
 
 
 def class_picker(page: Page) -> gr.Dropdown:

@@ -15,7 +15,7 @@ from ..availability import WeightsStatus
 from ..errors import CnnvisError
 from ..weights import resolve_weights_dir
 from . import endpoints, own_model, work
-from .components import Page, class_choices, layer_cleared, layer_update
+from .components import Page, class_choices, class_kept, layer_cleared, layer_update
 from .inputs import class_choice, pass_original_upload, read_image
 from .settings import DEFAULT_EXAMPLE, DEFAULT_MODEL, EXAMPLES_DIR, compute_device, current
 
@@ -201,6 +201,12 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
         label, choices = predictions(image, model, progress)
         return {panel: label, **{picker: gr.update(choices=choices) for picker in class_pickers}}
 
+    def show_predictions_for_model(image, model, chosen=None, progress=gr.Progress()):
+        """As show_predictions, for another model: a class it does not have is let go."""
+        label, choices = predictions(image, model, progress)
+        value = class_kept(chosen, choices)
+        return {panel: label, **{picker: gr.update(choices=choices, value=value) for picker in class_pickers}}
+
     def show_layers(model, progress=gr.Progress()):
         """The model's summary and every layer picker filled for it, or emptied when the
         model cannot be had (never another model's layers)."""
@@ -236,8 +242,8 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
         )
         endpoints.helper(
             filled.success,
-            show_predictions,
-            photo,
+            show_predictions_for_model,
+            [*photo, *class_pickers[:1]],  # one class for the page: every picker has its value
             refresh,
             name=f"{source}_predictions",
             lane=LANE,
