@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import re
 import struct
+import time
 import zlib
 from pathlib import Path
 
@@ -45,6 +46,18 @@ def app_cli_args() -> list[str]:
     if WEIGHTS == "real":
         return ["--weights", "imagenet", "--weights-dir", str(WEIGHTS_DIR)]
     return ["--weights", "random"]
+
+
+def cancel_running(job, seconds: float = 60) -> None:
+    """Cancel a gradio_client job once the client has seen it start. gradio_client's
+    ``cancel`` tells the server only if it already knows the job's event id; a cancel sent
+    before that (a busy machine) is dropped silently, and the job runs on."""
+    deadline = time.monotonic() + seconds
+    started = ("PROCESSING", "PROGRESS", "ITERATING", "LOG", "FINISHED", "CANCELLED")
+    while job.status().code.name not in started:
+        assert time.monotonic() < deadline, f"the job never started: {job.status()}"
+        time.sleep(0.02)
+    job.cancel()
 
 
 def is_one_sentence(message: str) -> bool:

@@ -30,7 +30,7 @@ from cnnvis import ui
 from cnnvis.ui import endpoints, own_model
 from cnnvis.ui.lanes import LANES, lane_of
 
-from .app_helpers import CAT, refusal_message
+from .app_helpers import CAT, cancel_running, refusal_message
 from .serve import served
 from .test_lanes import WAIT, Recorder
 
@@ -201,7 +201,7 @@ def test_submit_then_cancel_never_runs_two_computations_at_once(server, quick_la
         else:
             recorder.wait_for("waiting", times=number)  # Gradio started it: it waits
         assert lane.running == 1
-        job.cancel()
+        cancel_running(job)
     wait_until(lambda: recorder.count("abandoned") == 5, "the cancelled waits did not stop")
     assert gated_grad_cam.entered == 1 and lane.running == 1  # the first is still computing
     gated_grad_cam.release()
@@ -272,7 +272,7 @@ def test_a_cancelled_generator_gives_its_slot_back(server, long_lane, monkeypatc
     other = Client(url, verbose=False, analytics_enabled=False)
     second = other.submit(handle_file(str(CAT)), MODEL, [], 1, 2, 0.01, 0, api_name="/deep_dream")
     recorder.wait_for("waiting", what="deep_dream")  # it waits for the first dream's slot
-    dream.cancel()
+    cancel_running(dream)
     gate.release()
     assert second.result(timeout=WAIT)
     started = [i for i, event in enumerate(recorder.events) if event == ("started", "deep_dream")]

@@ -21,7 +21,7 @@ from cnnvis.ui import settings as ui_settings
 from cnnvis.ui import work
 from cnnvis.ui.settings import Settings
 
-from .app_helpers import CAT, is_one_sentence
+from .app_helpers import CAT, cancel_running, is_one_sentence
 from .serve import Listener, free_port, served
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
@@ -330,7 +330,7 @@ def test_a_cancelled_deep_dream_stops_at_the_next_step(server, monkeypatch):
         handle_file(str(CAT)), LOCAL, [], 5, 48, 0.01, 0, api_name="/deep_dream"
     )
     steps.wait_for(3)
-    job.cancel()
+    cancel_running(job)
     at_cancel = steps.count
     stopped = steps.settled()
     # The next picture is due after 12 steps (48 // 4): without the stop check the run
