@@ -5,7 +5,6 @@ galleries, Run buttons, and the frame of a technique's tab."""
 from __future__ import annotations
 
 import contextlib
-import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -17,7 +16,7 @@ import cnnvis
 from .. import render
 from ..labels import imagenet_classes
 from ..registry import Option, Technique, map_methods
-from .inputs import TOP_CLASS, accept_any_names, accept_any_text, class_choice
+from .inputs import TOP_CLASS, accept_any_names, accept_any_text, class_choice, parse_class
 from .texts import CHOICE_WORDS
 
 # How a layer picker is filled for a model: (its choices, its value), by the model. Each
@@ -115,7 +114,7 @@ def class_kept(chosen: str | None, choices: Sequence[tuple[str, str]]) -> str:
     cat" after switching to a three-class model of your own)."""
     text = "" if chosen is None else str(chosen)
     offered = {value for _, value in choices}
-    if text in offered or not re.fullmatch(r"\d+ · .*", text):
+    if text in offered or not isinstance(parse_class(text), int):
         return text or TOP_CLASS
     return TOP_CLASS
 
