@@ -143,6 +143,64 @@ def test_decoding_runs_at_most_a_window_ahead_of_the_model():
     assert len(pulled) < 40
 
 
+def test_two_batches_are_computed_at_once_never_more_and_rows_keep_the_file_order(tiny, photos, monkeypatch):
+    """While one batch's pass runs, the next batch is computed beside it (BATCHES_IN_FLIGHT);
+    a third waits, and the rows still come in the order of the files."""
+    import threading
+
+    from cnnvis.datasets import run as run_module
+    from cnnvis.datasets.explain import Explainer
+
+    assert run_module.BATCHES_IN_FLIGHT == 2
+    expected = [(r.path, r.method) for r in explain_dataset(tiny, photos, ["grad_cam"], batch_size=2)]
+    real_explain = Explainer.explain
+    lock = threading.Lock()
+    active, most, calls = [0], [0], [0]
+    second_started, third_started = threading.Event(), threading.Event()
+
+    def explain(self, items, wanted=None, out_dir=None):
+        with lock:
+            active[0] += 1
+            calls[0] += 1
+            most[0] = max(most[0], active[0])
+            number = calls[0]
+            (second_started if active[0] == 2 else third_started if active[0] >= 3 else threading.Event()).set()
+        try:
+            if number <= 2:  # the first two batches wait until both run,
+                assert second_started.wait(60), "the second batch never started beside the first"
+                third_started.wait(0.5)  # and give a third the chance to start (it must not)
+            return real_explain(self, items, wanted, out_dir)
+        finally:
+            with lock:
+                active[0] -= 1
+
+    monkeypatch.setattr(Explainer, "explain", explain)
+    rows = list(explain_dataset(tiny, photos, ["grad_cam"], batch_size=2))
+    assert most[0] == 2 and not third_started.is_set()
+    assert calls[0] > 2 and [(r.path, r.method) for r in rows] == expected
+
+
+def test_a_batch_that_fails_ends_the_run_with_its_error_after_the_rows_before_it(tiny, photos, monkeypatch):
+    from cnnvis.datasets.explain import Explainer
+
+    real_explain = Explainer.explain
+    calls = []
+
+    def explain(self, items, wanted=None, out_dir=None):
+        calls.append(len(items))
+        if len(calls) == 2:
+            raise MemoryError("the second batch")
+        return real_explain(self, items, wanted, out_dir)
+
+    monkeypatch.setattr(Explainer, "explain", explain)
+    stream = iter(explain_dataset(tiny, photos, ["grad_cam"], batch_size=2))
+    first = [next(stream), next(stream)]  # the first batch's rows
+    with pytest.raises(MemoryError, match="the second batch"):
+        next(stream)
+    assert len({row.path for row in first}) == 2
+    assert len(calls) <= 3  # no batch was started after the failure was known
+
+
 def test_rows_come_in_file_order_with_the_settings_on_every_row(tiny, photos):
     run = explain_dataset(tiny, photos, ["grad_cam", "vanilla_gradient"], batch_size=3, map_size=12, seed=7)
     rows = list(run)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Iterator
 
 from ..techniques.classification import Prediction, predictions_from_logits
-from .decode import FileError, batches, default_workers, prefetch
+from .decode import FileError, batches, decode_window, default_workers, prefetch
 from .explain import DEFAULT_BATCH, MAX_DATASET_BATCH, _check_int
 from .inputs import expand_inputs
 from .source import ModelSource
@@ -53,7 +53,7 @@ def classify_dataset(
         raise ParameterError(f"{model.name} takes inputs of any size; classify a dataset with a fixed-size model.")
 
     def results() -> Iterator[Classified | FileError]:
-        items = prefetch(paths, (int(height), int(width)), 0, workers=workers, window=2 * batch_size + workers)
+        items = prefetch(paths, (int(height), int(width)), 0, workers=workers, window=decode_window(batch_size, workers))
         for decoded, errors in batches(items, batch_size):
             yield from errors
             if decoded:

@@ -28,7 +28,7 @@ import numpy as np
 from ..errors import ParameterError, quoted
 from ..images import resize_map
 from ..techniques.base import top_class
-from .decode import Decoded, FileError, batches, prefetch
+from .decode import Decoded, FileError, batches, decode_window, prefetch
 from .run import DatasetRun, explain_dataset, progress_bar
 
 SUMMARY_CSV = "evaluation.csv"
@@ -205,7 +205,7 @@ class EvaluationRun:
             explainer.input_size,
             self.run.settings.seed,
             workers=self.run.workers,
-            window=2 * self.run.settings.batch_size + self.run.workers,
+            window=decode_window(self.run.settings.batch_size, self.run.workers),
         )
         return batches(items, self.run.settings.batch_size)
 

@@ -6,8 +6,9 @@ options, bounds, the inputs, the model and its weights), then returns a
 to a folder of Parquet files (what ``cnnvis explain`` does), on this machine or on Ray.
 
 The local engine: :func:`cnnvis.datasets.decode.prefetch` decodes and resizes photos in
-threads ahead of the model; the main thread computes one batch at a time with the
-:class:`~cnnvis.datasets.explain.Explainer` and writes it as it comes
+threads ahead of the model; two compute threads run the
+:class:`~cnnvis.datasets.explain.Explainer` on consecutive batches (``BATCHES_IN_FLIGHT``),
+and the rows come back in the order of the files and are written as they come
 (:mod:`cnnvis.datasets.parquet`).
 """
 
@@ -17,17 +18,25 @@ import json
 import math
 import os
 import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
 from ..errors import ParameterError, quoted
 from ..models import VisModel
-from .decode import FileError, batches, default_workers, prefetch
+from .decode import FileError, batches, decode_window, default_workers, prefetch
 from .explain import DEFAULT_BATCH, ExplainSettings, Explainer, _check_int, _version
 from .inputs import expand_inputs
 from .parquet import MANIFEST, ParquetSink, Row, completed, rows_table
 from .source import ModelSource
+
+
+# Batches computed at once: while one batch's compiled pass runs (TensorFlow releases the
+# GIL), the other batch's per-image work in Python (CAM weights, map resizing, rows) runs
+# beside it instead of leaving the cores idle between passes. Two: the gain of a third is
+# nothing (the cores are busy), and each batch in flight holds its activations.
+BATCHES_IN_FLIGHT = 2
 
 
 @dataclass(frozen=True)
@@ -84,14 +93,26 @@ class DatasetRun:
             explainer.input_size,
             self.settings.seed,
             workers=self.workers,
-            window=2 * self.settings.batch_size + self.workers,
+            window=decode_window(self.settings.batch_size, self.workers),
             preview=self.settings.png and out_dir is not None,
         )
-        for decoded, errors in batches(items, self.settings.batch_size):
-            needs = None if wanted is None else [wanted.get(item.path) for item in decoded]
-            if needs is not None:
-                needs = [n if n is not None else set(self.settings.methods) for n in needs]
-            yield explainer.explain(decoded, needs, out_dir), decoded, errors
+        with ThreadPoolExecutor(max_workers=BATCHES_IN_FLIGHT, thread_name_prefix="cnnvis-compute") as pool:
+            pending: deque = deque()
+            try:
+                for decoded, errors in batches(items, self.settings.batch_size):
+                    needs = None if wanted is None else [wanted.get(item.path) for item in decoded]
+                    if needs is not None:
+                        needs = [n if n is not None else set(self.settings.methods) for n in needs]
+                    pending.append((pool.submit(explainer.explain, decoded, needs, out_dir), decoded, errors))
+                    if len(pending) >= BATCHES_IN_FLIGHT:
+                        computing, decoded, errors = pending.popleft()
+                        yield computing.result(), decoded, errors
+                while pending:
+                    computing, decoded, errors = pending.popleft()
+                    yield computing.result(), decoded, errors
+            finally:
+                for computing, _, _ in pending:  # the consumer stopped, or a batch failed
+                    computing.cancel()
 
     def __iter__(self) -> Iterator[Row]:
         """The rows, image by image, in the order of the files (local engine); files that
