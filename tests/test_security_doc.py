@@ -1,5 +1,6 @@
-"""SECURITY.md's table of the server's bounds says what the code applies: each row's value
-is compared with the expression next to it, evaluated against the code."""
+"""SECURITY.md's tables of bounds (the server's, and dataset runs') say what the code
+applies: each row's value is compared with the expression next to it, evaluated against
+the code."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ import gradio.utils  # noqa: F401
 
 import app
 import cnnvis
+import cnnvis.datasets.decode  # noqa: F401
+import cnnvis.datasets.explain  # noqa: F401
+import cnnvis.datasets.inputs  # noqa: F401
+import cnnvis.datasets.parquet  # noqa: F401
+import cnnvis.datasets.run  # noqa: F401
 import cnnvis.images  # noqa: F401
 import cnnvis.ui  # noqa: F401
 import cnnvis.ui.inputs  # noqa: F401
@@ -22,11 +28,13 @@ import cnnvis.ui.values  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "### Bounds of the server (checked against the code)"
+DATASET_HEADING = "### Bounds of dataset runs (checked against the code)"
 
 
-def bound_rows(text: str) -> list[tuple[str, str, str]]:
-    """(bound, value, expression) for each row of the table under HEADING."""
-    section = text.split(HEADING, 1)[1]
+def bound_rows(text: str, heading: str = HEADING) -> list[tuple[str, str, str]]:
+    """(bound, value, expression) for each row of the table under ``heading``."""
+    assert heading in text, f"SECURITY.md has no section {heading!r}"
+    section = text.split(heading, 1)[1]
     rows = []
     for line in section.splitlines()[1:]:
         if line.startswith("#"):
@@ -53,6 +61,13 @@ def evaluate(expression: str):
 def test_the_table_of_bounds_says_what_the_code_applies():
     rows = bound_rows((ROOT / "SECURITY.md").read_text())
     assert len(rows) >= 20, rows
+    wrong = [(bound, value, expression, evaluate(expression)) for bound, value, expression in rows if number(value) != evaluate(expression)]
+    assert not wrong, wrong
+
+
+def test_the_table_of_dataset_bounds_says_what_the_code_applies():
+    rows = bound_rows((ROOT / "SECURITY.md").read_text(), DATASET_HEADING)
+    assert len(rows) >= 10, rows
     wrong = [(bound, value, expression, evaluate(expression)) for bound, value, expression in rows if number(value) != evaluate(expression)]
     assert not wrong, wrong
 
