@@ -33,7 +33,7 @@ import numpy as np  # noqa: E402
 import tensorflow as tf  # noqa: E402
 
 import cnnvis  # noqa: E402
-import cnnvis.devices  # noqa: E402
+import cnnvis.models.devices  # noqa: E402
 from cnnvis import TECHNIQUES  # noqa: E402
 from cnnvis.techniques import compiled  # noqa: E402
 from cnnvis.techniques.base import prepare  # noqa: E402
@@ -253,10 +253,10 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true", help="also time tf-keras-vis on MobileNetV2")
     parser.add_argument("--curves", action="store_true", help="also print how cost grows")
     parser.add_argument("--json", type=Path, help="write all figures to this file")
-    parser.add_argument("--device", choices=cnnvis.devices.DEVICES, default="auto",
+    parser.add_argument("--device", choices=cnnvis.models.devices.DEVICES, default="auto",
                         help="auto: the GPU if there is one; cpu: hide GPUs; gpu: require one")
     args = parser.parse_args()
-    device = cnnvis.devices.configure(args.device)
+    device = cnnvis.models.devices.configure(args.device)
     weights_dir = args.weights_dir if args.weights_dir and Path(args.weights_dir).is_dir() else None
     image = cnnvis.load_image(ROOT / "examples" / "cat.jpg")
     devices = [d.device_type for d in tf.config.list_physical_devices()]

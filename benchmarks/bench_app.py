@@ -133,7 +133,7 @@ def http_overhead(repeats: int) -> None:
 
 def memory_cycle() -> None:
     import cnnvis
-    from cnnvis.models import MODEL_CACHE
+    from cnnvis.models.loading import MODEL_CACHE
 
     process = psutil.Process()
     image = cnnvis.load_image(ROOT / "examples" / "cat.jpg")

@@ -44,7 +44,7 @@ import psutil  # noqa: E402
 from gradio_client import Client, handle_file  # noqa: E402
 
 sys.path.insert(0, str(ROOT))
-from cnnvis.trust import default_methods  # noqa: E402
+from cnnvis.evaluation.trust import default_methods  # noqa: E402
 
 
 def free_port() -> int:

@@ -151,7 +151,7 @@ def _add_explanation(parser: argparse.ArgumentParser, methods_help: str) -> None
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from . import __version__
+    from .version import __version__
 
     methods_help = _method_help()
     parser = argparse.ArgumentParser(
@@ -337,7 +337,7 @@ def run_classify(args) -> int:
 
 
 def run_models(args) -> int:
-    from .models import REGISTRY, weights_status
+    from .models.loading import REGISTRY, weights_status
 
     if args.weights_dir is not None and not os.path.isdir(args.weights_dir):
         from .errors import ParameterError, quoted

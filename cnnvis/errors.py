@@ -52,7 +52,7 @@ class ParameterError(CnnvisError, ValueError):
 
 class ModelFileError(CnnvisError, ValueError):
     """A model file (or its class-names file) is refused: unsafe, too large, or not an
-    image classifier cnnvis can explain (see :mod:`cnnvis.own_models`)."""
+    image classifier cnnvis can explain (see :mod:`cnnvis.models.own`)."""
 
 
 class WeightsUnavailableError(CnnvisError, RuntimeError):

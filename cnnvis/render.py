@@ -561,7 +561,7 @@ def deletion_insertion_chart(
     phone shows it about 400 pixels wide), ``font_scale`` scales every text.
 
     ``curves``: ``(label, fractions, deletion scores, insertion scores)`` per method
-    (e.g. ``cnnvis.metrics.Comparison.curves``); ``baseline``: the same for a random map,
+    (e.g. ``cnnvis.evaluation.metrics.Comparison.curves``); ``baseline``: the same for a random map,
     drawn dashed grey. Each legend entry carries the area under the curve (trapezoid
     rule). Drawn with matplotlib's Agg canvas on a private Figure: no pyplot state.
     """
@@ -651,7 +651,7 @@ def trust_chart(
     (a chart that stays readable when a phone shows it about 400 pixels wide), every text
     scaled by ``font_scale``.
 
-    ``panels`` (e.g. :attr:`cnnvis.trust.TrustReport.panels`): per panel a mapping with
+    ``panels`` (e.g. :attr:`cnnvis.evaluation.trust.TrustReport.panels`): per panel a mapping with
     ``title``, ``xlabel``, ``better`` ("lower" or "higher"), ``fractions`` (the x axis),
     ``bands`` (each a mapping with ``label``, ``mean``, ``std``, ``low`` and ``high`` per
     fraction: the range of the random maps is shaded lightly, their mean +- one standard

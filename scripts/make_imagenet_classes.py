@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Write cnnvis/data/imagenet_classes.tsv from the ImageNet synset lists inside the timm wheel.
+"""Write cnnvis/models/data/imagenet_classes.tsv from the ImageNet synset lists inside the timm wheel.
 
 Usage::
 
@@ -29,7 +29,7 @@ TIMM_VERSION = "1.0.31"
 SYNSETS = "timm/data/_info/imagenet_synsets.txt"
 LEMMAS = "timm/data/_info/imagenet_synset_to_lemma.txt"
 HEADER = ("index", "wnid", "name", "label", "synonyms")
-DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "cnnvis" / "data" / "imagenet_classes.tsv"
+DEFAULT_OUTPUT = Path(__file__).resolve().parents[1] / "cnnvis" / "models" / "data" / "imagenet_classes.tsv"
 
 
 def download_wheel(folder: Path) -> Path:

@@ -1,4 +1,4 @@
-"""Write cnnvis/data/weights.tsv: for every registry model, the file Keras downloads its
+"""Write cnnvis/models/data/weights.tsv: for every registry model, the file Keras downloads its
 ImageNet weights into (``~/.keras/models/<file>``) and its size (float32 parameters).
 
 Each model is built twice without downloading anything: once with ``weights="imagenet"``
@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 from cnnvis import availability  # noqa: E402
-from cnnvis.models import REGISTRY  # noqa: E402
+from cnnvis.models.loading import REGISTRY  # noqa: E402
 
 
 def main() -> None:

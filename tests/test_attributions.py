@@ -154,7 +154,7 @@ def test_gradient_batches_stay_within_the_memory_for_activations(monkeypatch):
 def test_memory_cap_of_large_models_is_one_image():
     from types import SimpleNamespace
 
-    from cnnvis.graph import LayerInfo
+    from cnnvis.models.graph import LayerInfo
 
     def fake(*shapes):
         return SimpleNamespace(layer_infos=[LayerInfo(f"l{i}", "X", "other", s) for i, s in enumerate(shapes)])

@@ -7,8 +7,8 @@ from __future__ import annotations
 import pytest
 
 import cnnvis
-from cnnvis import availability
-from cnnvis.models import REGISTRY
+from cnnvis.models import availability
+from cnnvis.models.loading import REGISTRY
 
 
 @pytest.fixture

@@ -309,7 +309,7 @@ def test_stopping_a_deep_dream_keeps_the_dream_and_says_where(page, monkeypatch)
     picture are held until the Stop has arrived: the dream cannot end first, whatever the
     machine's speed."""
     from cnnvis.techniques import compiled
-    from cnnvis.ui.stopping import STOPS
+    from cnnvis.serving.stopping import STOPS
 
     from .app_helpers import app_settings
     from .serve import served
@@ -414,7 +414,7 @@ def test_your_model_is_loaded_for_this_page_and_every_tab_explains_it(page, tmp_
     """The page path of issue 15: the Your model tab loads a tiny .keras classifier, the
     model picker then has it chosen, the summary says its input size, and a tab explains
     it by its default layer and its own class names."""
-    from cnnvis.own_models import PREPROCESSING_CHOICES
+    from cnnvis.models.own import PREPROCESSING_CHOICES
 
     from .test_own_model_app import tiny_classifier
 

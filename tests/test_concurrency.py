@@ -27,8 +27,9 @@ from gradio_client.exceptions import AppError
 import app
 import cnnvis
 from cnnvis import ui
-from cnnvis.ui import endpoints, own_model
-from cnnvis.ui.lanes import LANES, lane_of
+from cnnvis.ui import endpoints
+from cnnvis.serving import sessions as own_model
+from cnnvis.serving.lanes import LANES, lane_of
 
 from .app_helpers import CAT, cancel_running, refusal_message
 from .serve import served

@@ -395,7 +395,7 @@ def test_evaluate_gives_the_numbers_of_the_per_image_metric_function(tiny, photo
             assert image.values[method]["insertion"] == pytest.approx(expected.insertion.auc, abs=1e-9)
             assert image.values["random"]["deletion"] == pytest.approx(expected.random_deletion.auc, abs=1e-9)
             assert image.values["random"]["insertion"] == pytest.approx(expected.random_insertion.auc, abs=1e-9)
-            road = cnnvis.perturbation.road_curves(
+            road = cnnvis.evaluation.perturbation.road_curves(
                 tiny, photo, result, target_class=image.class_index, seed=4, random_maps=2
             )
             assert image.values[method]["road_morf"] == pytest.approx(road.morf.auc, abs=1e-9)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnvis import devices
+from cnnvis.models import devices
 from cnnvis.errors import CnnvisError, ParameterError
 
 from .app_helpers import is_one_sentence

@@ -16,7 +16,7 @@ from gradio_client.exceptions import AppError
 
 import cnnvis
 from cnnvis.errors import out_of_memory_message
-from cnnvis.models import ModelSpec
+from cnnvis.models.loading import ModelSpec
 from cnnvis.ui import settings as ui_settings
 from cnnvis.ui import work
 from cnnvis.ui.settings import Settings
@@ -84,22 +84,22 @@ def downloads(tmp_path, monkeypatch):
     import keras.src.backend.config as keras_config
 
     monkeypatch.setenv("CNNVIS_OFFLINE", "0")
-    cnnvis.availability.forget_failure(DOWNLOADED)
+    cnnvis.models.availability.forget_failure(DOWNLOADED)
     (tmp_path / "keras").mkdir()  # Keras falls back to /tmp/.keras for a missing folder
     monkeypatch.setattr(keras_config, "_KERAS_DIR", str(tmp_path / "keras"))
-    cnnvis.models.MODEL_CACHE.clear()
+    cnnvis.models.loading.MODEL_CACHE.clear()
 
     def point_at(url: str) -> None:
         monkeypatch.setattr(mobilenet, "BASE_WEIGHT_PATH", url.rstrip("/") + "/")
 
     yield point_at, tmp_path / "keras" / "models" / KERAS_FILE
-    cnnvis.models.MODEL_CACHE.clear()
-    cnnvis.availability.forget_failure(DOWNLOADED)
+    cnnvis.models.loading.MODEL_CACHE.clear()
+    cnnvis.models.availability.forget_failure(DOWNLOADED)
 
 
 def time_passes(monkeypatch) -> None:
     """As if the failure memory had run out: the next request tries the network again."""
-    monkeypatch.setattr(cnnvis.availability, "FAILURE_MEMORY", 0.0)
+    monkeypatch.setattr(cnnvis.models.availability, "FAILURE_MEMORY", 0.0)
 
 
 # ----- weights -------------------------------------------------------------------------
@@ -161,7 +161,7 @@ def test_a_damaged_file_in_keras_cache_is_set_aside_and_downloaded_again(
         assert len(classify(server, DOWNLOADED)["confidences"]) == 5  # one request: recovered
         assert listener.requests == [f"/{KERAS_FILE}"]
     assert cached.with_name(KERAS_FILE + ".damaged").read_bytes() == weights[:100_000]
-    cnnvis.models.MODEL_CACHE.clear()
+    cnnvis.models.loading.MODEL_CACHE.clear()
     cached.write_bytes(weights[:100_000])
     with Listener(weights[:200_000]) as listener:  # and the server sends a truncated file
         point_at(listener.url)
@@ -191,7 +191,7 @@ def test_a_damaged_file_in_the_weights_directory_is_named_and_kept(server, weigh
         assert len(classify(server, DAMAGED)["confidences"]) == 5
     finally:
         damaged.write_bytes(before)
-        cnnvis.models.MODEL_CACHE.clear()
+        cnnvis.models.loading.MODEL_CACHE.clear()
 
 
 # ----- out of memory -------------------------------------------------------------------
@@ -249,7 +249,7 @@ def test_two_requests_for_the_same_model_build_it_once(server, monkeypatch):
 
     monkeypatch.setattr(ModelSpec, "build", slow_build)
     monkeypatch.setattr(ui_settings, "SETTINGS", Settings(weights="random"))
-    cnnvis.models.MODEL_CACHE.clear()
+    cnnvis.models.loading.MODEL_CACHE.clear()
     cat = handle_file(str(CAT))
     jobs = [server.submit(cat, "MobileNetV3Large", api_name="/classify") for _ in range(3)]
     results = [job.result(timeout=180) for job in jobs]

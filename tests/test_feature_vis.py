@@ -8,7 +8,7 @@ import pytest
 import tensorflow as tf
 
 import cnnvis
-from cnnvis import graph
+from cnnvis.models import graph
 from cnnvis.errors import ParameterError, UnknownClassError, UnknownLayerError
 from cnnvis.techniques import feature_vis as fv
 

@@ -10,7 +10,8 @@ import pytest
 
 import app
 import cnnvis
-from cnnvis import availability, ui
+from cnnvis import ui
+from cnnvis.models import availability
 from cnnvis.ui import components, page, work
 from cnnvis.ui.settings import Settings
 
@@ -91,7 +92,7 @@ def test_an_unavailable_model_is_said_at_once_and_its_layers_never_shown(here, m
 
 
 def test_a_failed_download_is_remembered_and_not_tried_on_every_click(here):
-    availability.remember_failure(UNAVAILABLE)  # what cnnvis.weights does when one fails
+    availability.remember_failure(UNAVAILABLE)  # what cnnvis.models.weights does when one fails
     fill = event("model_layers")
     for _ in range(3):  # each click answers at once, loading nothing
         updates = fill.fn(UNAVAILABLE)

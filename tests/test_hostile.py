@@ -26,10 +26,18 @@ from gradio_client.exceptions import AppError, ValidationError
 from PIL import Image, ImageOps
 
 import app
-from cnnvis.ui import LAUNCH_KWARGS, file_bounds
+from cnnvis.ui import LAUNCH_KWARGS
+from cnnvis.serving import file_bounds
 from cnnvis.ui.settings import Settings
 
-from .app_helpers import CAT, bomb_png, is_one_sentence, refusal_message, rotated_jpeg, truncated_jpeg
+from .app_helpers import (
+    CAT,
+    bomb_png,
+    is_one_sentence,
+    refusal_message,
+    rotated_jpeg,
+    truncated_jpeg,
+)
 from .serve import Listener, served
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
@@ -56,7 +64,7 @@ def works(client) -> None:
 
 def refused(client, *args, api_name: str) -> str:
     """The sentence of a refusal: the handler's (AppError) or the input screening's
-    (ValidationError, see cnnvis.ui.screening)."""
+    (ValidationError, see cnnvis.serving.screening)."""
     with pytest.raises((AppError, ValidationError)) as caught:
         client.predict(*args, api_name=api_name)
     message = refusal_message(caught.value)
@@ -439,7 +447,7 @@ def test_an_uploaded_svg_or_html_is_served_only_as_a_download(server, corpus):
 
 def test_launch_settings_keep_gradio_protections_on():
     # Gradio's one bound for every upload is the largest file the app takes, a .keras
-    # model; every other upload is held to 10 MB by cnnvis.ui.uploads (test_own_model_app).
+    # model; every other upload is held to 10 MB by cnnvis.serving.uploads (test_own_model_app).
     assert LAUNCH_KWARGS["max_file_size"] == file_bounds.MAX_MODEL_FILE_BYTES == 128 * 2**20
     assert file_bounds.MAX_FILE_BYTES == 10 * 2**20
     assert LAUNCH_KWARGS["show_error"] is False
@@ -555,7 +563,8 @@ def test_every_numeric_option_of_every_technique_and_metric_is_bounded(tiny):
     import inspect
 
     import cnnvis
-    from cnnvis import checks, metrics
+    from cnnvis.evaluation import checks
+    from cnnvis.evaluation import metrics
     from cnnvis.errors import CnnvisError
 
     image = noise(32, 32)

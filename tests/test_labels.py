@@ -1,4 +1,4 @@
-"""Tests for cnnvis.labels and the shipped ImageNet class table."""
+"""Tests for cnnvis.models.labels and the shipped ImageNet class table."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from cnnvis.errors import CnnvisError, ParameterError, UnknownClassError
-from cnnvis.labels import (
+from cnnvis.models.labels import (
     ImageNetClass,
     class_label,
     imagenet_classes,

@@ -1,4 +1,4 @@
-"""Lanes (cnnvis.ui.lanes) on their own: computations counted as they run, with events
+"""Lanes (cnnvis.serving.lanes) on their own: computations counted as they run, with events
 and barriers instead of sleeps, so nothing here depends on the machine's speed."""
 
 from __future__ import annotations
@@ -9,8 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from cnnvis.ui import lanes
-from cnnvis.ui.lanes import Lane, LaneBusy, LaneCancelled, Lanes, bounded, lane_of
+from cnnvis.serving import lanes
+from cnnvis.serving.lanes import Lane, LaneBusy, LaneCancelled, Lanes, bounded, lane_of
 
 WAIT = 30  # seconds a test waits for an event that must come (a hang fails, speed does not)
 

@@ -9,9 +9,10 @@ import pytest
 from scipy.stats import spearmanr
 
 import cnnvis
-from cnnvis import metrics
+from cnnvis.evaluation import metrics
 from cnnvis.errors import ParameterError
-from cnnvis import TECHNIQUES, checks, registry
+from cnnvis import TECHNIQUES, registry
+from cnnvis.evaluation import checks
 
 from .conftest import EXAMPLES
 from .tiny import cam_model, seeded_image, wrap

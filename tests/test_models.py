@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import cnnvis
-from cnnvis import preprocessing
+from cnnvis.models import preprocessing
 from cnnvis.errors import ParameterError, UnknownModelError, WeightsUnavailableError
-from cnnvis.models import ModelCache, ModelSpec, VisModel, get_spec, load_model
+from cnnvis.models.loading import ModelCache, ModelSpec, VisModel, get_spec, load_model
 
 from .tiny import cam_model
 
@@ -77,7 +77,7 @@ def test_corrupt_or_mismatched_weights_are_refused_and_kept(tmp_path):
 def no_remembered_failures():
     yield
     for name in ("NASNetMobile", "ResNet50"):
-        cnnvis.availability.forget_failure(name)
+        cnnvis.models.availability.forget_failure(name)
 
 
 def test_download_failure_is_one_sentence_remembered_then_retried(tmp_path, monkeypatch):
@@ -100,7 +100,7 @@ def test_download_failure_is_one_sentence_remembered_then_retried(tmp_path, monk
     with pytest.raises(WeightsUnavailableError, match="failed a moment ago"):
         load_model("NASNetMobile", weights_dir=tmp_path)
     assert calls == ["NASNetMobile"]
-    monkeypatch.setattr(cnnvis.availability, "FAILURE_MEMORY", 0.0)  # time passes: tried again
+    monkeypatch.setattr(cnnvis.models.availability, "FAILURE_MEMORY", 0.0)  # time passes: tried again
     with pytest.raises(WeightsUnavailableError, match="could not be downloaded"):
         load_model("NASNetMobile", weights_dir=tmp_path)
     assert calls == ["NASNetMobile", "NASNetMobile"]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from cnnvis.ui import native_log
+from cnnvis.serving import native_log
 
 ROOT = Path(__file__).resolve().parents[1]
 CPU_ONLY_START = [
@@ -39,7 +39,7 @@ def run(code: str) -> subprocess.CompletedProcess:
 def test_lines_written_natively_inside_the_block_are_filtered_not_lost():
     code = (
         "import os\n"
-        "from cnnvis.ui.native_log import quiet_native_start\n"
+        "from cnnvis.serving.native_log import quiet_native_start\n"
         "with quiet_native_start():\n"
         f"    os.write(2, {CPU_ONLY_START[1]!r}.encode() + b'\\n')\n"
         "    os.write(2, b'a real problem\\n')\n"
@@ -53,7 +53,7 @@ def test_lines_written_natively_inside_the_block_are_filtered_not_lost():
 
 @pytest.mark.skipif(native_log.has_nvidia_device(), reason="this machine has an NVIDIA device")
 def test_building_the_app_logs_no_alarming_line_and_chooses_no_device():
-    result = run("import app\nfrom cnnvis import devices\nprint('device chosen:', devices.current())")
+    result = run("import app\nfrom cnnvis.models import devices\nprint('device chosen:', devices.current())")
     assert result.returncode == 0, result.stderr
     assert "device chosen: None" in result.stdout  # python app.py --device decides later
     for alarming in ("cuInit", "cuda drivers", "absl::InitializeLog", "oneDNN"):

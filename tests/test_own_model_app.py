@@ -6,7 +6,7 @@ Grad-CAM layer by the registry's rule, its input size, its class names). Refusal
 Lambda layer, a custom object, two inputs, a non-image input, too many parameters, a
 file too large) each answer one sentence. Two clients prove that an uploaded model
 belongs to its session only, and a client that closes frees it (``demo.unload``). The
-bounds on the held models are checked on :class:`cnnvis.ui.own_model.HeldModels` with a
+bounds on the held models are checked on :class:`cnnvis.serving.sessions.HeldModels` with a
 fake clock: nothing here depends on the machine's speed.
 """
 
@@ -34,11 +34,13 @@ from gradio_client.exceptions import AppError
 
 import app
 import cnnvis
-from cnnvis import graph
+from cnnvis.models import graph
 from cnnvis.errors import ModelFileError, UnknownModelError
-from cnnvis.ui import endpoints, file_bounds, own_model, page
+from cnnvis.ui import endpoints, page
+from cnnvis.serving import file_bounds
+from cnnvis.serving import sessions as own_model
 from cnnvis.ui.components import layer_update
-from cnnvis.ui.own_model import HeldModels, ModelsFull
+from cnnvis.serving.sessions import HeldModels, ModelsFull
 from cnnvis.ui.tabs import own_model as own_model_tab
 
 from .app_helpers import CAT, app_settings, is_one_sentence, refusal_message
@@ -199,7 +201,7 @@ def test_the_tab_states_its_limits_and_its_endpoint_loads_in_the_long_lane():
     assert file_bounds.file_bound(controls["model_file"]) == file_bounds.MAX_MODEL_FILE_BYTES
     assert file_bounds.file_bound(controls["class_names"]) == file_bounds.MAX_FILE_BYTES
     choices = {value for _, value in controls["preprocessing"].choices}
-    assert choices == set(cnnvis.own_models.PREPROCESSING_CHOICES) >= {"0-1", "none", "tf", "caffe", "torch"}
+    assert choices == set(cnnvis.models.own.PREPROCESSING_CHOICES) >= {"0-1", "none", "tf", "caffe", "torch"}
     # The session's models are freed by Gradio's unload event.
     unloads = [f for f in app.demo.fns.values() if any(t[1] == "unload" for t in f.targets)]
     assert [f.fn for f in unloads] == [own_model_tab.free]

@@ -19,7 +19,7 @@ import psutil
 import pytest
 
 import cnnvis
-from cnnvis import own_models
+from cnnvis.models import own as own_models
 from cnnvis.errors import ModelFileError, ParameterError
 from cnnvis.images import resize_image
 

@@ -14,9 +14,11 @@ import scipy.special
 import tensorflow as tf
 
 import cnnvis
-from cnnvis import graph, own_models, preprocessing
+from cnnvis.models import graph
+from cnnvis.models import own as own_models
+from cnnvis.models import preprocessing
 from cnnvis.errors import ParameterError
-from cnnvis.models import Head
+from cnnvis.models.loading import Head
 
 from .tiny import cam_model, seeded_image
 

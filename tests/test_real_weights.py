@@ -11,7 +11,7 @@ from scipy.stats import spearmanr
 
 import cnnvis
 from cnnvis.images import resize_image
-from cnnvis.models import get_spec
+from cnnvis.models.loading import get_spec
 
 from .conftest import EXAMPLES
 

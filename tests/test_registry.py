@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 import cnnvis
-from cnnvis.models import REGISTRY, get_spec, list_models
+from cnnvis.models.loading import REGISTRY, get_spec, list_models
 from cnnvis.techniques import compiled
 
 # Known answers from the literature and the Keras sources (see the design notes).
@@ -129,15 +129,15 @@ def test_every_model_builds_and_explains(name):
     assert list(infos).index(legible.name) < 0.5 * len(infos)
 
     # The weights table knows the model, with its real size.
-    known = cnnvis.availability.weights_table()[name]
+    known = cnnvis.models.availability.weights_table()[name]
     assert known.parameters == keras_model.count_params()
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(REGISTRY))
 def test_the_weights_table_names_the_file_keras_downloads(name):
-    assert cnnvis.availability.weights_table()[name].keras_file == (
-        cnnvis.availability.keras_weights_file(get_spec(name))
+    assert cnnvis.models.availability.weights_table()[name].keras_file == (
+        cnnvis.models.availability.keras_weights_file(get_spec(name))
     )
 
 

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 import cnnvis
-from cnnvis import metrics, road
+from cnnvis.evaluation import metrics
+from cnnvis.evaluation import road
 from cnnvis.errors import ParameterError
 
 from .conftest import EXAMPLES

@@ -1,5 +1,5 @@
 """Only files this server received, and only values their components take, on every route
-that runs an event (cnnvis.ui.screening).
+that runs an event (cnnvis.serving.screening).
 
 Every route x every file-object shape x every event with a file input, then bad values
 for every parameter of every event: the events, their inputs, labels, bounds and choices

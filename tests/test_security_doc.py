@@ -22,10 +22,10 @@ import cnnvis.datasets.run  # noqa: F401
 import cnnvis.images  # noqa: F401
 import cnnvis.ui  # noqa: F401
 import cnnvis.ui.inputs  # noqa: F401
-import cnnvis.ui.screening  # noqa: F401
+import cnnvis.serving.screening  # noqa: F401
 import cnnvis.ui.settings  # noqa: F401
-import cnnvis.ui.uploads  # noqa: F401
-import cnnvis.ui.values  # noqa: F401
+import cnnvis.serving.uploads  # noqa: F401
+import cnnvis.serving.values  # noqa: F401
 
 ROOT = Path(__file__).resolve().parents[1]
 HEADING = "### Bounds of the server (checked against the code)"
@@ -68,6 +68,6 @@ def test_each_table_of_bounds_says_what_the_code_applies(heading, least):
 
 
 def test_the_check_catches_a_bound_that_disagrees():
-    text = (ROOT / "SECURITY.md").read_text().replace("| 1000000 bytes | `cnnvis.ui.screening.MAX_BODY_BYTES` |", "| 2000000 bytes | `cnnvis.ui.screening.MAX_BODY_BYTES` |")
-    [(_, value, expression)] = [row for row in bound_rows(text) if row[2] == "cnnvis.ui.screening.MAX_BODY_BYTES"]
+    text = (ROOT / "SECURITY.md").read_text().replace("| 1000000 bytes | `cnnvis.serving.screening.MAX_BODY_BYTES` |", "| 2000000 bytes | `cnnvis.serving.screening.MAX_BODY_BYTES` |")
+    [(_, value, expression)] = [row for row in bound_rows(text) if row[2] == "cnnvis.serving.screening.MAX_BODY_BYTES"]
     assert number(value) != evaluate(expression)

@@ -11,7 +11,12 @@ import numpy as np
 import pytest
 
 import cnnvis
-from cnnvis import metrics, render, road, sanity, trust, verdict
+from cnnvis import render
+from cnnvis.evaluation import metrics
+from cnnvis.evaluation import road
+from cnnvis.evaluation import sanity
+from cnnvis.evaluation import trust
+from cnnvis.evaluation import verdict
 from cnnvis.errors import ParameterError
 from cnnvis import TECHNIQUES
 

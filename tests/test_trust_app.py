@@ -12,11 +12,13 @@ from PIL import Image
 
 import app
 import cnnvis
-from cnnvis import registry, trust, ui, verdict
+from cnnvis import registry, ui
+from cnnvis.evaluation import trust
+from cnnvis.evaluation import verdict
 from cnnvis.errors import ParameterError
 from cnnvis.ui import endpoints, inputs, pictures, work
 from cnnvis.ui import errors as ui_errors
-from cnnvis.ui.lanes import LaneCancelled
+from cnnvis.serving.lanes import LaneCancelled
 from cnnvis.ui.tabs import trust as trust_tab
 from cnnvis.ui.texts import COMPARE_SANITY_NOTE
 

@@ -1,4 +1,4 @@
-"""Disk and what is served back (cnnvis.ui.uploads, cnnvis.ui.responses), through the
+"""Disk and what is served back (cnnvis.serving.uploads, cnnvis.serving.responses), through the
 app's HTTP API on loopback: one file per upload request, a cache that an attacker tries to
 fill, bounded image-editor pictures, ``nosniff`` everywhere, non-images never inline."""
 
@@ -22,10 +22,16 @@ import gradio as gr
 import app
 from cnnvis import ui
 import cnnvis.ui.settings  # noqa: F401
-from cnnvis.ui import uploads
-from cnnvis.ui.responses import ResponseHeadersMiddleware
-from cnnvis.ui.screening import ScreeningMiddleware
-from cnnvis.ui.uploads import CacheBound, UploadMiddleware, cache_lifespan, cached_files, trim_editor_pictures
+from cnnvis.serving import uploads
+from cnnvis.serving.responses import ResponseHeadersMiddleware
+from cnnvis.serving.screening import ScreeningMiddleware
+from cnnvis.serving.uploads import (
+    CacheBound,
+    UploadMiddleware,
+    cache_lifespan,
+    cached_files,
+    trim_editor_pictures,
+)
 
 from .app_helpers import CAT, is_one_sentence
 from .serve import Listener, served

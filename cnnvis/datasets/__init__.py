@@ -16,38 +16,8 @@ layout and the writer), :mod:`.explain` (settings and the explainer), :mod:`.run
 
 from __future__ import annotations
 
-import importlib
+import lazy_loader
 
-# Imported on first use: Ray's decoding tasks import this package, and must not pay for
-# TensorFlow (which the explainer needs) just to decode photos.
-_LAZY = {
-    "DatasetRun": "run",
-    "ExplainSettings": "explain",
-    "Explainer": "explain",
-    "Summary": "run",
-    "explain_dataset": "run",
-    "evaluate_dataset": "evaluation",
-    "classify_dataset": "classify",
-    "expand_inputs": "inputs",
-    "MAP_NOTE": "parquet",
-    "Row": "parquet",
-    "read_results": "parquet",
-    "results_schema": "parquet",
-    "table_rows": "parquet",
-    "FileError": "decode",
-}
-
-
-def __getattr__(name: str):
-    if name in _LAZY:
-        value = getattr(importlib.import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module 'cnnvis.datasets' has no attribute '{name}'")
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_LAZY))
-
-
-__all__ = sorted(_LAZY)
+# The names of __init__.pyi (which IDEs read), each imported on first use: Ray's decoding
+# tasks import this package, and must not pay for TensorFlow just to decode photos.
+__getattr__, __dir__, __all__ = lazy_loader.attach_stub(__name__, __file__)

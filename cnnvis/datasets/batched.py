@@ -32,7 +32,7 @@ from typing import Callable, Mapping
 import numpy as np
 
 from ..images import resize_map
-from ..models import VisModel
+from ..models.loading import VisModel
 from ..techniques import compiled
 from ..registry import check_int
 from ..techniques.base import MAX_BATCH, Prepared, top_class

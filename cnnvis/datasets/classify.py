@@ -34,7 +34,7 @@ def classify_dataset(
     """The ``top`` classes of every image ``inputs`` name, in file order (a
     :class:`~cnnvis.datasets.decode.FileError` for a file that could not be read).
     Everything is checked, and the model loaded, before the first image is read."""
-    from ..models import VisModel
+    from ..models.loading import VisModel
     from .batched import Batch
 
     source = None

@@ -4,7 +4,7 @@ Each image is explained by every method for one class (the image's top class, or
 class asked for), with the batched techniques of :mod:`cnnvis.datasets.batched`; each
 map, at the photo's size as the package functions return it, is then measured by every
 metric of :data:`METRICS`, with a random-map baseline, exactly as the per-image metric
-functions measure it (``cnnvis.metrics.deletion_insertion`` gives the same numbers for
+functions measure it (``cnnvis.evaluation.metrics.deletion_insertion`` gives the same numbers for
 the same map). The summary is the layout of the RISE paper's Table 1 (Petsiuk, Das &
 Saenko 2018): one row per method, one column per measure, mean and standard deviation
 over the images, and the random map as the last row.
@@ -48,16 +48,16 @@ class Column:
 
 @dataclass(frozen=True)
 class EvaluationSettings:
-    """The knobs every metric shares (bounds: :func:`cnnvis.metrics.deletion_insertion`)."""
+    """The knobs every metric shares (bounds: :func:`cnnvis.evaluation.metrics.deletion_insertion`)."""
 
     steps: int = 20
     seed: int = 0
-    random: str = "blobs"  # the kind of random map (cnnvis.metrics.random_map)
+    random: str = "blobs"  # the kind of random map (cnnvis.evaluation.metrics.random_map)
     random_maps: int = 3
     batch_size: int = 16  # perturbed images per compiled forward call
 
     def checked(self) -> "EvaluationSettings":
-        from ..metrics import check_common
+        from ..evaluation.metrics import check_common
 
         steps, seed, batch_size, random, random_maps = check_common(
             self.steps, self.seed, self.batch_size, self.random, self.random_maps
@@ -88,7 +88,7 @@ class Metric(Protocol):
 
 
 class DeletionInsertion:
-    """RISE's deletion and insertion areas, as :func:`cnnvis.metrics.deletion_insertion`
+    """RISE's deletion and insertion areas, as :func:`cnnvis.evaluation.metrics.deletion_insertion`
     computes them for each map (the same tie-breaking, random maps and class)."""
 
     name = "deletion_insertion"
@@ -100,7 +100,7 @@ class DeletionInsertion:
     )
 
     def measure(self, model, pixels, maps, class_index, settings):
-        from ..metrics import _with_baseline, curves_for_maps
+        from ..evaluation.metrics import _with_baseline, curves_for_maps
 
         shape = pixels.shape[:2]
         model_maps = [resize_map(m, shape) for m in maps]
@@ -126,7 +126,7 @@ class DeletionInsertion:
 
 class Road:
     """ROAD's areas (Rong et al. 2022), most and least relevant pixels removed first by
-    noisy linear imputation, as :func:`cnnvis.perturbation.road_curves` computes them for
+    noisy linear imputation, as :func:`cnnvis.evaluation.perturbation.road_curves` computes them for
     each map (the same seeds, random maps and class)."""
 
     name = "road"
@@ -138,7 +138,7 @@ class Road:
     )
 
     def measure(self, model, pixels, maps, class_index, settings):
-        from ..perturbation import road_curves_of_maps
+        from ..evaluation.perturbation import road_curves_of_maps
 
         shape = pixels.shape[:2]
         curves, (random_morf, random_lerf) = road_curves_of_maps(

@@ -17,7 +17,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from ..errors import ParameterError, quoted
-from ..models import VisModel
+from ..models.loading import VisModel
 from ..registry import SEED_MAX
 from .batched import BATCHED, implementation
 from .decode import Decoded, stack_pixels
@@ -33,16 +33,14 @@ MAX_METHODS = 16
 
 def map_methods() -> dict:
     """The registry's heatmap and attribution techniques (the choices of ``--methods``)."""
-    import cnnvis
-
+    from .. import techniques  # noqa: F401 - imported: every map method is registered
     from ..registry import map_methods as registered
 
-    cnnvis.TECHNIQUES  # noqa: B018 - every technique module imported: the registry is complete
     return registered()
 
 
 def _version() -> str:
-    from .. import __version__
+    from ..version import __version__
 
     return __version__
 

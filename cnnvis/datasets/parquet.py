@@ -43,7 +43,7 @@ MAP_NOTE = (
     "without keeping its aspect ratio): heatmap methods give their heatmap in [0, 1]; "
     "attribution methods give cnnvis.maps.saliency of the signed attribution (largest "
     "absolute value over the colour channels, clipped at the 99.5th percentile, in [0, 1]), "
-    "the map cnnvis.metrics.deletion_insertion ranks pixels by"
+    "the map cnnvis.evaluation.metrics.deletion_insertion ranks pixels by"
 )
 
 

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Iterator, Mapping, Sequence
 
 from ..errors import ParameterError, quoted
-from ..models import VisModel
+from ..models.loading import VisModel
 from .decode import FileError, batches, decode_window, default_workers, prefetch
 from .explain import DEFAULT_BATCH, ExplainSettings, Explainer, _check_int, _version
 from .inputs import expand_inputs
@@ -283,7 +283,7 @@ def explain_dataset(
 
     ``model``: a registry name (with ``weights``: ``"imagenet"``, ``None``/``"random"`` or
     a file, looked up as :func:`cnnvis.load_model` does), a ``.keras`` model file (with
-    its ``preprocessing`` family), or a :class:`~cnnvis.models.VisModel` (local engine
+    its ``preprocessing`` family), or a :class:`~cnnvis.models.loading.VisModel` (local engine
     only). ``layer``: the CAM layer (default: the model's head feature map);
     ``target_class``: a class for every image (default: each image's top class);
     ``options``: per-method keyword options, e.g. ``{"smoothgrad": {"samples": 20}}``;

@@ -42,10 +42,10 @@ class ModelSource:
         preprocessing: str | None = None,
     ) -> "ModelSource":
         """Check the names now (before any work starts); paths are made absolute."""
-        from ..preprocessing import FAMILIES
+        from ..models.preprocessing import FAMILIES
 
         model = os.fspath(model)
-        from ..models import resolve_weights_dir
+        from ..models.loading import resolve_weights_dir
 
         # Resolved here, once: a Ray worker may not share the driver's environment.
         resolved = resolve_weights_dir(weights_dir)
@@ -70,7 +70,7 @@ class ModelSource:
                     f"got {quoted(preprocessing)}."
                 )
             return cls(path, "file", None, preprocessing)
-        from ..models import get_spec
+        from ..models.loading import get_spec
 
         get_spec(model)  # UnknownModelError, with a suggestion
         if preprocessing is not None:
@@ -100,8 +100,8 @@ class ModelSource:
         return Path(self.model).stem if self.is_file else self.model
 
     def load(self):
-        """The :class:`~cnnvis.models.VisModel` (cached like :func:`cnnvis.load_model`)."""
-        from ..models import MODEL_CACHE, load_model
+        """The :class:`~cnnvis.models.loading.VisModel` (cached like :func:`cnnvis.load_model`)."""
+        from ..models.loading import MODEL_CACHE, load_model
 
         if not self.is_file:
             weights = None if self.weights == "random" else self.weights
@@ -113,7 +113,7 @@ class ModelSource:
     def _load_file(self):
         import keras
 
-        from ..models import wrap_model
+        from ..models.loading import wrap_model
 
         try:
             keras_model = keras.models.load_model(self.model, compile=False, safe_mode=True)

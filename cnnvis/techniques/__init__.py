@@ -1,6 +1,6 @@
 """The techniques, one module per family. Importing this package registers each of them
 in :data:`cnnvis.registry.TECHNIQUES` (see :func:`cnnvis.registry.technique`); the
-faithfulness checks register themselves from :mod:`cnnvis.checks`.
+faithfulness checks register themselves from :mod:`cnnvis.evaluation.checks`.
 
 Adding a technique to a family = its function with its ``@technique`` declaration in that
 family's module, and its tests. A new family module is imported here once.
@@ -8,17 +8,15 @@ family's module, and its tests. A new family module is imported here once.
 
 from __future__ import annotations
 
-from . import (  # noqa: F401 - imported to register their techniques, in this order
-    classification,
-    filters,
-    feature_maps,
-    gradients,
-    cam,
-    occlusion,
-    attributions,
-    deep_dream,
-    feature_vis,
-)
+from . import classification
+from . import filters
+from . import feature_maps
+from . import gradients
+from . import cam
+from . import occlusion
+from . import attributions
+from . import deep_dream
+from . import feature_vis
 from .attributions import IntegratedGradients
 from .base import Attribution, Heatmap
 from .classification import Prediction

@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..images import resize_image
-from ..models import VisModel
+from ..models.loading import VisModel
 from ..registry import SEED_MAX, Option, check_choice, technique
 from . import compiled
 from .base import MAX_BATCH, Attribution, Prepared, class_index, prepare, resolve

@@ -16,7 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ..images import fit_within, load_image, resize_image, resize_map
-from ..models import VisModel, as_vis_model
+from ..models.loading import VisModel, as_vis_model
 from ..registry import check_choice, check_float, check_int  # noqa: F401 - the one style
 from . import compiled
 

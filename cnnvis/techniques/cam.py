@@ -30,19 +30,11 @@ from typing import Callable
 import numpy as np
 
 from ..images import resize_map
-from ..models import VisModel
+from ..models.loading import VisModel
 from . import compiled
 from ..registry import Option, technique
-from .base import (
-    MAX_BATCH,
-    Attribution,
-    Heatmap,
-    Prepared,
-    check_int,
-    prepare,
-    resolve,
-)
-from ..scores import softmax
+from .base import MAX_BATCH, Attribution, Heatmap, Prepared, check_int, prepare, resolve
+from ..models.heads import softmax
 from .gradients import guided_backprop_prepared
 
 EPSILON = 1e-12

@@ -1,6 +1,6 @@
 """Top-k classification: the model's logits, and probabilities by the model's own rule
 (a softmax over the logits, or one sigmoid per class for a sigmoid head; see
-:class:`cnnvis.models.Head`)."""
+:class:`cnnvis.models.loading.Head`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..models import VisModel
-from ..scores import sigmoid, softmax  # noqa: F401 - the package's one rule of each
+from ..models.loading import VisModel
+from ..models.heads import sigmoid, softmax  # noqa: F401 - the package's one rule of each
 from ..registry import Option, technique
 from . import compiled
 from .base import check_int, prepare, resolve
@@ -25,7 +25,7 @@ class Prediction:
     label: str
     probability: float
     logit: float  # the pre-activation (before a final softmax or sigmoid)
-    note: str = ""  # what was done to the model's head (see cnnvis.models.Head)
+    note: str = ""  # what was done to the model's head (see cnnvis.models.loading.Head)
 
 
 def logits(model: VisModel | str, image) -> np.ndarray:
@@ -42,7 +42,7 @@ def predictions_from_logits(model: VisModel, values: np.ndarray, top: int) -> li
     order = np.argsort(-values.astype(np.float64), kind="stable")[:top]
     wnids = None
     if model.uses_imagenet_classes:
-        from ..labels import imagenet_classes
+        from ..models.labels import imagenet_classes
 
         wnids = [c.wnid for c in imagenet_classes()]
     return [

@@ -16,7 +16,7 @@ from typing import Callable, Sequence
 import tensorflow as tf
 
 from ..errors import ComputeError, is_out_of_memory, out_of_memory_message
-from ..models import VisModel
+from ..models.loading import VisModel
 
 
 @dataclass
@@ -59,7 +59,7 @@ def _pick(values: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
 
 
 def forward(model: VisModel) -> Compiled:
-    """pixels -> logits (before a final softmax or sigmoid: see cnnvis.models.Head)."""
+    """pixels -> logits (before a final softmax or sigmoid: see cnnvis.models.loading.Head)."""
 
     def build() -> Compiled:
         run_graph, pre = model.run_graph, model.preprocessing

@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from ..images import fit_within, resize_image
-from ..models import VisModel
+from ..models.loading import VisModel
 from ..registry import SEED_MAX, Option, checks, technique
 from . import compiled
 from .base import as_image, check_float, resolve

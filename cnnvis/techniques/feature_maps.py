@@ -12,7 +12,7 @@ from typing import Sequence
 import numpy as np
 
 from ..errors import ParameterError
-from ..models import VisModel
+from ..models.loading import VisModel
 from . import compiled
 from ..registry import Option, technique
 from .base import check_int, prepare, resolve

@@ -43,9 +43,9 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from .. import graph
+from ..models import graph
 from ..errors import ParameterError
-from ..models import VisModel
+from ..models.loading import VisModel
 from ..registry import SEED_MAX, Option, checks, technique
 from . import compiled
 from .base import check_int, resolve

@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import graph
+from ..models import graph
 from ..errors import UnknownLayerError, quoted
-from ..models import VisModel
+from ..models.loading import VisModel
 from . import compiled
 from ..registry import Option, technique
 from .base import resolve

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..errors import ParameterError
-from ..models import VisModel
+from ..models.loading import VisModel
 from . import compiled
 from ..registry import technique
 from .base import Attribution, Prepared, check_int, guided_note, prepare, resolve

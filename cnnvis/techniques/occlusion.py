@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import ParameterError
-from ..models import VisModel
+from ..models.loading import VisModel
 from . import compiled
 from ..registry import Option, technique
 from .base import MAX_BATCH, Heatmap, check_int, prepare, resolve, top_class

@@ -9,30 +9,19 @@ Where each thing lives:
   every tab's pickers in step with it; ``/classify``;
 - :mod:`.tabs`: one module per tab or family of tabs (``classic``, ``methods``,
   ``dreams``, ``checks``, ``trust``, ``own_model``: the "Your model" tab and ``/load_model``);
-- :mod:`.own_model`: the models visitors upload, each held for its session only, bounded,
-  freed when the session ends;
 - :mod:`.components`: pickers, option controls, galleries, Run buttons, the tab frame;
 - :mod:`.endpoints`: the one endpoint mechanism (a Run button's click, published);
 - :mod:`.work`: every computation's one entry (``compute``, in its lane), models,
   cancellation, warm-up;
-- :mod:`.stopping`: the Stop of Deep Dream and feature visualisation (the run ends at its
-  next step and keeps its picture);
 - :mod:`.bounds`: sliders bounded by the chosen model and layer (channels of the layer);
 - :mod:`.pictures`: results drawn, and written as PNG files for the galleries;
 - :mod:`.inputs`: reading the photo, parsing classes, layers and methods, and the
   component patches that let cnnvis check values itself;
 - :mod:`.errors`: one sentence for every failure;
 - :mod:`.texts`: the page's words and CSS;
-- :mod:`.lanes`: bounded lanes of model work ("quick" and "long"), taken inside the worker
-  thread, so a cancelled computation keeps its slot until it has really ended;
-- :mod:`.screening`: every event's inputs checked before Gradio sees them, on every route
-  (files only from this server's uploads, numbers in range, names of bounded length);
-- :mod:`.values`: the rule for one value of each component type (screening's rules);
-- :mod:`.file_bounds`: how large a file the app takes (a photo, a ``.keras`` model);
-- :mod:`.uploads`: one file per upload request, a size bound on the upload and result
-  cache, bounded image-editor pictures;
-- :mod:`.responses`: ``nosniff`` on every response, non-images never served inline;
-- :mod:`.native_log`: TensorFlow's harmless CUDA start-up lines kept out of the log.
+
+What guards and schedules requests (screening, uploads, lanes, Stop, the visitors' own
+models) is the serving wing, :mod:`cnnvis.serving`.
 """
 
 from __future__ import annotations
@@ -48,10 +37,10 @@ os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")
 # Uploads and results go to a folder of the app's own: the cache's size bound evicts files
-# there (cnnvis.ui.uploads), so it must not be a folder that other Gradio apps share.
+# there (cnnvis.serving.uploads), so it must not be a folder that other Gradio apps share.
 os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), "gradio-cnnvis"))
 
-from .native_log import quiet_native_start  # noqa: E402
+from ..serving.native_log import quiet_native_start  # noqa: E402
 
 with quiet_native_start():  # TensorFlow starts here (the tabs list the techniques)
     import tensorflow  # noqa: F401

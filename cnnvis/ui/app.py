@@ -17,14 +17,22 @@ from starlette.middleware import Middleware
 
 from . import page as shared_area
 from .components import Page
-from .lanes import LANES
-from .responses import ResponseHeadersMiddleware
-from .file_bounds import MAX_MODEL_FILE_BYTES
-from .screening import ScreeningMiddleware
-from .settings import EXAMPLES_DIR, Settings, compute_device, configure, current, parse_args, settings_from
+from ..serving.lanes import LANES
+from ..serving.responses import ResponseHeadersMiddleware
+from ..serving.file_bounds import MAX_MODEL_FILE_BYTES
+from ..serving.screening import ScreeningMiddleware
+from .settings import (
+    EXAMPLES_DIR,
+    Settings,
+    compute_device,
+    configure,
+    current,
+    parse_args,
+    settings_from,
+)
 from .tabs import checks, classic, dreams, methods, own_model
 from .texts import CSS, INTRO
-from .uploads import UploadMiddleware, cache_lifespan
+from ..serving.uploads import UploadMiddleware, cache_lifespan
 from .work import start_warm_up
 
 LANE_TITLES = {"quick": "Quick work", "long": "The lane for long work (Deep Dream, Compare...)"}
@@ -49,7 +57,7 @@ LAUNCH_KWARGS: dict[str, Any] = {
         font_mono=("ui-monospace", "monospace"),
     ),
     "css": CSS,
-    # The largest upload, a .keras model; every other file at most 10 MB (cnnvis.ui.uploads).
+    # The largest upload, a .keras model; every other file at most 10 MB (cnnvis.serving.uploads).
     "max_file_size": MAX_MODEL_FILE_BYTES,
     "show_error": False,  # unexpected errors stay in the log
     "footer_links": ["api", "gradio", "settings"],
@@ -86,7 +94,7 @@ def build_demo(
 def apply_queue(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
     """The queue: at most ``settings.max_queue`` waiting requests, and the limit of each
     lane on every event in it (its ``concurrency_id`` is its technique's cost), in Gradio's
-    queue and in the lanes the computations themselves take (:mod:`cnnvis.ui.lanes`).
+    queue and in the lanes the computations themselves take (:mod:`cnnvis.serving.lanes`).
     ``api_open=False`` closes /gradio_api/run and /gradio_api/api to queued events (as on a
     Space): they would skip the queue's bound on waiting requests (see SECURITY.md)."""
     limits = settings.lane_limits
@@ -132,6 +140,6 @@ def main(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
     args = parse_args(argv)
     configure(settings_from(args))
-    compute_device()  # chosen now, as --device says (cnnvis.devices logs which)
+    compute_device()  # chosen now, as --device says (cnnvis.models.devices logs which)
     start_warm_up()
     launch(demo, server_name=args.host, server_port=args.port, share=args.share)

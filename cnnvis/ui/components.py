@@ -14,7 +14,7 @@ import gradio as gr
 import cnnvis
 
 from .. import render
-from ..labels import imagenet_classes
+from ..models.labels import imagenet_classes
 from ..registry import Option, Technique, map_methods
 from .inputs import TOP_CLASS, accept_any_names, accept_any_text, class_choice, parse_class
 from .texts import CHOICE_WORDS

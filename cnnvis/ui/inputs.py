@@ -10,7 +10,7 @@ patches below only keep Gradio from refusing (or re-encoding) first, in words of
 
 (Patched on the instances: a subclass of a Gradio component makes Gradio write a ``.pyi``
 file next to the module that defines it.) Every value of every route was screened before
-(:mod:`cnnvis.ui.screening`: files only from this server's uploads, numbers in range,
+(:mod:`cnnvis.serving.screening`: files only from this server's uploads, numbers in range,
 names of bounded length), so these patches never see what screening refuses.
 """
 
@@ -27,12 +27,12 @@ import numpy as np
 
 from ..errors import CnnvisError, ImageError, ParameterError, quoted
 from ..images import load_image
-from ..labels import imagenet_classes
-from .values import file_problem, received_roots
+from ..models.labels import imagenet_classes
+from ..serving.values import file_problem, received_roots
 from .settings import EXAMPLES_DIR
 
 if TYPE_CHECKING:
-    from ..models import VisModel
+    from ..models.loading import VisModel
 
 MAX_SIDE = 1024  # photos are shrunk to this longest side: results stay quick to draw and send
 TOP_CLASS = "top class"

@@ -10,11 +10,13 @@ import gradio as gr
 
 import cnnvis
 
-from .. import availability
-from ..availability import WeightsStatus
+from ..models import availability
+from ..models.availability import WeightsStatus
 from ..errors import CnnvisError
-from ..weights import resolve_weights_dir
-from . import endpoints, own_model, work
+from ..models.weights import resolve_weights_dir
+from . import endpoints
+from ..serving import sessions as own_model
+from . import work
 from .components import Page, class_choices, class_kept, layer_cleared, layer_update
 from .inputs import class_choice, pass_original_upload, read_image
 from .settings import DEFAULT_EXAMPLE, DEFAULT_MODEL, EXAMPLES_DIR, compute_device, current
@@ -93,7 +95,7 @@ def model_summary(vis: cnnvis.VisModel) -> str:
     height, width = vis.input_size
     if vis.weights == "random":
         weights = "**random weights** (demo mode: the pictures show an untrained network)"
-    elif vis.spec is None:  # an uploaded model (cnnvis.ui.own_model)
+    elif vis.spec is None:  # an uploaded model (cnnvis.serving.sessions)
         weights = f"your own model, {vis.num_classes} classes, for you only"
     else:
         weights = "ImageNet weights"

@@ -181,7 +181,7 @@ def mark_box(picture: np.ndarray, box: Sequence[float], peak: tuple[int, int]) -
 
 def ranked_maps(vis: cnnvis.VisModel, photo: np.ndarray, result) -> Gallery:
     """Compare's maps, most faithful first, each captioned with its areas and the random
-    map's (a Comparison of cnnvis.metrics)."""
+    map's (a Comparison of cnnvis.evaluation.metrics)."""
     target = f"{result.label} ({result.class_index})"
     random = (
         f"random map: deletion {result.random_deletion.auc:.3f}, "
@@ -216,7 +216,7 @@ def faithfulness_chart(vis: cnnvis.VisModel, result) -> np.ndarray:
 
 def randomization_results(vis: cnnvis.VisModel, photo: np.ndarray, result, seed: int):
     """The sanity check drawn: one grid (a row per method, a column per step) and the
-    table of similarities per step (a RandomizationCheck of cnnvis.metrics)."""
+    table of similarities per step (a RandomizationCheck of cnnvis.evaluation.metrics)."""
     titles = [cnnvis.TECHNIQUES[name].title for name in result.methods]
     cells, texts = [], []
     for i, name in enumerate(result.methods):  # a row per method, a column per step
@@ -255,7 +255,7 @@ def randomization_results(vis: cnnvis.VisModel, photo: np.ndarray, result, seed:
 
 def pointing_picture(vis, photo: np.ndarray, method: str, result, values, outcome):
     """A method's map with the box and its peak marked, captioned hit or miss (a
-    PointingResult of cnnvis.metrics)."""
+    PointingResult of cnnvis.evaluation.metrics)."""
     verdict = "hit" if outcome.hit else "miss"
     where = (
         "inside the box"
@@ -293,7 +293,7 @@ def feature_gallery(vis: cnnvis.VisModel, result, labels: Sequence[str]) -> Gall
 
 
 def pointing_results(vis: cnnvis.VisModel, photo: np.ndarray, games) -> tuple[Gallery, dict]:
-    """The pointing game of several methods drawn (a list of cnnvis.checks.PointingGame):
+    """The pointing game of several methods drawn (a list of cnnvis.evaluation.checks.PointingGame):
     each map marked and captioned, and the table of hits and misses."""
     gallery = [
         pointing_picture(vis, photo, game.name, game.result, game.map, game.outcome)
@@ -312,7 +312,7 @@ def pointing_results(vis: cnnvis.VisModel, photo: np.ndarray, games) -> tuple[Ga
     return gallery, {"headers": headers, "data": rows}
 
 
-# ----- the trust report (cnnvis.trust) -------------------------------------------------------
+# ----- the trust report (cnnvis.evaluation.trust) -------------------------------------------------------
 
 TRUST_COLUMNS = {  # a curve test's column in the table, and its words in a caption
     "deletion": "deletion",

@@ -14,9 +14,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from .. import devices
-from ..devices import DEVICES, Device
-from .native_log import quiet_native_start
+from ..models import devices
+from ..models.devices import DEVICES, Device
+from ..serving.native_log import quiet_native_start
 
 log = logging.getLogger("cnnvis.app")
 
@@ -43,7 +43,7 @@ class Settings:
     max_queue: int = MAX_QUEUE  # requests waiting in the queue; more are refused ("queue full")
     long_concurrency: int = 1  # long computations at once, beside the quick ones
     long_queue: int = LONG_QUEUE  # long computations waiting at most; more: "busy, try in N s"
-    device: str = "auto"  # "auto", "cpu" or "gpu" (cnnvis.devices)
+    device: str = "auto"  # "auto", "cpu" or "gpu" (cnnvis.models.devices)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -98,7 +98,7 @@ def expected_device_kind(device: str) -> str:
 
 
 def compute_device() -> Device:
-    """The device TensorFlow computes on (cnnvis.devices: chosen once per process, GPU
+    """The device TensorFlow computes on (cnnvis.models.devices: chosen once per process, GPU
     memory growth on), as the settings ask; the first call logs it (and keeps TensorFlow's
     harmless CUDA start-up lines out of the log: :mod:`.native_log`)."""
     if devices.current() is not None:

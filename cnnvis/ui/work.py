@@ -18,12 +18,12 @@ import numpy as np
 import cnnvis  # light: TensorFlow loads when a model is first touched
 
 from ..registry import COSTS
-from . import own_model
-from .lanes import LANES, request_cancelled
+from ..serving import sessions as own_model
+from ..serving.lanes import LANES, request_cancelled
 from .settings import DEFAULT_MODEL, compute_device, current
 
 if TYPE_CHECKING:
-    from ..models import VisModel
+    from ..models.loading import VisModel
 
 log = logging.getLogger("cnnvis.app")
 T = TypeVar("T")
@@ -31,7 +31,7 @@ T = TypeVar("T")
 
 def compute(lane: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run one request's computation, ``work(*args, **kwargs)``, in ``lane``
-    (:data:`cnnvis.ui.lanes.LANES`: ``"quick"`` or ``"long"``, the lane of its technique's
+    (:data:`cnnvis.serving.lanes.LANES`: ``"quick"`` or ``"long"``, the lane of its technique's
     cost and of its event's ``concurrency_id``).
 
     Every handler of the app runs its work through here. The lane is taken in the worker
@@ -110,7 +110,7 @@ def working(progress: gr.Progress, what: str, fraction: float = 0.3) -> None:
 
 
 # ----- cancellation -----------------------------------------------------------------------
-# Iterative methods ask ``request_cancelled()`` (from cnnvis.ui.lanes) before every step.
+# Iterative methods ask ``request_cancelled()`` (from cnnvis.serving.lanes) before every step.
 
 
 # ----- start-up ---------------------------------------------------------------------------

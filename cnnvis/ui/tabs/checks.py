@@ -12,9 +12,10 @@ import gradio as gr
 import cnnvis
 
 from ...errors import ParameterError
-from ...metrics import MAX_RANDOMIZATION_METHODS
+from ...evaluation.metrics import MAX_RANDOMIZATION_METHODS
 from ...registry import quick_map_methods
-from .. import pictures, work
+from .. import pictures
+from .. import work
 from ..components import (
     Page,
     class_picker,

@@ -7,7 +7,8 @@ import gradio as gr
 
 import cnnvis
 
-from .. import pictures, work
+from .. import pictures
+from .. import work
 from ..bounds import bounded_by_layer
 from ..components import (
     Page,

@@ -1,6 +1,6 @@
 """Pictures the network makes, streamed as they grow: Deep Dream (from the photo) and
 feature visualisation (from noise), each with a Stop button that ends the run at its next
-step and keeps the picture so far (:mod:`cnnvis.ui.stopping`)."""
+step and keeps the picture so far (:mod:`cnnvis.serving.stopping`)."""
 
 from __future__ import annotations
 
@@ -12,11 +12,12 @@ import gradio as gr
 import cnnvis
 
 from ...errors import ParameterError, quoted
-from ...labels import imagenet_classes
+from ...models.labels import imagenet_classes
 from ...registry import check_int
 from ...techniques.deep_dream import MAX_LAYERS
 from ...techniques.feature_vis import MAX_IMAGES
-from .. import pictures, work
+from .. import pictures
+from .. import work
 from ..bounds import bounded_by_layer
 from ..components import Page, layer_picker, option_controls, run_button, technique_tab
 from ..endpoints import helper, publish
@@ -29,7 +30,7 @@ from ..inputs import (
     parse_class,
     read_image,
 )
-from ..stopping import STOPS
+from ...serving.stopping import STOPS
 
 DEEP_DREAM = cnnvis.TECHNIQUES["deep_dream"]
 FEATURE_VISUALIZATION = cnnvis.TECHNIQUES["feature_visualization"]

@@ -17,7 +17,8 @@ import cnnvis
 
 from ...errors import ParameterError, quoted
 from ...registry import Option, Technique, featured, of_output
-from .. import pictures, work
+from .. import pictures
+from .. import work
 from ..bounds import bounded_by_layer
 from ..components import (
     Page,
@@ -148,7 +149,7 @@ def method_endpoint(technique: Technique) -> Callable:
         return run_method(picked.name, progress, **values)
 
     endpoint.__name__ = endpoint.__qualname__ = technique.name
-    # Its lane (cnnvis.ui.lanes.lane_of); /grad_cam's legacy "method" may pick a long one,
+    # Its lane (cnnvis.serving.lanes.lane_of); /grad_cam's legacy "method" may pick a long one,
     # whose computation then takes the long lane (run_method) from its quick queue slot.
     endpoint.__cnnvis_lane__ = technique.cost  # type: ignore[attr-defined]
     endpoint.__doc__ = f"{technique.title}: {technique.summary} ({technique.paper})"

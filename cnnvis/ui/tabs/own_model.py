@@ -1,6 +1,6 @@
 """The "Your model" tab: a visitor uploads a Keras classifier of their own (a ``.keras``
 file, its preprocessing, optionally a text file of class names), which is loaded for
-their session only (:mod:`cnnvis.ui.own_model`) and becomes an entry of the shared
+their session only (:mod:`cnnvis.serving.sessions`) and becomes an entry of the shared
 model picker, chosen, for them alone: every tab then explains it (its layers, its
 default Grad-CAM layer, its input size, its class names), since every handler gets its
 model through :func:`cnnvis.ui.work.get_model`.
@@ -12,7 +12,7 @@ shared area stays the photo and the picker. What it leaves behind, the picker's 
 
 ``/load_model`` is the same step for ``gradio_client``: it returns the name that the
 client's later calls pass as ``model=``, in the same client (session) only. Loading runs
-in the long lane (:data:`cnnvis.ui.own_model.LANE`), so it counts against the bound on
+in the long lane (:data:`cnnvis.serving.sessions.LANE`), so it counts against the bound on
 long work. The session's model is freed when the page or the client disconnects
 (``demo.unload``).
 """
@@ -21,13 +21,15 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ...classifiers import MAX_INPUT_SIDE
+from ...models.classifiers import MAX_INPUT_SIDE
 from ...errors import ParameterError
-from ...own_models import MAX_CLASS_NAMES_BYTES, PREPROCESSING_CHOICES, UNSAFE_LAYERS
-from .. import own_model, page as shared_area, work
+from ...models.own import MAX_CLASS_NAMES_BYTES, PREPROCESSING_CHOICES, UNSAFE_LAYERS
+from ...serving import sessions as own_model
+from .. import page as shared_area
+from .. import work
 from ..components import Page, run_button
 from ..endpoints import by_component, helper
-from ..file_bounds import MAX_MODEL_FILE_BYTES, MB, MODEL_FILE_SUFFIX
+from ...serving.file_bounds import MAX_MODEL_FILE_BYTES, MB, MODEL_FILE_SUFFIX
 
 API_NAME = "load_model"
 

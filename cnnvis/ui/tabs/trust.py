@@ -19,8 +19,9 @@ import cnnvis
 
 from ...errors import ParameterError
 from ...registry import quick_map_methods
-from ...trust import HOW_TO_READ
-from .. import pictures, work
+from ...evaluation.trust import HOW_TO_READ
+from .. import pictures
+from .. import work
 from ..components import (
     Page,
     empty_table,
@@ -31,7 +32,7 @@ from ..components import (
 )
 from ..endpoints import publish
 from ..inputs import method_list, parse_class, read_image
-from ..lanes import LaneCancelled
+from ...serving.lanes import LaneCancelled
 from ..texts import TRUST_BOX_NOTE, TRUST_METHODS_INFO
 
 TRUST = cnnvis.TECHNIQUES["trust_report"]

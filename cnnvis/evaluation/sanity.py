@@ -1,7 +1,7 @@
 """The model-randomisation sanity check of the trust report, on a kept copy.
 
 Cascading randomisation (Adebayo et al. 2018, "Sanity Checks for Saliency Maps"), as
-:func:`cnnvis.metrics.randomization_check` does it (the same layer groups and the same
+:func:`cnnvis.evaluation.metrics.randomization_check` does it (the same layer groups and the same
 random weights for a seed), but on one independent copy per model that later reports
 reuse with its compiled functions, against maps already computed on the trained model.
 """
@@ -16,7 +16,7 @@ from typing import Callable, Iterator, Sequence
 import numpy as np
 
 from . import metrics
-from .models import VisModel
+from ..models.loading import VisModel
 
 KEEP_COPY_BYTES = 256 * 2**20  # the randomisation copy is kept for models up to this size
 
@@ -69,7 +69,7 @@ def cascading_randomisation(
     seed: int,
     progress: Callable[[float, str], None] | None = None,
 ) -> SanityResult:
-    """Adebayo et al.'s cascading randomisation, as :func:`cnnvis.metrics.randomization_check`
+    """Adebayo et al.'s cascading randomisation, as :func:`cnnvis.evaluation.metrics.randomization_check`
     does it (the same layer groups and the same random weights for a seed), on the kept
     copy, against maps already computed on the trained model (``originals``)."""
     size = originals[0].shape

@@ -3,7 +3,7 @@ parameters, and freed when the session ends.
 
 A ``.keras`` file is checked and loaded by :func:`cnnvis.load_keras_file` (Keras' safe
 mode, its config walked first) with the app's bounds (:data:`MAX_MODEL_PARAMETERS`, and
-the file size of :data:`cnnvis.ui.file_bounds.MAX_MODEL_FILE_BYTES`), then kept in
+the file size of :data:`cnnvis.serving.file_bounds.MAX_MODEL_FILE_BYTES`), then kept in
 :data:`HELD` under the session of the request that loaded it, as ``"Your model: <name>"``.
 Every handler gets its model through :func:`cnnvis.ui.work.get_model`, which asks
 :func:`session_model` first: a name of this form is looked up in the *requesting*
@@ -36,9 +36,9 @@ from typing import TYPE_CHECKING
 from ..errors import CnnvisError, ParameterError, UnknownModelError, quoted
 
 if TYPE_CHECKING:
-    from ..models import VisModel
+    from ..models.loading import VisModel
 
-log = logging.getLogger("cnnvis.ui.own_model")
+log = logging.getLogger("cnnvis.serving.sessions")
 
 PREFIX = "Your model: "  # how an uploaded model is named in the picker and the API
 LANE = "long"  # loading reads and builds a whole model: long work, in that lane

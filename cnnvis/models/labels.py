@@ -1,6 +1,6 @@
 """The 1000 ImageNet classes shipped with cnnvis, and turning user input into a class index.
 
-The table lives in ``cnnvis/data/imagenet_classes.tsv`` (see ``cnnvis/data/README.md`` for
+The table lives in ``cnnvis/models/data/imagenet_classes.tsv`` (see ``cnnvis/models/data/README.md`` for
 its source and licence) and is read once, on first use.
 """
 
@@ -14,7 +14,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .errors import ParameterError, UnknownClassError, quoted
+from ..errors import ParameterError, UnknownClassError, quoted
 
 __all__ = [
     "IMAGENET_NUM_CLASSES",

@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from .errors import ParameterError
+from ..errors import ParameterError
 
 _IMAGENET_MEAN_RGB = np.array([0.485, 0.456, 0.406])
 _IMAGENET_STD_RGB = np.array([0.229, 0.224, 0.225])

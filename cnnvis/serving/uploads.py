@@ -7,11 +7,11 @@ pictures held in memory.
   in and refuses the request at the second part, in one sentence.
 - Gradio's ``max_file_size`` (one bound for every upload, which the page also checks
   before sending) is the largest file the app takes: a ``.keras`` model
-  (:data:`cnnvis.ui.file_bounds.MAX_MODEL_FILE_BYTES`). Every other upload (a photo, a
-  class-names file) is refused beyond :data:`cnnvis.ui.file_bounds.MAX_FILE_BYTES` as its
+  (:data:`cnnvis.serving.file_bounds.MAX_MODEL_FILE_BYTES`). Every other upload (a photo, a
+  class-names file) is refused beyond :data:`cnnvis.serving.file_bounds.MAX_FILE_BYTES` as its
   body streams in, the bound chosen by the file's name in its part's headers (which come
   before its bytes); and a file is screened again by size when an event gets it
-  (:mod:`cnnvis.ui.screening`), so a large file uploaded under a ``.keras`` name is never
+  (:mod:`cnnvis.serving.screening`), so a large file uploaded under a ``.keras`` name is never
   taken as a photo.
 - Every upload first makes room in the cache (:class:`CacheBound`), and the same bound is
   applied every :data:`CACHE_TRIM_SECONDS` to what the app writes there itself (its
@@ -40,7 +40,7 @@ from dataclasses import dataclass
 from .file_bounds import MAX_FILE_BYTES, MAX_MODEL_FILE_BYTES, MODEL_FILE_SUFFIX, is_model_file_name
 from .screening import route_path, send_json
 
-log = logging.getLogger("cnnvis.ui.uploads")
+log = logging.getLogger("cnnvis.serving.uploads")
 
 MB = 2**20
 MAX_FILES_PER_UPLOAD = 1  # the page uploads its photo alone

@@ -14,7 +14,7 @@ import logging
 import threading
 from dataclasses import dataclass
 
-from .errors import CnnvisError, ParameterError
+from ..errors import CnnvisError, ParameterError
 
 DEVICES = ("auto", "cpu", "gpu")
 

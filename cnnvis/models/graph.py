@@ -32,7 +32,7 @@ import keras
 import tensorflow as tf
 from tensorflow.python.eager import record as _record  # tape recording (see the gate)
 
-from .errors import UnknownLayerError, quoted
+from ..errors import UnknownLayerError, quoted
 
 # Activations gated by guided backpropagation. ReLU-family ones get the exact rule of
 # the paper; the others get the generalisation described in the module docstring.

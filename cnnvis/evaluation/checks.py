@@ -1,6 +1,6 @@
 """Which explanation to trust: the faithfulness and sanity checks by registry name.
 
-:mod:`cnnvis.metrics` computes with functions; this module names the methods by their
+:mod:`cnnvis.evaluation.metrics` computes with functions; this module names the methods by their
 registry names (``"grad_cam"``, ``"smoothgrad"``...) and registers the checks themselves
 as techniques, so the app, the command line and the documentation list them like any
 other technique:
@@ -18,11 +18,11 @@ from typing import Callable, Mapping, Sequence
 import numpy as np
 
 from . import metrics
-from .errors import ParameterError, quoted
-from .maps import saliency_map
-from .models import VisModel, as_vis_model
-from .registry import SEED_MAX, Option, resolve_methods, technique
-from .techniques import base
+from ..errors import ParameterError, quoted
+from ..maps import saliency_map
+from ..models.loading import VisModel, as_vis_model
+from ..registry import SEED_MAX, Option, resolve_methods, technique
+from ..techniques import base
 
 # The seed of the random baseline maps; the app's Compare tab (and /compare) keep it at 0.
 SEED = Option("seed", int, 0, "Seed", "The random seed.", low=0, high=SEED_MAX, in_app=False)
@@ -131,7 +131,7 @@ def compare(
     random_maps: int = 3,
 ) -> metrics.Comparison:
     """Rank heatmap and attribution methods of the registry by faithfulness on one photo
-    (registry names, default: all of them; see :func:`cnnvis.metrics.rank_methods`)."""
+    (registry names, default: all of them; see :func:`cnnvis.evaluation.metrics.rank_methods`)."""
     functions, titles = _functions(methods, limit=metrics.MAX_METHODS)
     return metrics.rank_methods(
         model,
@@ -191,7 +191,7 @@ def randomization_check(
 ) -> metrics.RandomizationCheck:
     """Cascading model-parameter randomisation of registry methods (names) or of
     functions (a mapping from names to functions); see
-    :func:`cnnvis.metrics.randomization_check`."""
+    :func:`cnnvis.evaluation.metrics.randomization_check`."""
     functions, _ = _functions(methods, limit=metrics.MAX_RANDOMIZATION_METHODS)
     return metrics.randomization_check(
         model, image, functions, target_class=target_class, steps=steps, seed=seed
@@ -240,7 +240,7 @@ def pointing_games(
     target_class: int | str | None = None,
     tolerance: float = metrics.POINTING_TOLERANCE,
 ) -> list[PointingGame]:
-    """The pointing game (:func:`cnnvis.metrics.pointing_game`) for each of several
+    """The pointing game (:func:`cnnvis.evaluation.metrics.pointing_game`) for each of several
     registry methods on one photo, all explaining the same class (default: the top
     class); ``box = (x0, y0, x1, y1)`` in pixels of the image."""
     model = as_vis_model(model)

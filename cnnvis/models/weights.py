@@ -4,7 +4,7 @@ Keras' own download and cache, bounded in time, with every failure in one senten
 A file in the weights folder (``$CNNVIS_WEIGHTS_DIR`` or ``weights_dir=``) named
 ``<Model>.weights.h5`` is loaded as it is and never changed. Otherwise Keras downloads the
 weights into its cache on first use (see the note above :class:`_Download`); a failed
-download is remembered for a while (:mod:`cnnvis.availability`).
+download is remembered for a while (:mod:`cnnvis.models.availability`).
 """
 
 from __future__ import annotations
@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 import keras
 
 from . import availability
-from .errors import WeightsUnavailableError
+from ..errors import WeightsUnavailableError
 
 if TYPE_CHECKING:
-    from .models import ModelSpec
+    from .specs import ModelSpec
 
 WEIGHTS_DIR_ENV = "CNNVIS_WEIGHTS_DIR"
 DOWNLOAD_TIMEOUT_ENV = "CNNVIS_DOWNLOAD_TIMEOUT"

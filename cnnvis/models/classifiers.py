@@ -13,8 +13,8 @@ from typing import Sequence
 
 import keras
 
-from .errors import ParameterError
-from .images import DEFAULT_MIN_SIDE
+from ..errors import ParameterError
+from ..images import DEFAULT_MIN_SIDE
 
 MAX_CLASSES = 10_000
 """Most classes (outputs) and class names."""

@@ -47,7 +47,7 @@ from typing import Sequence
 import numpy as np
 
 from . import metrics
-from .errors import ParameterError
+from ..errors import ParameterError
 
 RHO_LIMIT = 0.5
 Z_LIMIT = 2.0
@@ -293,7 +293,7 @@ def decide(evidence: Sequence[Evidence]) -> tuple[str, str]:
 
 
 def rank_key(entry) -> tuple:
-    """Sort key of a :class:`cnnvis.trust.MethodTrust`: verdict (trusted first), then
+    """Sort key of a :class:`cnnvis.evaluation.trust.MethodTrust`: verdict (trusted first), then
     passing the sanity check before failing it, then the mean margin, highest first."""
     return (VERDICTS.index(entry.verdict), not entry.passed_sanity, -entry.faithfulness)
 

@@ -18,7 +18,7 @@ or should not load. In order, before anything is built:
    parameters (at most ``max_parameters``) and its inputs and outputs: one RGB image in
    (rank 4, 3 channels, sides from :data:`MIN_INPUT_SIDE` to :data:`MAX_INPUT_SIDE`
    when fixed), one score per class out (at most :data:`MAX_CLASSES`), and a 2-D
-   feature map for Grad-CAM (found by :func:`cnnvis.graph.head_feature_layer`, the rule
+   feature map for Grad-CAM (found by :func:`cnnvis.models.graph.head_feature_layer`, the rule
    used for the registry's models);
 5. only then Keras loads the file, in safe mode (``keras.saving.load_model(path,
    safe_mode=True, compile=False)``, inside Keras' safe-mode scope, so that a process
@@ -45,8 +45,8 @@ from typing import Sequence
 import keras
 
 from . import graph
-from .errors import ComputeError, ModelFileError, ParameterError, UnknownLayerError, quoted
-from .classifiers import (  # noqa: F401 - part of this module's API too
+from ..errors import ComputeError, ModelFileError, ParameterError, UnknownLayerError, quoted
+from .classifiers import (
     MAX_CLASS_NAME_LENGTH,
     MAX_CLASSES,
     MAX_INPUT_SIDE,
@@ -57,7 +57,7 @@ from .classifiers import (  # noqa: F401 - part of this module's API too
     check_image_classifier,
     check_input_size,
 )
-from .models import VisModel
+from .loading import VisModel
 from .preprocessing import FAMILIES, Preprocessing, resolve as resolve_preprocessing
 
 # ----- bounds (SECURITY.md lists them) -------------------------------------------------

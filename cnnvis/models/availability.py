@@ -3,7 +3,7 @@
 For each model of the registry: **ready** (its weights are in the weights folder or in
 Keras' download cache), **downloadable** (from Keras' address, with the size of the
 file), or **unavailable** (offline, or a download failed a moment ago). The file name
-Keras uses and the weights' size come from ``cnnvis/data/weights.tsv``, written by
+Keras uses and the weights' size come from ``cnnvis/models/data/weights.tsv``, written by
 ``scripts/make_weights_table.py`` and checked against Keras by the slow registry test.
 
 A failed download is remembered for :data:`FAILURE_MEMORY` seconds, so that a page that
@@ -69,8 +69,8 @@ class WeightsStatus:
 
 @lru_cache(maxsize=1)
 def weights_table() -> dict[str, WeightsFile]:
-    """The table of cnnvis/data/weights.tsv, by model name."""
-    text = resources.files("cnnvis").joinpath(_TABLE).read_text(encoding="utf-8")
+    """The table of cnnvis/models/data/weights.tsv, by model name."""
+    text = resources.files(__package__).joinpath(_TABLE).read_text(encoding="utf-8")
     rows = csv.reader(text.splitlines(), delimiter="\t")
     next(rows)  # the header
     return {r[0]: WeightsFile(r[0], r[1], int(r[2])) for r in rows if r}

@@ -1,7 +1,7 @@
 """What each component may receive: the rule for one value, by component type
 (:func:`screen_value`), and the file objects this server may hand on (:func:`file_problem`).
 
-:mod:`cnnvis.ui.screening` applies these rules to every event's inputs, on every route;
+:mod:`cnnvis.serving.screening` applies these rules to every event's inputs, on every route;
 its docstring lists them. A component type with no rule here is left to Gradio, and
 ``tests/test_screening.py`` fails until a new type of the app's has one.
 """

@@ -19,7 +19,7 @@
 Everything heavy runs through the compiled functions of :mod:`cnnvis.techniques`, in
 batches. The metrics take methods as functions (``f(model, image, target_class=...)``
 returning a map or a technique's result); naming methods by their registry names is the
-job of :mod:`cnnvis.checks`, which registers ``compare`` and ``randomization_check``.
+job of :mod:`cnnvis.evaluation.checks`, which registers ``compare`` and ``randomization_check``.
 """
 
 from __future__ import annotations
@@ -33,14 +33,14 @@ import cv2
 import keras
 import numpy as np
 
-from . import graph
-from .errors import ComputeError, ParameterError, quoted
-from .images import resize_map
-from .maps import saliency_map
-from .models import VisModel, as_vis_model
-from .registry import SEED_MAX, check_choice, check_float, check_int
-from .techniques import compiled
-from .techniques.base import MAX_BATCH, class_index, prepare
+from ..models import graph
+from ..errors import ComputeError, ParameterError, quoted
+from ..images import resize_map
+from ..maps import saliency_map
+from ..models.loading import VisModel, as_vis_model
+from ..registry import SEED_MAX, check_choice, check_float, check_int
+from ..techniques import compiled
+from ..techniques.base import MAX_BATCH, class_index, prepare
 
 DEFAULT_STEPS = 20
 MAX_STEPS = 224  # RISE's own granularity on 224 x 224 inputs: 224 pixels per step
@@ -714,7 +714,7 @@ def randomization_check(
     """Cascading model-parameter randomisation (Adebayo et al. 2018).
 
     ``methods``: functions, or a mapping from names to functions (registry names are
-    resolved by :func:`cnnvis.checks.randomization_check`); a function is called as ``method(model, image, target_class=index)`` and returns an
+    resolved by :func:`cnnvis.evaluation.checks.randomization_check`); a function is called as ``method(model, image, target_class=index)`` and returns an
     ``H x W`` map, an attribution array, or a technique's result. Every map explains the
     same class (default: the top class of the trained model). At each of ``steps``
     steps one more group of layers (see :func:`randomization_groups`) of an independent

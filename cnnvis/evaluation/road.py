@@ -26,7 +26,7 @@ fractions both give the same points. One image gives the class probability (soft
 fraction, where the paper averages accuracy over a data set.
 
 This module only imputes and builds the perturbed images; the forward passes run in the
-caller's batched stream (see :mod:`cnnvis.trust`).
+caller's batched stream (see :mod:`cnnvis.evaluation.trust`).
 """
 
 from __future__ import annotations
@@ -37,8 +37,8 @@ import numpy as np
 from scipy.sparse import csc_matrix
 from scipy.sparse.linalg import splu
 
-from .errors import ParameterError
-from .registry import check_float
+from ..errors import ParameterError
+from ..registry import check_float
 
 # (dy, dx, weight): the paper's reference weights; they sum to 1 (4 / 6 + 4 / 12).
 NEIGHBOURS: tuple[tuple[int, int, float], ...] = (
@@ -96,7 +96,7 @@ def removal_count(total: int, fraction: float) -> int:
 def removed_pixels(ranks: np.ndarray, fraction: float, order: str) -> np.ndarray:
     """The boolean ``H x W`` mask of the pixels removed at ``fraction`` in ``order``.
 
-    ``ranks``: 0 for the most relevant pixel (see :func:`cnnvis.metrics.pixel_ranks`,
+    ``ranks``: 0 for the most relevant pixel (see :func:`cnnvis.evaluation.metrics.pixel_ranks`,
     which breaks ties in a seeded random order, as the reference's tiny noise does).
     """
     total = ranks.size

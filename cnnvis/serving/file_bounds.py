@@ -3,8 +3,8 @@
 
 Gradio has one upload bound for every file (``max_file_size``, which the page also checks
 before sending); it is set to the larger, and the app keeps every other file to the
-smaller one twice: :mod:`cnnvis.ui.uploads` as an upload streams in (by the file name in
-its part's headers, which come before its bytes), and :mod:`cnnvis.ui.screening` when an
+smaller one twice: :mod:`cnnvis.serving.uploads` as an upload streams in (by the file name in
+its part's headers, which come before its bytes), and :mod:`cnnvis.serving.screening` when an
 event gets a file (by its size, looked up, never opened). So a large file uploaded under
 a ``.keras`` name is never taken as a photo. SECURITY.md lists both bounds.
 """

@@ -10,10 +10,8 @@ functions of every technique, so a second request costs only the computation.
 
 from __future__ import annotations
 
-import contextlib
 import functools
 import gc
-import importlib
 import os
 import threading
 from collections import OrderedDict
@@ -25,11 +23,12 @@ from typing import Callable, Sequence
 import keras
 import numpy as np
 
-from . import availability, graph
+from . import availability
+from . import graph
 from .weights import WEIGHTS_DIR_ENV, build_registry_model, resolve_weights_dir  # noqa: F401
 from .classifiers import check_class_names, check_image_classifier, check_input_size
-from .scores import sigmoid, softmax
-from .errors import (
+from .heads import sigmoid, softmax
+from ..errors import (
     CnnvisError,
     ComputeError,
     ParameterError,
@@ -40,109 +39,11 @@ from .errors import (
     quoted,
 )
 from .preprocessing import FAMILIES, Preprocessing, resolve as resolve_preprocessing
+from .specs import REGISTRY, ModelSpec, get_spec, list_models  # noqa: F401 - re-exported
 
 OFFLINE_ENV = availability.OFFLINE_ENV
 CACHE_MODELS_ENV = "CNNVIS_CACHE_MODELS"
 CACHE_MB_ENV = "CNNVIS_CACHE_MB"
-
-
-@dataclass(frozen=True)
-class ModelSpec:
-    """What cnnvis knows about one ``keras.applications`` model."""
-
-    name: str
-    input_size: int
-    family: str
-    dream_layers: tuple[str, ...] = ()  # empty: chosen from the graph (see dream_defaults)
-
-    @property
-    def constructor(self) -> Callable[..., keras.Model]:
-        return getattr(keras.applications, self.name)
-
-    @property
-    def keras_module(self):
-        """The public ``keras.applications.<module>`` with this model's ``preprocess_input``."""
-        return importlib.import_module(
-            self.constructor.__module__.replace("keras.src.applications", "keras.applications")
-        )
-
-    @property
-    def preprocessing(self) -> Preprocessing:
-        return FAMILIES[self.family]
-
-    def build(self, weights: str | None = None) -> keras.Model:
-        """A fresh Keras model with logits at the native input size."""
-        with _fresh_layer_names():
-            return self.constructor(
-                weights=weights,
-                input_shape=(self.input_size, self.input_size, 3),
-                classifier_activation=None,
-            )
-
-
-def _specs(family: str, size: int, names: str, **extra) -> list[ModelSpec]:
-    return [ModelSpec(name, size, family, **extra) for name in names.split()]
-
-
-# The preprocessing family and native input size of every model (Keras' own docs).
-REGISTRY: dict[str, ModelSpec] = {
-    spec.name: spec
-    for spec in [
-        *_specs("caffe", 224, "VGG16 VGG19 ResNet50 ResNet101 ResNet152"),
-        *_specs("tf", 224, "ResNet50V2 ResNet101V2 ResNet152V2 MobileNet MobileNetV2 NASNetMobile"),
-        *_specs("tf", 299, "Xception InceptionResNetV2"),
-        # The classic Deep Dream layers of the keras.io example.
-        ModelSpec("InceptionV3", 299, "tf", ("mixed4", "mixed5", "mixed6", "mixed7")),
-        *_specs("tf", 331, "NASNetLarge"),
-        *_specs("torch", 224, "DenseNet121 DenseNet169 DenseNet201"),
-        *_specs("none", 224, "MobileNetV3Small MobileNetV3Large EfficientNetB0 EfficientNetV2B0"),
-        *_specs("none", 224, "ConvNeXtTiny ConvNeXtSmall ConvNeXtBase ConvNeXtLarge ConvNeXtXLarge"),
-        *_specs("none", 240, "EfficientNetB1 EfficientNetV2B1"),
-        *_specs("none", 260, "EfficientNetB2 EfficientNetV2B2"),
-        *_specs("none", 300, "EfficientNetB3 EfficientNetV2B3"),
-        *_specs("none", 380, "EfficientNetB4"),
-        *_specs("none", 456, "EfficientNetB5"),
-        *_specs("none", 528, "EfficientNetB6"),
-        *_specs("none", 600, "EfficientNetB7"),
-        *_specs("none", 384, "EfficientNetV2S"),
-        *_specs("none", 480, "EfficientNetV2M EfficientNetV2L"),
-    ]
-}
-
-
-def list_models() -> list[str]:
-    """Names of all registry models, in a stable order."""
-    return sorted(REGISTRY)
-
-
-def get_spec(name: str) -> ModelSpec:
-    try:
-        return REGISTRY[name]
-    except KeyError:
-        close = [n for n in REGISTRY if n.lower() == str(name).lower()]
-        hint = f" Did you mean '{close[0]}'?" if close else ""
-        raise UnknownModelError(
-            f"There is no model called {quoted(name)}; choose one of the {len(REGISTRY)} models "
-            f"from cnnvis.list_models().{hint}"
-        ) from None
-
-
-@contextlib.contextmanager
-def _fresh_layer_names():
-    """Build with Keras' automatic layer-name counters reset, then restore them.
-
-    Auto-generated names (``activation_187`` on NASNet, ``add_17`` on ConvNeXt) come from
-    a per-thread counter, so they would otherwise depend on what was built before; the
-    API and the UI need the same names in every process.
-    """
-    from keras.src.backend.common import global_state
-
-    saved = global_state.get_global_attribute("object_name_uids")
-    global_state.set_global_attribute("object_name_uids", None)
-    try:
-        yield
-    finally:
-        global_state.set_global_attribute("object_name_uids", saved)
 
 
 @dataclass(frozen=True)
@@ -153,7 +54,7 @@ class Head:
     softmax (Selvaraju et al. 2017, Sec. 3): a final softmax or sigmoid (an ``Activation``
     or ``Softmax`` layer, a ``keras.ops`` softmax or sigmoid, or a ``Dense``/``Conv``
     layer with that activation) is taken off for every computation, through a clone that
-    shares the layer's weights (see :func:`cnnvis.graph.without_activation`); the user's
+    shares the layer's weights (see :func:`cnnvis.models.graph.without_activation`); the user's
     model is never changed. The "logits" of a result are then the pre-activation, and
     probabilities follow the model's own rule: a softmax across classes, or one sigmoid
     per class for a sigmoid head (binary or multi-label).
@@ -620,3 +521,16 @@ __all__ = [
     "resolve_weights_dir",
     "weights_status",
 ]
+
+
+def conv_layers(model: "VisModel | str") -> "list[graph.LayerInfo]":
+    """The layers worth visualising: convolutions, their activations and block outputs
+    with a spatial size > 1, in order (nested sub-models included)."""
+    model = as_vis_model(model)
+    wanted = set(model.visual_layers)
+    return [info for info in model.layer_infos if info.name in wanted]
+
+
+def default_layer(model: "VisModel | str") -> str:
+    """The default Grad-CAM layer: the feature map the classifier head consumes."""
+    return as_vis_model(model).default_layer

@@ -17,14 +17,14 @@ characters of what was sent:
   compared as real paths (symlinks and ``..`` resolved), a regular file, never a link, a
   ``data:`` URL, a stream, a number or a list; nothing of it is opened; a ``gr.File``
   (a model file, a class-names file) only from the upload folder, one file unless it
-  takes several; and each within its bound (:mod:`cnnvis.ui.file_bounds`: a photo, any
+  takes several; and each within its bound (:mod:`cnnvis.serving.file_bounds`: a photo, any
   file, 10 MB; a ``gr.File`` that takes ``.keras`` files only, 128 MB; its size looked
   up, never opened);
 - numbers: finite, within a slider's or number field's bounds; a checkbox: true or false;
 - a radio, or a dropdown without custom values: one of its choices; a checkbox group or a
-  multiselect: a list of at most :data:`~cnnvis.ui.values.MAX_LIST_ITEMS` entries, each one of the choices
+  multiselect: a list of at most :data:`~cnnvis.serving.values.MAX_LIST_ITEMS` entries, each one of the choices
   unless custom values are allowed;
-- text (a textbox, a dropdown with custom values): at most :data:`~cnnvis.ui.values.MAX_TEXT_CHARS`
+- text (a textbox, a dropdown with custom values): at most :data:`~cnnvis.serving.values.MAX_TEXT_CHARS`
   characters (or a number).
 
 A refusal is Gradio's own validation answer (the answer of an event's ``validator=``):
@@ -52,7 +52,7 @@ from typing import Any
 
 from .values import received_roots, screen_value, shown
 
-log = logging.getLogger("cnnvis.ui.screening")
+log = logging.getLogger("cnnvis.serving.screening")
 
 MAX_BODY_BYTES = 1_000_000  # an event's JSON body (the page sends a few kilobytes)
 EVENT_ROUTE = re.compile(

@@ -11,7 +11,7 @@ runs of the visitor's session (``gr.Request.session_hash``: the page, or one
 package ends the iteration with its frame marked ``stopped`` (the picture so far and where
 it stopped), and the event ends normally with that picture. A closed tab or a client's
 ``job.cancel()`` still stops the work: the check also asks
-:func:`cnnvis.ui.lanes.request_cancelled`.
+:func:`cnnvis.serving.lanes.request_cancelled`.
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 """The trust report's perturbed images, all in one stream of batched forward passes.
 
 Deletion and insertion (Petsiuk, Das & Saenko 2018, RISE), built as
-:func:`cnnvis.metrics.curves_for_maps` builds them, and ROAD most and least relevant
-first (Rong et al. 2022, :mod:`cnnvis.road`), for every map at once.
+:func:`cnnvis.evaluation.metrics.curves_for_maps` builds them, and ROAD most and least relevant
+first (Rong et al. 2022, :mod:`cnnvis.evaluation.road`), for every map at once.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from . import metrics, road
-from .images import resize_map
-from .models import VisModel
-from .techniques import compiled
+from . import metrics
+from . import road
+from ..images import resize_map
+from ..models.loading import VisModel
+from ..techniques import compiled
 
 # Threads making perturbed images (each imputation holds one sparse LU factor: about
-# 45 MB at 224 x 224, 160 MB at the 400 x 400 bound, see cnnvis.road), and how many
+# 45 MB at 224 x 224, 160 MB at the 400 x 400 bound, see cnnvis.evaluation.road), and how many
 # batches they work ahead of the forward passes.
 IMPUTATION_WORKERS = 2
 LOOKAHEAD = 2
@@ -56,7 +57,7 @@ def perturbation_curves(
     "road_morf", "road_lerf"; deletion always runs: its first image is the photo), from
     one stream of batched forward passes of the class probability.
 
-    Deletion and insertion images are built as :func:`cnnvis.metrics.curves_for_maps`
+    Deletion and insertion images are built as :func:`cnnvis.evaluation.metrics.curves_for_maps`
     builds them; ROAD curves start at fraction 0 with the photo's own probability, then
     one imputed image per fraction. Each map has its own random streams, named by its
     ``key`` (integers): the ties of its pixel ranks are broken by
@@ -217,8 +218,8 @@ def road_curves(
     and least (LeRF) relevant pixels are removed by noisy linear imputation, at
     ``fractions``, with the mean curves of seeded random maps as the baseline.
     ``saliency``: an H x W map at the image's resolution, or a technique's result."""
-    from .models import as_vis_model
-    from .techniques.base import class_index, prepare
+    from ..models.loading import as_vis_model
+    from ..techniques.base import class_index, prepare
 
     model = as_vis_model(model)
     _, seed, batch_size, random, random_maps = metrics.check_common(

@@ -5,21 +5,21 @@ class, and puts each map through four published tests:
 
 - **Sanity check** (Adebayo et al. 2018, "Sanity Checks for Saliency Maps"): the
   network's layers are re-drawn at random from the top down, on an independent copy of
-  the model kept between reports (:mod:`cnnvis.sanity`), and each method's map is
+  the model kept between reports (:mod:`cnnvis.evaluation.sanity`), and each method's map is
   computed again. A map that keeps its ranking of the pixels (Spearman rank correlation)
   once the weights it claims to explain are gone shows the image, not the model.
 - **Deletion and insertion** (Petsiuk, Das & Saenko 2018, "RISE"): the class
   probability as the map's most important pixels are set to black, or copied into a
-  blurred photo (:mod:`cnnvis.metrics`).
+  blurred photo (:mod:`cnnvis.evaluation.metrics`).
 - **ROAD** (Rong et al. 2022, "A Consistent and Efficient Evaluation Strategy for
   Attribution Methods"): pixels removed most relevant first (MoRF) and least relevant
   first (LeRF) and filled by noisy linear imputation, so the model sees no black holes
-  whose shape gives the map away (:mod:`cnnvis.road`).
+  whose shape gives the map away (:mod:`cnnvis.evaluation.road`).
 - **Pointing game** (Zhang et al. 2016, "Top-down Neural Attention by Excitation
   Backprop"), when the object's box is given: does the map's peak fall on the object?
 
 Every curve is compared with a **band of random maps** (several seeded random maps, see
-:func:`cnnvis.metrics.random_map`), not one, of the method's own granularity by default
+:func:`cnnvis.evaluation.metrics.random_map`), not one, of the method's own granularity by default
 (``random="auto"``): random blobs at the scale of a CAM for heatmaps (and plain H x W
 maps), random pixels for pixel attributions. Like is compared with like: scattered
 pixels set to black destroy a prediction faster than any region does, and under ROAD
@@ -29,12 +29,12 @@ relevant first" and "least relevant first" are the same experiment (the reverse 
 random order is random), so one set of random ROAD curves is the band for both orders.
 
 The verdict of each method ("trusted", "use with care" or "not trusted") follows the
-rule of :mod:`cnnvis.verdict`, with one sentence saying why; every number it uses is on
+rule of :mod:`cnnvis.evaluation.verdict`, with one sentence saying why; every number it uses is on
 the result (``MethodTrust.evidence``, each with its test's paper). A method that fails
 the sanity check is never trusted, and never ranked above one that passes it.
 
 Cost: all the perturbed images of all methods and all curves go through one stream of
-batched compiled forward passes (:mod:`cnnvis.perturbation`); the work is bounded by
+batched compiled forward passes (:mod:`cnnvis.evaluation.perturbation`); the work is bounded by
 ``MAX_PASSES`` forward passes and ``MAX_IMPUTED_PIXELS`` imputed pixels, checked before
 any map is computed. With the defaults (the 8 quick methods of the registry, 6 of them
 heatmaps, 2 bands of 4 random maps, 16 deletion steps, 5 ROAD fractions) a report on a
@@ -52,13 +52,22 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from . import metrics, road
-from .errors import ParameterError, quoted
-from .images import resize_map
-from .models import VisModel, as_vis_model
+from . import metrics
+from . import road
+from ..errors import ParameterError, quoted
+from ..images import resize_map
+from ..models.loading import VisModel, as_vis_model
 from .perturbation import perturbation_curves
-from .registry import SEED_MAX, Option, check_choice, check_int, map_methods, quick_map_methods, technique
-from .techniques.base import MAX_BATCH, class_index, prepare
+from ..registry import (
+    SEED_MAX,
+    Option,
+    check_choice,
+    check_int,
+    map_methods,
+    quick_map_methods,
+    technique,
+)
+from ..techniques.base import MAX_BATCH, class_index, prepare
 from .sanity import cascading_randomisation
 from .verdict import (
     AXES,
@@ -613,9 +622,9 @@ def trust_report(
     its name and the seed, not on the other methods of the report. ``steps``: deletion and
     insertion steps; ``road_fractions``: ROAD's removal fractions; ``random``: the kind
     of random maps ("auto": blobs for heatmaps, pixels for attributions; see
-    :func:`cnnvis.metrics.random_map`) and ``random_maps`` how many in each band;
+    :func:`cnnvis.evaluation.metrics.random_map`) and ``random_maps`` how many in each band;
     ``sanity_steps``: layer groups of the cascading randomisation (see
-    :func:`cnnvis.metrics.randomization_groups`). ``progress(fraction, text)`` is called
+    :func:`cnnvis.evaluation.metrics.randomization_groups`). ``progress(fraction, text)`` is called
     as the work advances (for ``gr.Progress``).
     """
     began = time.perf_counter()

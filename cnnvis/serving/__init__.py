@@ -1,0 +1,13 @@
+"""The serving wing: everything that guards and schedules the app's requests (the page
+itself is :mod:`cnnvis.ui`).
+
+- :mod:`.screening`: every event's inputs checked before Gradio sees them, on every route;
+- :mod:`.values`: the rule for one value of each component type;
+- :mod:`.file_bounds`: how large a file the app takes (a photo, a ``.keras`` model);
+- :mod:`.uploads`: one file per upload request, a bound on the upload and result cache;
+- :mod:`.responses`: ``nosniff`` on every response, non-images never served inline;
+- :mod:`.lanes`: bounded lanes of model work ("quick" and "long") on every route;
+- :mod:`.stopping`: the Stop of the iterative methods (the picture so far is kept);
+- :mod:`.sessions`: the models visitors upload, each held for its session only;
+- :mod:`.native_log`: TensorFlow's harmless start-up lines kept out of the log.
+"""
