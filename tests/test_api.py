@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError, ValidationError
 from PIL import Image
 
@@ -30,7 +30,7 @@ from .app_helpers import (
     text_file,
     truncated_jpeg,
 )
-from .serve import close_and_wait, free_port
+from .serve import close_and_wait, free_port, patient_client
 
 
 # gradio's queue (pandas 3) warns on every event; nothing to do with the app.
@@ -49,7 +49,7 @@ def client():
     )
     client = None
     try:
-        client = Client(url, verbose=False, analytics_enabled=False)
+        client = patient_client(url)
         yield client
     finally:
         if client is not None:

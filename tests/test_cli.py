@@ -74,7 +74,13 @@ def test_the_entry_point_runs_as_a_module_and_a_console_script(capsys, monkeypat
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     module, _, function = scripts["cnnvis"].partition(":")
     assert (module, function) == ("cnnvis.cli", "main")
-    assert "cnnvis.datasets" in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    setuptools_table = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    import setuptools
+
+    found = setuptools.find_packages(ROOT, **setuptools_table["packages"]["find"])
+    assert {"cnnvis", "cnnvis.datasets", "cnnvis.models", "cnnvis.serving"} <= set(found)
+    # the public names are read from the stubs at run time: they are installed
+    assert {"__init__.pyi", "datasets/__init__.pyi"} <= set(setuptools_table["package-data"]["cnnvis"])
 
 
 # ----- explain --------------------------------------------------------------------------

@@ -44,7 +44,7 @@ from cnnvis.serving.sessions import HeldModels, ModelsFull
 from cnnvis.ui.tabs import own_model as own_model_tab
 
 from .app_helpers import CAT, app_settings, is_one_sentence, refusal_message
-from .serve import served
+from .serve import served, patient_client
 
 SIDE = 32  # the tiny model's input: 32 x 32 RGB
 CLASSES = ["cat", "dog", "fox"]
@@ -155,7 +155,7 @@ def cat():
 @contextlib.contextmanager
 def new_client(url: str):
     downloads = tempfile.mkdtemp(prefix="cnnvis-client-")
-    client = Client(url, verbose=False, analytics_enabled=False, download_files=downloads)
+    client = patient_client(url, download_files=downloads)
     try:
         yield client
     finally:
