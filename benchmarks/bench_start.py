@@ -2,6 +2,7 @@
 
     python benchmarks/bench_start.py                 # random weights, 3 starts
     CNNVIS_WEIGHTS_DIR=/path/to/weights python benchmarks/bench_start.py --weights imagenet
+    python benchmarks/bench_start.py --against /path/to/another/checkout  # and it, interleaved
 
 For each start it prints the seconds from launching ``python app.py`` to
 
@@ -11,7 +12,9 @@ For each start it prints the seconds from launching ``python app.py`` to
 - warm: the app logs that the default model is ready (the background warm-up ended).
 
 The first start of a fresh machine also pays for the disk cache (TensorFlow's libraries
-read from disk); the figures are printed, never asserted (the machine may be busy).
+read from disk); the figures are printed, never asserted (the machine may be busy). With
+``--against``, each round starts this checkout's app and then the other one's, so both
+meet the same load, and the medians of the two are printed side by side with their ratio.
 """
 
 from __future__ import annotations
@@ -36,20 +39,20 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def seconds_to_help() -> float:
+def seconds_to_help(root: Path) -> float:
     start = time.perf_counter()
-    subprocess.run([sys.executable, "app.py", "--help"], cwd=ROOT, check=True, capture_output=True)
+    subprocess.run([sys.executable, "app.py", "--help"], cwd=root, check=True, capture_output=True)
     return time.perf_counter() - start
 
 
-def one_start(weights: str, timeout: float = 300.0) -> dict[str, float]:
+def one_start(root: Path, weights: str, timeout: float = 300.0) -> dict[str, float]:
     """Seconds from launch to the URL, the page, the first answer and the warm model."""
     port = free_port()
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     start = time.perf_counter()
     process = subprocess.Popen(
         [sys.executable, "app.py", "--weights", weights, "--port", str(port)],
-        cwd=ROOT,
+        cwd=root,
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -78,7 +81,7 @@ def one_start(weights: str, timeout: float = 300.0) -> dict[str, float]:
         marks["page"] = time.perf_counter() - start
         from gradio_client import Client, handle_file
 
-        client = Client(url, verbose=False)
+        client = Client(url, verbose=False, analytics_enabled=False, httpx_kwargs={"timeout": timeout})
         client.predict(handle_file(str(ROOT / "examples" / "cat.jpg")), "MobileNetV2", api_name="/classify")
         marks["answer"] = time.perf_counter() - start
         while "warm" not in marks and time.perf_counter() - start < timeout:
@@ -93,20 +96,48 @@ def one_start(weights: str, timeout: float = 300.0) -> dict[str, float]:
             process.wait()
 
 
+def describe(marks: dict[str, float]) -> str:
+    return (
+        f"URL {marks['url']:.1f} s, page {marks['page']:.1f} s, first /classify {marks['answer']:.1f} s, "
+        f"model warm {marks.get('warm', float('nan')):.1f} s"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--weights", choices=["random", "imagenet"], default="random")
     parser.add_argument("--starts", type=int, default=3)
+    parser.add_argument("--against", type=Path, default=None, help="another checkout to start in turn")
     args = parser.parse_args()
-    helps = [seconds_to_help() for _ in range(3)]
-    print(f"python app.py --help: median {statistics.median(helps):.2f} s over 3 ({', '.join(f'{t:.2f}' for t in helps)})")
+    roots = [ROOT] + ([args.against] if args.against else [])
+    print(f"load average {os.getloadavg()[0]:.1f} at the start, {os.cpu_count()} cores")
+    helps: dict[Path, list[float]] = {root: [] for root in roots}
+    starts: dict[Path, list[dict[str, float]]] = {root: [] for root in roots}
+    for _ in range(3):
+        for root in roots:
+            helps[root].append(seconds_to_help(root))
     for number in range(1, args.starts + 1):
-        marks = one_start(args.weights)
+        for root in roots:
+            marks = one_start(root, args.weights)
+            starts[root].append(marks)
+            print(f"start {number}, {root}: {describe(marks)}", flush=True)
+    for root in roots:
+        median = {key: statistics.median(m[key] for m in starts[root]) for key in ("url", "page", "answer")}
         print(
-            f"start {number} ({args.weights} weights): URL {marks['url']:.1f} s, page {marks['page']:.1f} s, "
-            f"first /classify {marks['answer']:.1f} s, model warm {marks.get('warm', float('nan')):.1f} s"
+            f"{root}: --help {statistics.median(helps[root]):.2f} s (median of 3); medians of "
+            f"{args.starts} starts ({args.weights} weights): URL {median['url']:.1f} s, page "
+            f"{median['page']:.1f} s, first /classify {median['answer']:.1f} s"
         )
-    print(f"{os.cpu_count()} cores; load average {os.getloadavg()[0]:.1f} at the end")
+    if args.against:
+        ratio = {
+            key: statistics.median(a[key] / b[key] for a, b in zip(starts[ROOT], starts[args.against]))
+            for key in ("url", "answer")
+        }
+        print(
+            f"this checkout / the other: --help {statistics.median(helps[ROOT]) / statistics.median(helps[args.against]):.2f}x, "
+            f"URL {ratio['url']:.2f}x, first /classify {ratio['answer']:.2f}x (medians of the rounds' ratios)"
+        )
+    print(f"load average {os.getloadavg()[0]:.1f} at the end")
 
 
 if __name__ == "__main__":
