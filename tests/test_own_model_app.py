@@ -495,8 +495,8 @@ def test_a_request_without_a_session_cannot_hold_a_model(files):
 def test_the_readme_section_shows_the_page_path_and_the_http_call_that_test_api_runs():
     from .test_api import readme_http_example
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("### Your model on the page", 1)[1].split("\n#", 1)[0]
+    page = (Path(__file__).resolve().parents[1] / "docs" / "python-api.md").read_text()
+    section = page.split("### Your model on the page", 1)[1].split("\n#", 1)[0]
     assert "**Your model** tab" in section
     assert all(limit in " ".join(section.split()) for limit in stated_limits())
     code = section.split("```python\n", 1)[1].split("```", 1)[0]
