@@ -102,6 +102,9 @@ from .evaluation.trust import TrustReport as TrustReport, trust_report as trust_
 # datasets
 from .datasets import explain_dataset as explain_dataset
 
+# training
+from .training import ExplainCallback as ExplainCallback
+
 # every technique by name
 from .registry import TECHNIQUES as TECHNIQUES
 
