@@ -172,3 +172,16 @@ def test_show_outside_a_notebook_opens_the_picture_in_the_image_viewer(results):
 def test_a_foreign_object_is_refused_in_one_sentence():
     with pytest.raises(ParameterError, match="cnnvis cannot draw a dict."):
         render.result_picture({})
+
+
+def test_the_notebooks_page_names_every_result_that_displays():
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "notebooks.md").read_text(encoding="utf-8")
+    stack, kinds = [Displayed], set()
+    while stack:
+        for sub in stack.pop().__subclasses__():
+            stack.append(sub)
+            if sub.__module__.startswith("cnnvis."):
+                kinds.add(sub.__name__)
+    assert [k for k in sorted(kinds - {"DisplayedAsHtml"}) if f"`{k}`" not in page] == []

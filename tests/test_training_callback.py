@@ -198,3 +198,21 @@ def test_images_are_checked():
 def test_public_as_cnnvis_explain_callback():
     assert cnnvis.ExplainCallback is ExplainCallback
     assert isinstance(ExplainCallback([probe()]), keras.callbacks.Callback)
+
+
+def test_the_documented_example_runs_and_says_what_the_page_says(tmp_path, monkeypatch):
+    """docs/training.md's example, run as written (in a scratch folder): the map ends on
+    the green square with about half its mass, as the page says."""
+    import re
+    from pathlib import Path
+
+    page = (Path(__file__).resolve().parents[1] / "docs" / "training.md").read_text(encoding="utf-8")
+    (example,) = re.findall(r"```python\n(.*?)```", page, flags=re.S)
+    monkeypatch.chdir(tmp_path)
+    scope: dict = {}
+    exec(compile(example, "docs/training.md", "exec"), scope)
+    heat = np.load(tmp_path / "runs" / "squares" / "epoch_002" / "maps.npz")["green/grad_cam"]
+    assert share(heat, DECIDING) > 0.4
+    before = np.load(tmp_path / "runs" / "squares" / "epoch_000" / "maps.npz")["green/grad_cam"]
+    assert share(before, DISTRACTOR) > share(before, DECIDING)
+    assert scope["callback"].latest[("green", "grad_cam")].label == "green"
