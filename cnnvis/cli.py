@@ -259,17 +259,25 @@ def run_explain(args) -> int:
         ray_workers=args.ray_workers,
         **_explain_arguments(args),
     )
+    from .datasets.files import shown_name
+
     summary = run.write(args.out, resume=args.resume, progress=not args.quiet)
-    for name in summary.set_aside:
-        print(f"An incomplete part file of an earlier run, {name}, was set aside (renamed .incomplete-{name}).", file=sys.stderr)
+    for name in map(shown_name, summary.set_aside):
+        print(
+            f"A part file of an earlier run that could not be read whole, {name}, was set aside "
+            f"(renamed .incomplete-{name}); its photos were done again.",
+            file=sys.stderr,
+        )
+    if summary.left_out:
+        print(f"{summary.left_out} input file(s) inside the output folder were left out (the output is never an input).", file=sys.stderr)
     done = f"; {summary.skipped} already done" if summary.skipped else ""
     print(
         f"Explained {summary.images} images with {len(run.settings.methods)} method(s): {summary.rows} rows "
         f"in {summary.seconds:.1f} s ({summary.rate:.2f} images/s){done}."
     )
     if summary.errors:
-        print(f"{summary.errors} file(s) could not be read: see {os.path.join(summary.out, 'errors.parquet')}.")
-    print(f"Results: {os.path.join(summary.out, 'results.parquet')}")
+        print(f"{summary.errors} file(s) could not be read: see {shown_name(os.path.join(summary.out, 'errors.parquet'))}.")
+    print(f"Results: {shown_name(os.path.join(summary.out, 'results.parquet'))}")
     return 0
 
 
@@ -286,11 +294,13 @@ def run_evaluate(args) -> int:
         random_maps=args.random_maps,
         **_explain_arguments(args),
     )
+    from .datasets.files import shown_name
+
     files = evaluation.write(args.out, progress=not args.quiet)
     print(evaluation.table())
     if evaluation.errors:
-        print(f"{len(evaluation.errors)} file(s) could not be read: see {files['errors']}.")
-    print(f"Written: {files['summary']}, {files['images']}")
+        print(f"{len(evaluation.errors)} file(s) could not be read: see {shown_name(files['errors'])}.")
+    print(f"Written: {shown_name(files['summary'])}, {shown_name(files['images'])}")
     return 0
 
 
@@ -299,6 +309,7 @@ def run_classify(args) -> int:
 
     from .datasets.classify import classify_dataset
     from .datasets.decode import FileError
+    from .datasets.files import shown_name, stored_name
 
     results = classify_dataset(
         args.model,
@@ -321,13 +332,13 @@ def run_classify(args) -> int:
         for result in results:
             if isinstance(result, FileError):
                 errors += 1
-                print(f"{result.path}: {result.error}", file=sys.stderr)
+                print(f"{shown_name(result.path)}: {result.error}", file=sys.stderr)
                 continue
             shown = "  ".join(f"{p.rank}. {p.label} {p.probability:.3f}" for p in result.predictions)
-            print(f"{result.path}\t{shown}")
+            print(f"{shown_name(result.path)}\t{shown}")
             if writer is not None:
                 for p in result.predictions:
-                    writer.writerow([result.path, p.rank, p.index, p.wnid or "", p.label, repr(p.probability), repr(p.logit)])
+                    writer.writerow([stored_name(result.path), p.rank, p.index, p.wnid or "", p.label, repr(p.probability), repr(p.logit)])
     finally:
         if handle is not None:
             handle.close()
@@ -372,7 +383,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"cnnvis {args.command}: error: {error}", file=sys.stderr)
         return USER_ERROR
     except OSError as error:  # the output folder or a list file: the system said no
-        where = f" ({os.path.basename(str(error.filename))})" if error.filename else ""
+        from .datasets.files import shown_name
+
+        where = f" ({shown_name(os.path.basename(str(error.filename)))})" if error.filename else ""
         print(f"cnnvis {args.command}: error: {error.strerror or error}{where}.", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:

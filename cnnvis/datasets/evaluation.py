@@ -29,6 +29,7 @@ from ..errors import ParameterError, quoted
 from ..images import resize_map
 from ..techniques.base import top_class
 from .decode import Decoded, FileError, batches, decode_window, prefetch
+from .files import stored_name
 from .run import DatasetRun, explain_dataset, progress_bar
 
 SUMMARY_CSV = "evaluation.csv"
@@ -295,7 +296,7 @@ class EvaluationRun:
                 for image in self:
                     for method, numbers in image.values.items():
                         writer.writerow(
-                            [image.path, image.class_index, image.label, method, *(repr(numbers[n]) for n in names)]
+                            [stored_name(image.path), image.class_index, image.label, method, *(repr(numbers[n]) for n in names)]
                         )
                     bar.update(1 + len(self.errors) - counted)
                     counted = len(self.errors)
@@ -312,7 +313,7 @@ class EvaluationRun:
             with open(files["errors"], "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["path", "error", "kind"])
-                writer.writerows([e.path, e.error, e.kind] for e in self.errors)
+                writer.writerows([stored_name(e.path), e.error, e.kind] for e in self.errors)
         return files
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Mapping, Sequence
 
@@ -21,6 +22,7 @@ from ..models.loading import VisModel
 from ..registry import SEED_MAX
 from .batched import BATCHED, implementation
 from .decode import Decoded, stack_pixels
+from .files import stored_name
 from .parquet import PNG, Row
 from .source import ModelSource
 
@@ -220,7 +222,7 @@ class Explainer:
 
         png = self._write_png(item, method, raw, out_dir) if self.settings.png and out_dir else None
         return Row(
-            path=item.path,
+            path=stored_name(item.path),
             sha256=item.sha256,
             image_height=item.image_size[0],
             image_width=item.image_size[1],
@@ -249,16 +251,22 @@ class Explainer:
 
         from .. import render
         from ..images import fit_within, load_image
-        from .decode import PREVIEW_SIDE
+        from .decode import PREVIEW_SIDE, read_bytes
 
-        photo = item.preview if item.preview is not None else fit_within(load_image(item.path), PREVIEW_SIDE)
+        if item.preview is not None:
+            photo = item.preview
+        else:  # the Ray engine keeps no preview: read the photo again, the same safe way
+            photo = fit_within(load_image(read_bytes(item.path)), PREVIEW_SIDE)
         values = raw.at(photo.shape[:2])
         if raw.output == "heatmap":
             picture = render.overlay(photo, values)
         else:
             picture = render.gradient_image(values)
-        stem = os.path.splitext(os.path.basename(item.path))[0][:80]
-        tag = hashlib.sha256(item.path.encode()).hexdigest()[:8]
+        # The picture's name: the photo's, with anything but letters, digits, "." and "-"
+        # made "_" (no control character or undecodable byte reaches a file name), and a
+        # tag of the full path, so that photos of the same name in two folders differ.
+        stem = re.sub(r"[^\w.-]", "_", os.path.splitext(os.path.basename(item.path))[0])[:80]
+        tag = hashlib.sha256(os.fsencode(item.path)).hexdigest()[:8]
         relative = os.path.join(PNG, method, f"{stem}-{tag}.png")
         target = os.path.join(out_dir, relative)
         os.makedirs(os.path.dirname(target), exist_ok=True)

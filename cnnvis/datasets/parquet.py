@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .decode import FileError
+from .files import stored_name
 
 RESULTS = "results.parquet"
 ERRORS = "errors.parquet"
@@ -96,10 +97,13 @@ _TYPES = {
 }
 ROW_FIELDS = tuple(f.name for f in fields(Row))
 SCALAR_FIELDS = [name for name in ROW_FIELDS if name != "map"]
+# Every data page carries a CRC-32 of its bytes, so that --resume can tell a part whose
+# pages were damaged (its footer intact) from a sound one (see verified_columns).
 WRITE_OPTIONS = {
     "compression": COMPRESSION,
     "use_dictionary": SCALAR_FIELDS,
     "write_statistics": SCALAR_FIELDS,
+    "write_page_checksum": True,
 }
 
 
@@ -152,7 +156,7 @@ def table_rows(table: pa.Table) -> list[Row]:
 
 def errors_table(errors: Sequence[FileError], version: str) -> pa.Table:
     return pa.Table.from_pylist(
-        [{"path": e.path, "error": e.error, "kind": e.kind, "cnnvis_version": version} for e in errors],
+        [{"path": stored_name(e.path), "error": e.error, "kind": e.kind, "cnnvis_version": version} for e in errors],
         schema=errors_schema(),
     )
 
@@ -172,28 +176,46 @@ def _part_files(folder: str) -> list[str]:
     )
 
 
+def verified_columns(path: str, columns: Sequence[str]) -> dict[str, list] | None:
+    """``columns`` of the part file ``path`` as lists, after reading the whole part (every
+    column of every row group, each page's checksum verified); None if any of it cannot
+    be read. Reading only the listed columns would miss damaged map pages behind an
+    intact footer, and a run resumed on such a part leaves a dataset nobody can read.
+    One row group at a time, so memory stays at one batch."""
+    values: dict[str, list] = {name: [] for name in columns}
+    try:
+        part = pq.ParquetFile(path, page_checksum_verification=True)
+        for index in range(part.num_row_groups):
+            group = part.read_row_group(index)  # decodes every page of every column
+            for name in columns:
+                values[name].extend(group.column(name).to_pylist())
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return None
+    return values
+
+
 def completed(out_dir: str) -> tuple[dict[str, set[str]], set[str], list[str]]:
     """What a previous run wrote: methods done per path, paths in the errors table, and
-    the part files set aside because they were incomplete (renamed to a hidden name,
-    which every Parquet reader skips)."""
+    the part files set aside because they could not be read whole (interrupted, or
+    damaged since): each is renamed to a hidden ``.incomplete-`` name, which every
+    Parquet reader skips, and its photos are done again."""
     done: dict[str, set[str]] = {}
     failed: set[str] = set()
     set_aside: list[str] = []
     for kind, columns in ((RESULTS, ["path", "method"]), (ERRORS, ["path"])):
         folder = os.path.join(out_dir, kind)
         for path in _part_files(folder):
-            try:
-                table = pq.read_table(path, columns=columns)
-            except (OSError, pa.ArrowException):
+            table = verified_columns(path, columns)
+            if table is None:
                 hidden = os.path.join(folder, ".incomplete-" + os.path.basename(path))
                 os.replace(path, hidden)
                 set_aside.append(os.path.basename(path))
                 continue
             if kind == RESULTS:
-                for file, method in zip(table.column("path").to_pylist(), table.column("method").to_pylist()):
+                for file, method in zip(table["path"], table["method"]):
                     done.setdefault(file, set()).add(method)
             else:
-                failed.update(table.column("path").to_pylist())
+                failed.update(table["path"])
         if os.path.isdir(folder):
             for name in os.listdir(folder):
                 if name.startswith(".part-") and name.endswith(".tmp"):
@@ -278,4 +300,5 @@ __all__ = [
     "results_schema",
     "rows_table",
     "table_rows",
+    "verified_columns",
 ]

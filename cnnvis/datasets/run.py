@@ -26,6 +26,7 @@ from typing import Iterator, Mapping, Sequence
 from ..errors import ParameterError, quoted
 from ..models.loading import VisModel
 from .decode import FileError, batches, decode_window, default_workers, prefetch
+from .files import stored_name
 from .explain import DEFAULT_BATCH, ExplainSettings, Explainer, _check_int, _version
 from .inputs import expand_inputs
 from .parquet import MANIFEST, ParquetSink, Row, completed, rows_table
@@ -50,6 +51,7 @@ class Summary:
     skipped: int  # images already done (--resume)
     seconds: float
     set_aside: tuple[str, ...] = ()  # incomplete part files of an earlier run, set aside
+    left_out: int = 0  # input files inside the output folder (never inputs)
 
     @property
     def rate(self) -> float:
@@ -150,15 +152,17 @@ class DatasetRun:
         wanted: dict[str, set[str]] = {}
         todo = []
         methods = set(self.settings.methods)
-        for path in self.paths:
-            if path in failed:
+        paths = outside(self.paths, out_dir)
+        for path in paths:
+            key = stored_name(path)  # as the earlier run wrote it
+            if key in failed:
                 continue
-            missing = methods - done.get(path, set())
+            missing = methods - done.get(key, set())
             if missing:
                 todo.append(path)
                 if missing != methods:
                     wanted[path] = missing
-        skipped = len(self.paths) - len(todo)
+        skipped = len(paths) - len(todo)
         if self.engine == "ray":
             from . import ray_engine  # only with the ray extra
 
@@ -167,7 +171,14 @@ class DatasetRun:
             counts = self._write_local(todo, wanted, out_dir, progress)
         images, rows, errors = counts
         return Summary(
-            out_dir, images, rows, errors, skipped, time.perf_counter() - start, tuple(set_aside)
+            out_dir,
+            images,
+            rows,
+            errors,
+            skipped,
+            time.perf_counter() - start,
+            tuple(set_aside),
+            len(self.paths) - len(paths),
         )
 
     def _write_local(self, todo, wanted, out_dir, progress) -> tuple[int, int, int]:
@@ -198,6 +209,26 @@ class DatasetRun:
                     writing.exception()  # wait for it; its error, if any, was raised above
                 sink.close()
         return images, sink.rows_written, sink.errors_written
+
+
+def outside(paths: Sequence[str], out_dir: str) -> list[str]:
+    """``paths`` without the files inside ``out_dir`` (followed through links): the
+    output folder is never an input, so a run whose ``--out`` lies inside its input
+    folder does not explain its own overlays on ``--resume``."""
+    root = os.path.realpath(out_dir)
+    prefix = root.rstrip(os.sep) + os.sep
+    folders: dict[str, str] = {}  # realpath of each folder, looked up once
+
+    def inside(path: str) -> bool:
+        folder = os.path.dirname(path)
+        real = folders.get(folder)
+        if real is None:
+            real = folders[folder] = os.path.realpath(folder)
+        if os.path.islink(path):
+            real = os.path.dirname(os.path.realpath(path))
+        return real == root or real.startswith(prefix)
+
+    return [path for path in paths if not inside(path)]
 
 
 def progress_bar(total: int, enabled: bool):
@@ -337,4 +368,4 @@ def explain_dataset(
     return run
 
 
-__all__ = ["DatasetRun", "Summary", "explain_dataset", "prepare_out_dir", "progress_bar"]
+__all__ = ["DatasetRun", "Summary", "explain_dataset", "outside", "prepare_out_dir", "progress_bar"]
