@@ -151,10 +151,25 @@ def prefetch(
                 future.cancel()
 
 
+def batch_sizes(batch_size: int) -> Iterator[int]:
+    """The sizes of a run's batches: 1, 2, 4, ... doubling up to ``batch_size``, then
+    ``batch_size``. The first photo's results (and the progress bar's first rate and time
+    left) come after one photo's work instead of a whole batch's; from the fifth batch
+    on (at 16) the run computes full batches. Results never depend on how the photos are
+    batched (tests/test_datasets.py), only the speed of the first few photos does."""
+    size = 1
+    while True:
+        yield min(size, batch_size)
+        size *= 2
+
+
 def batches(
     items: Iterable[Decoded | FileError], batch_size: int
 ) -> Iterator[tuple[list[Decoded], list[FileError]]]:
-    """Groups of ``batch_size`` decoded photos, each with the errors met on the way."""
+    """Groups of decoded photos (of :func:`batch_sizes`), each with the errors met on
+    the way."""
+    sizes = batch_sizes(batch_size)
+    size = next(sizes)
     decoded: list[Decoded] = []
     errors: list[FileError] = []
     for item in items:
@@ -162,9 +177,10 @@ def batches(
             errors.append(item)
         else:
             decoded.append(item)
-        if len(decoded) >= batch_size:
+        if len(decoded) >= size:
             yield decoded, errors
             decoded, errors = [], []
+            size = next(sizes)
     if decoded or errors:
         yield decoded, errors
 
@@ -177,4 +193,4 @@ def stack_pixels(items: Sequence[Decoded]) -> np.ndarray:
     return stacked
 
 
-__all__ = ["Decoded", "FileError", "batches", "decode_bytes", "decode_file", "decode_window", "image_seed", "prefetch"]
+__all__ = ["Decoded", "FileError", "batch_sizes", "batches", "decode_bytes", "decode_file", "decode_window", "image_seed", "prefetch"]

@@ -25,7 +25,6 @@ from typing import Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from ..errors import ParameterError, quoted
 from ..images import resize_map
 from ..techniques.base import top_class
 from .decode import Decoded, FileError, batches, decode_window, prefetch
@@ -334,12 +333,9 @@ def evaluate_dataset(
     method over the images that ``inputs`` name. ``explain_options`` are those of
     :func:`cnnvis.explain_dataset` (model weights, layer, class, per-method options,
     batch size); ``seed`` seeds the methods and the random maps alike."""
-    names = list(METRICS) if metrics is None else ([metrics] if isinstance(metrics, str) else list(metrics))
-    for name in names:
-        if name not in METRICS:
-            raise ParameterError(f"There is no metric called {quoted(name)}; choose from {', '.join(METRICS)}.")
-    if not names or len(set(names)) != len(names):
-        raise ParameterError("Name each metric once.")
+    from .choices import check_metrics
+
+    names = check_metrics(metrics, tuple(METRICS))
     settings = EvaluationSettings(steps, seed, random, random_maps, metric_batch_size).checked()
     run = explain_dataset(model, inputs, methods, seed=seed, **explain_options)
     return EvaluationRun(run, [METRICS[n] for n in names], settings)

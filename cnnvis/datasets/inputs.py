@@ -102,8 +102,15 @@ def read_list(path: str) -> list[str]:
     return files
 
 
+class Expanded(list):
+    """The list :func:`expand_inputs` returns: given to it again, it is taken as it is
+    (the command line expands the inputs before TensorFlow loads, then hands them on)."""
+
+
 def expand_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
     """Absolute paths of the image files that ``inputs`` name, deduplicated, in order."""
+    if isinstance(inputs, Expanded):
+        return inputs
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     items = [os.fspath(item) for item in inputs]
@@ -117,7 +124,7 @@ def expand_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> li
                 raise ParameterError(f"The inputs name more than {MAX_FILES:,} files; split the run.")
     if not seen:
         raise ParameterError("The inputs name no image file.")
-    return list(seen)
+    return Expanded(seen)
 
 
-__all__ = ["IMAGE_EXTENSIONS", "LIST_EXTENSIONS", "expand_inputs", "read_list", "walk_images"]
+__all__ = ["Expanded", "IMAGE_EXTENSIONS", "LIST_EXTENSIONS", "expand_inputs", "read_list", "walk_images"]

@@ -12,7 +12,8 @@ An output folder ``DIR`` holds:
 
 Rows are written as they come: each batch is a row group of the open part file, and a
 part is closed (renamed from a hidden temporary name, so no reader ever sees half a file)
-after about ``PART_BYTES`` of maps, and when the run ends or is stopped. A process that
+after the run's first batch (so its first results can be read within seconds), after
+about ``PART_BYTES`` of maps, and when the run ends or is stopped. A process that
 is killed loses at most its open part; ``--resume`` goes on from what is on disk.
 """
 
@@ -238,6 +239,7 @@ class ParquetSink:
         self._number = self._first_free_number()
         self._writer: pq.ParquetWriter | None = None
         self._rows_in_part = 0
+        self._first_published = False
         self._errors: list[FileError] = []
         self.rows_written = 0
         self.errors_written = 0
@@ -265,14 +267,15 @@ class ParquetSink:
             self._writer.write_table(table)
             self._rows_in_part += table.num_rows
             self.rows_written += table.num_rows
-        if self._rows_in_part >= self.part_rows:
-            self.flush()
+        if self._rows_in_part >= self.part_rows or (table.num_rows and not self._first_published):
+            self.flush()  # full, or the run's first rows: readable at once, not at the end
 
     def flush(self) -> None:
         """Close the open part (and write the errors met so far), so that it is on disk."""
         if self._writer is not None:
             self._writer.close()
             os.replace(self._name(self.results_dir, temporary=True), self._name(self.results_dir))
+            self._first_published = True
             self._writer = None
             self._rows_in_part = 0
         if self._errors:

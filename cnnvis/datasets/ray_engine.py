@@ -131,8 +131,10 @@ class ExplainActor:
         pq.write_table(errors_table(errors, self.explainer.version), os.path.join(folder, f"ray-{key}.parquet"))
 
 
-def _start_ray(ray) -> bool:
-    """Join the cluster of ``RAY_ADDRESS``, else start Ray here; True if we started it."""
+def _start_ray(ray, verbose: bool = False) -> bool:
+    """Join the cluster of ``RAY_ADDRESS``, else start Ray here; True if we started it.
+    Unless ``verbose``, Ray keeps to errors: no start-up banner, no worker output (the
+    actors' TensorFlow start-up lines) forwarded to this terminal."""
     if ray.is_initialized():
         return False
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -143,12 +145,30 @@ def _start_ray(ray) -> bool:
     if not os.environ.get("RAY_ADDRESS"):
         # Local workers import cnnvis from where this driver found it.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
-    ray.init(runtime_env={"env_vars": env}, include_dashboard=False)
+    if verbose:
+        ray.init(runtime_env={"env_vars": env}, include_dashboard=False)
+    else:
+        import logging
+
+        ray.init(
+            runtime_env={"env_vars": env},
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.ERROR)
     return True
 
 
 def run(
-    dataset_run, todo: Sequence[str], wanted: Mapping[str, set[str]], out_dir: str, progress: bool = False
+    dataset_run,
+    todo: Sequence[str],
+    wanted: Mapping[str, set[str]],
+    out_dir: str,
+    progress: bool = False,
+    *,
+    verbose: bool = False,
 ) -> tuple[int, int, int]:
     """Explain ``todo`` on Ray, writing into ``out_dir``; returns (images, rows, errors)."""
     ray = _import_ray()
@@ -162,7 +182,7 @@ def run(
     todo = _screened(todo, out_dir, explainer.version)
     if not todo:
         return _counts(todo, out_dir, before_done, before_failed)
-    started = _start_ray(ray)
+    started = _start_ray(ray, verbose)
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = progress  # Ray Data's own bars, with rates

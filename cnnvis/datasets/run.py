@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -88,7 +89,9 @@ class DatasetRun:
             self._explainer = Explainer(self.settings, self._model)
         return self._explainer
 
-    def _stream(self, todo: Sequence[str], wanted: Mapping[str, set[str]] | None = None, out_dir=None):
+    def _stream(
+        self, todo: Sequence[str], wanted: Mapping[str, set[str]] | None = None, out_dir=None, on_image=None
+    ):
         explainer = self.explainer
         items = prefetch(
             todo,
@@ -105,7 +108,8 @@ class DatasetRun:
                     needs = None if wanted is None else [wanted.get(item.path) for item in decoded]
                     if needs is not None:
                         needs = [n if n is not None else set(self.settings.methods) for n in needs]
-                    pending.append((pool.submit(explainer.explain, decoded, needs, out_dir), decoded, errors))
+                    computing = pool.submit(explainer.explain, decoded, needs, out_dir, on_image)
+                    pending.append((computing, decoded, errors))
                     if len(pending) >= BATCHES_IN_FLIGHT:
                         computing, decoded, errors = pending.popleft()
                         yield computing.result(), decoded, errors
@@ -137,12 +141,15 @@ class DatasetRun:
             tables.append(rows_table(rows, shape))
         return pa.concat_tables(tables)
 
-    def write(self, out: str | os.PathLike, *, resume: bool = False, progress: bool = False) -> Summary:
+    def write(
+        self, out: str | os.PathLike, *, resume: bool = False, progress: bool = False, verbose: bool = False
+    ) -> Summary:
         """Write the results under ``out`` (see :mod:`cnnvis.datasets.parquet`).
 
         ``resume``: keep what an earlier run with the same settings wrote there and do
         only what is missing (files already in the errors table are not tried again).
-        Without it, a folder that already holds results is refused.
+        Without it, a folder that already holds results is refused. ``progress``: a
+        progress bar on stderr; ``verbose``: Ray's own log lines too (Ray engine).
         """
         out_dir = os.path.abspath(os.fspath(out))
         start = time.perf_counter()
@@ -166,7 +173,7 @@ class DatasetRun:
         if self.engine == "ray":
             from . import ray_engine  # only with the ray extra
 
-            counts = ray_engine.run(self, todo, wanted, out_dir, progress)
+            counts = ray_engine.run(self, todo, wanted, out_dir, progress, verbose=verbose)
         else:
             counts = self._write_local(todo, wanted, out_dir, progress)
         images, rows, errors = counts
@@ -188,19 +195,26 @@ class DatasetRun:
         sink = ParquetSink(out_dir, explainer.map_shape, explainer.version)
         images = 0
         bar = progress_bar(len(todo), progress)
+        lock = threading.Lock()  # the compute threads step the bar photo by photo
+
+        def step(count: int = 1) -> None:
+            with lock:
+                bar.update(count)
+
         writing = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnvis-write") as writer:
             try:
-                for rows, decoded, errors in self._stream(todo, wanted, out_dir):
+                for rows, decoded, errors in self._stream(todo, wanted, out_dir, step):
                     table = rows_table(rows, explainer.map_shape)
                     if writing is not None:
                         writing.result()  # the previous batch is on disk (or its error raised)
                     writing = writer.submit(sink.write, table, errors)
                     self.errors.extend(errors)
                     images += len(decoded)
-                    bar.update(len(decoded) + len(errors))
                     if errors:
-                        bar.set_postfix(errors=len(self.errors))
+                        step(len(errors))
+                        with lock:
+                            bar.set_postfix(errors=len(self.errors))
                 if writing is not None:
                     writing.result()
             finally:
@@ -236,6 +250,8 @@ def progress_bar(total: int, enabled: bool):
     from tqdm import tqdm
 
     # On a terminal only (disable=None): a log file gets the summary line, not bar updates.
+    # Stepped photo by photo; the rate is an average over recent steps (smoothing 0.1), so
+    # it is shown, with the time left, from the first photos on.
     return tqdm(total=total, unit="img", disable=None if enabled else True, dynamic_ncols=True, smoothing=0.1)
 
 
