@@ -264,10 +264,11 @@ def check_early(args) -> None:
     if args.command == "explain" and not args.resume:
         out_dir = os.path.abspath(args.out)
         if os.path.exists(os.path.join(out_dir, RUN_MANIFEST)):
+            from .datasets.files import shown_name
             from .errors import ParameterError, quoted
 
             raise ParameterError(
-                f"The folder {quoted(out_dir)} already holds a run; add --resume to go on "
+                f"The folder {quoted(shown_name(out_dir))} already holds a run; add --resume to go on "
                 "with it, or choose another --out."
             )
 

@@ -27,7 +27,7 @@ from typing import Iterator, Mapping, Sequence
 from ..errors import ParameterError, quoted
 from ..models.loading import VisModel
 from .decode import FileError, batches, decode_window, default_workers, prefetch
-from .files import stored_name
+from .files import shown_name, stored_name
 from .explain import DEFAULT_BATCH, ExplainSettings, Explainer, _check_int, _version
 from .inputs import expand_inputs
 from .parquet import MANIFEST, ParquetSink, Row, completed, rows_table
@@ -265,18 +265,18 @@ def prepare_out_dir(
     if os.path.exists(manifest):
         if not resume:
             raise ParameterError(
-                f"The folder {quoted(out_dir)} already holds a run; add --resume to go on "
+                f"The folder {quoted(shown_name(out_dir))} already holds a run; add --resume to go on "
                 "with it, or choose another --out."
             )
         try:
             with open(manifest, encoding="utf-8") as handle:
                 earlier = json.load(handle)
         except (OSError, ValueError):
-            raise ParameterError(f"The run.json in {quoted(out_dir)} cannot be read; choose another --out.") from None
+            raise ParameterError(f"The run.json in {quoted(shown_name(out_dir))} cannot be read; choose another --out.") from None
         different = _differences(earlier.get("settings", {}), current)
         if different:
             raise ParameterError(
-                f"The run in {quoted(out_dir)} used other settings ({', '.join(different)}); "
+                f"The run in {quoted(shown_name(out_dir))} used other settings ({', '.join(different)}); "
                 "resume with the same ones, or choose another --out."
             )
         methods = list(dict.fromkeys(earlier["settings"]["methods"] + current["methods"]))
@@ -284,7 +284,7 @@ def prepare_out_dir(
     elif os.path.isdir(out_dir) and os.listdir(out_dir) and not resume:
         entries = set(os.listdir(out_dir))
         if entries & {"results.parquet", "errors.parquet"}:
-            raise ParameterError(f"The folder {quoted(out_dir)} already holds results; choose another --out.")
+            raise ParameterError(f"The folder {quoted(shown_name(out_dir))} already holds results; choose another --out.")
     os.makedirs(out_dir, exist_ok=True)
     with open(manifest, "w", encoding="utf-8") as handle:
         json.dump({"cnnvis_version": _version(), "settings": current}, handle, indent=2, default=str)
