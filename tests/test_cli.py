@@ -7,7 +7,6 @@ traced once (and shared with tests/test_datasets.py through the model cache).
 from __future__ import annotations
 
 import csv
-import fnmatch
 import os
 import re
 import runpy
