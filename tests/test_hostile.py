@@ -743,3 +743,16 @@ def test_malformed_multipart_parts_get_a_4xx(server, boundary):
         _refused_in_one_sentence(answer, "a files part without a filename")
         assert "filename" in answer.json()["error"]
     works(client)
+
+
+def test_a_request_to_another_host_name_is_refused(server):
+    """DNS rebinding: a page whose own name resolves to this server reaches it with that
+    name as its Host; the app answers only its own names (cnnvis.serving.hosts)."""
+    client, url = server
+    port = urllib.parse.urlsplit(url).port
+    with httpx.Client(timeout=30) as http:
+        for path in ("", "gradio_api/info", "gradio_api/call/classify"):
+            answer = http.get(f"{url}{path}", headers={"Host": f"rebind.attacker.example:{port}"})
+            _refused_in_one_sentence(answer, path)
+        assert http.get(f"{url}gradio_api/info", headers={"Host": f"localhost:{port}"}).status_code == 200
+    works(client)
