@@ -10,5 +10,6 @@ itself is :mod:`cnnvis.ui`).
 - :mod:`.lanes`: bounded lanes of model work ("quick" and "long") on every route;
 - :mod:`.stopping`: the Stop of the iterative methods (the picture so far is kept);
 - :mod:`.sessions`: the models visitors upload, each held for its session only;
+- :mod:`.connections`: which sessions have a live heartbeat, from which client;
 - :mod:`.native_log`: TensorFlow's harmless start-up lines kept out of the log.
 """
