@@ -219,6 +219,38 @@ def test_rows_come_in_file_order_with_the_settings_on_every_row(tiny, photos):
         assert 0.0 < row.probability <= 1.0 and row.label == f"class {row.class_index}"
 
 
+def sigmoid_headed_model():
+    """A 3-class multi-label model ending in a Dense sigmoid (seeded, 16 x 16)."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="features")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return cnnvis.wrap_model(keras.Model(inputs, keras.layers.Dense(3, activation="sigmoid")(x)), "0-1")
+
+
+def test_the_parquet_probability_is_classifys_for_a_sigmoid_head(tmp_path):
+    """One rule for the probabilities on every path: a dataset row says what
+    :func:`cnnvis.classify` says (one sigmoid per class), for every kind of method."""
+    vis = sigmoid_headed_model()
+    assert vis.head.rule == "sigmoid"
+    paths = example_photos()[:3]
+    methods = ["grad_cam", "score_cam", "vanilla_gradient", "guided_grad_cam", "smoothgrad"]
+    explain_dataset(vis, paths, methods, options={"smoothgrad": {"samples": 2}, "score_cam": {"max_channels": 2}}).write(tmp_path)
+    rows = table_rows(read_results(tmp_path))
+    assert len(rows) == len(paths) * len(methods)
+    for row in rows:
+        predictions = cnnvis.classify(vis, cnnvis.load_image(row.path), top=3)
+        top = predictions[0]
+        assert row.class_index == top.index, row.method
+        assert row.probability == pytest.approx(top.probability, rel=1e-5), row.method
+        assert row.probability == pytest.approx(1 / (1 + np.exp(-row.logit)), rel=1e-6)
+        logits = np.array([p.logit for p in sorted(predictions, key=lambda p: p.index)])
+        across = float(np.exp(top.logit) / np.exp(logits).sum())  # what a softmax would say
+        assert abs(row.probability - across) > 0.05, row.method
+
+
 def test_a_file_that_cannot_be_read_goes_to_the_errors_table_and_the_run_goes_on(tiny, photos, tmp_path):
     summary = explain_dataset(tiny, photos, ["grad_cam"], batch_size=4).write(tmp_path / "out")
     assert (summary.images, summary.rows, summary.errors) == (8, 8, 3)

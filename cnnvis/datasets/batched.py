@@ -46,7 +46,6 @@ from ..techniques.cam import (
     layercam_weights,
     scorecam_weights,
 )
-from ..techniques.classification import softmax
 
 # Parameters the dataset run sets itself, never through per-method options: the class
 # and the layer are the run's, and a seeded method gets each image's own seed.
@@ -61,7 +60,7 @@ class RawMap:
     output: str  # "heatmap" or "attribution"
     class_index: int
     logit: float  # the class logit the map explains
-    probability: float  # its softmax probability
+    probability: float  # its probability by the model's head (cnnvis.models.heads)
     layer: str | None = None
     gate: np.ndarray | None = None  # a CAM grid multiplied in after resizing (Guided Grad-CAM)
 
@@ -133,8 +132,6 @@ def _gradient_chunk(model: VisModel, size) -> int:
     return min(compiled.capped_batch_size(size, MAX_BATCH), compiled.gradient_batch_cap(model))
 
 
-def _probability(logits: np.ndarray, index: int) -> float:
-    return float(softmax(logits.astype(np.float64))[index])
 
 
 # ----- the CAM family -------------------------------------------------------------------
@@ -160,7 +157,7 @@ def cam_maps(
                 output="heatmap",
                 class_index=index,
                 logit=float(logits[i][index]),
-                probability=_probability(logits[i], index),
+                probability=model.probability(logits[i], index),
                 layer=layer,
             )
         )
@@ -205,7 +202,7 @@ def gradient_maps(batch: Batch, *, guided: bool, times_input: bool = False) -> l
                 output="attribution",
                 class_index=index,
                 logit=float(logits[i][index]),
-                probability=_probability(logits[i], index),
+                probability=batch.model.probability(logits[i], index),
             )
         )
     return results
@@ -264,7 +261,7 @@ def per_image_maps(
                 output=output,
                 class_index=index,
                 logit=logit,
-                probability=_probability(logits[i], index),
+                probability=batch.model.probability(logits[i], index),
                 layer=getattr(result, "layer", None),
             )
         )

@@ -305,7 +305,7 @@ def head_feature_layer(model: keras.Model) -> str:
 
 
 # ----- the classifier's final activation ---------------------------------------------
-SOFTMAX, SIGMOID = "softmax", "sigmoid"
+from .heads import SIGMOID, SOFTMAX  # noqa: E402 - the two probability rules
 _FINAL_ACTIVATIONS = {"softmax": SOFTMAX, "log_softmax": SOFTMAX, "sigmoid": SIGMOID}
 
 

@@ -16,6 +16,7 @@ from typing import Sequence
 import numpy as np
 
 from ..images import fit_within, load_image, resize_image, resize_map
+from ..models.heads import top_class  # noqa: F401 - the one top-class rule, used here
 from ..models.loading import VisModel, as_vis_model
 from ..registry import check_choice, check_float, check_int  # noqa: F401 - the one style
 from . import compiled
@@ -67,12 +68,6 @@ def prepare(model: VisModel, image) -> Prepared:
 
 def resolve(model) -> VisModel:
     return as_vis_model(model)
-
-
-def top_class(logits: np.ndarray) -> int:
-    """The package's one top-class rule: the index of the largest logit (the first one on
-    a tie), for one image's logits."""
-    return int(np.argmax(np.asarray(logits)))
 
 
 def class_index(model: VisModel, prepared: Prepared, target_class) -> int:
