@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from cnnvis import availability  # noqa: E402
+from cnnvis.models import availability  # noqa: E402
 from cnnvis.models.loading import REGISTRY  # noqa: E402
 
 
