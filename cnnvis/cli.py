@@ -68,9 +68,10 @@ def _method_help() -> str:
 
 def _options_help() -> str:
     """Each method's options, from the registry's declarations."""
-    from .datasets.explain import implementation_of, map_methods
+    from .datasets.batched import run_options
+    from .datasets.explain import map_methods
 
-    listed = [(name, implementation_of(name).options) for name in map_methods()]
+    listed = [(name, run_options(technique)) for name, technique in map_methods().items()]
     return "; ".join(f"{name}: {', '.join(options)}" for name, options in listed if options)
 
 
