@@ -17,6 +17,9 @@ student, the kind of output, the cost (``"quick"`` work or ``"long"`` work: the 
 them in separate lanes) and the keyword options with their bounds, defaults and labels.
 The decorator checks every declared option against its bounds before the function runs,
 so the bounds hold for every caller (Python, the app, its HTTP API, the command line).
+A technique whose core takes a batch declares its ``batch`` form too (the CAM family, the
+input gradients): dataset runs call it for a batch of images, and the function itself is
+its batch of one, so no list of "methods that batch" is kept anywhere else.
 
 This module imports neither TensorFlow nor the technique modules (they import it), so
 reading it never builds anything; ``cnnvis.TECHNIQUES`` is the complete registry, with

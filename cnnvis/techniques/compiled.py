@@ -53,7 +53,8 @@ SIZE_MULTIPLE = 32  # the largest stride of keras.applications models
 
 
 def _pick(values: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """values[b, index[b]] per example; a negative index means "the largest value"."""
+    """values[b, index[b]] per example; a negative index means "the largest value" (the
+    first one on a tie: the top-class rule of :mod:`cnnvis.models.heads`, in the graph)."""
     index = tf.where(index < 0, tf.argmax(values, axis=-1, output_type=tf.int32), index)
     return tf.gather(values, index, batch_dims=1), index
 
