@@ -55,7 +55,7 @@ from typing import Sequence
 
 import keras
 
-from . import graph
+from . import graph, keras_compat
 from ..errors import ComputeError, ModelFileError, ParameterError, UnknownLayerError, quoted
 from .classifiers import (
     MAX_CLASS_NAME_LENGTH,
@@ -495,9 +495,7 @@ def _too_deep(chain: int) -> ModelFileError:
 @contextlib.contextmanager
 def _safe_mode():
     """Keras' safe mode, whatever the process set (``enable_unsafe_deserialization``)."""
-    from keras.src.saving.serialization_lib import SafeModeScope
-
-    with SafeModeScope(True):
+    with keras_compat.safe_mode():
         yield
 
 
@@ -507,14 +505,9 @@ def _shapes_only():
     forgotten afterwards: Keras keeps a per-thread list of such variables to initialise
     when a stateless scope ends, which must not hold (or later fill) the weights of a
     model that was only inspected."""
-    from keras.src.backend.common import global_state
-
-    before = list(global_state.get_global_attribute("uninitialized_variables") or [])
-    try:
+    with keras_compat.global_attribute_kept("uninitialized_variables", keep_copy=True):
         with keras.StatelessScope(initialize_variables=False):
             yield
-    finally:
-        global_state.set_global_attribute("uninitialized_variables", before)
 
 
 def _model_name(keras_model: keras.Model) -> str:
