@@ -1008,13 +1008,14 @@ def save(result, path) -> Path:
 
 
 def show(result) -> None:
-    """Show ``result``: inline in a notebook (IPython's display), else in the system's
-    image viewer (Pillow's ``Image.show``)."""
+    """Show ``result``'s picture: inline in a notebook (IPython's display), else in the
+    system's image viewer (Pillow's ``Image.show``)."""
+    picture = result_picture(result)
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
     if shell is not None and getattr(shell, "kernel", None) is not None:
-        from IPython.display import display
+        from IPython.display import Image as Inline, display
 
-        display(result)
+        display(Inline(data=png_bytes(picture), format="png"))
         return
-    Image.fromarray(result_picture(result)).show()
+    Image.fromarray(picture).show()

@@ -146,6 +146,9 @@ def test_training_is_the_same_with_and_without_the_callback(tmp_path):
     trust report (which randomises a copy of the model) runs at every epoch."""
     plain = classifier()
     plain_history = train(plain)
+    again = classifier()
+    if train(again) != plain_history:
+        pytest.skip("training is not deterministic on this device (GPU kernels), so there is nothing to compare with")
     watched = classifier()
     callback = ExplainCallback(
         [probe()], ["grad_cam", "guided_backprop"], target_classes=1, preprocessing="0-1",

@@ -160,6 +160,8 @@ class ExplainCallback(keras.callbacks.Callback):
         if isinstance(log_dir, keras.callbacks.TensorBoard):
             log_dir = log_dir.log_dir
         self.log_dir = Path(log_dir) if log_dir is not None else None
+        if self.log_dir is not None:
+            _check_tensorboard()
         self.preprocessing = preprocessing
         self.class_names = class_names
         self.targets = _targets(target_classes, len(self.images))
@@ -187,7 +189,6 @@ class ExplainCallback(keras.callbacks.Callback):
         if self.log_dir is not None:
             import tensorflow as tf
 
-            _check_tensorboard()
             self._writer = tf.summary.create_file_writer(str(self.log_dir / "explanations"))
         if self.at_start:
             self.explain(0)
