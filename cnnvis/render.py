@@ -98,6 +98,11 @@ def _get_cmap(cmap: str) -> Colormap:
     )
 
 
+def check_colormap(cmap: str) -> str:
+    """``cmap`` if it names a matplotlib colormap, else a ParameterError naming the choices."""
+    return _get_cmap(cmap).name
+
+
 def _as_2d(values: np.ndarray, what: str) -> np.ndarray:
     """Return ``values`` as a 2-D float64 array (a trailing axis of size 1 is dropped)."""
     array = np.asarray(values, dtype=np.float64)

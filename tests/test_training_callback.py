@@ -198,6 +198,7 @@ def test_every_and_at_start_choose_the_epochs(tmp_path):
         ({"target_classes": [0, 1, 0]}, "one target class per image"),
         ({"every": 0}, "every must be"),
         ({"options": {"layer_cam": {}}}, "not among the methods"),
+        ({"colormap": "rainbowish"}, "Unknown colormap"),
     ],
 )
 def test_bad_arguments_are_one_sentence(arguments, words):

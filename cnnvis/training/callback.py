@@ -173,7 +173,7 @@ class ExplainCallback(keras.callbacks.Callback):
         self.trust = bool(trust)
         self.trust_steps = registry.check_int("trust_steps", trust_steps, 2, MAX_TRUST_STEPS)
         self.seed = registry.check_int("seed", seed, 0, registry.SEED_MAX)
-        self.colormap = render._get_cmap(colormap).name
+        self.colormap = render.check_colormap(colormap)
         self.latest: dict[tuple[str, str], Any] = {}  # (image, method) -> the technique's result
         self.records: list[dict] = []  # one per epoch, image and method: the numbers
         self.verdicts: list[dict] = []  # one per epoch, image and method, with trust=True
