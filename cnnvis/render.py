@@ -98,6 +98,11 @@ def _get_cmap(cmap: str) -> Colormap:
     )
 
 
+def check_colormap(cmap: str) -> str:
+    """``cmap`` if it names a matplotlib colormap, else a ParameterError naming the choices."""
+    return _get_cmap(cmap).name
+
+
 def _as_2d(values: np.ndarray, what: str) -> np.ndarray:
     """Return ``values`` as a 2-D float64 array (a trailing axis of size 1 is dropped)."""
     array = np.asarray(values, dtype=np.float64)
@@ -1008,13 +1013,14 @@ def save(result, path) -> Path:
 
 
 def show(result) -> None:
-    """Show ``result``: inline in a notebook (IPython's display), else in the system's
-    image viewer (Pillow's ``Image.show``)."""
+    """Show ``result``'s picture: inline in a notebook (IPython's display), else in the
+    system's image viewer (Pillow's ``Image.show``)."""
+    picture = result_picture(result)
     ipython = sys.modules.get("IPython")
     shell = ipython.get_ipython() if ipython is not None else None
     if shell is not None and getattr(shell, "kernel", None) is not None:
-        from IPython.display import display
+        from IPython.display import Image as Inline, display
 
-        display(result)
+        display(Inline(data=png_bytes(picture), format="png"))
         return
-    Image.fromarray(result_picture(result)).show()
+    Image.fromarray(picture).show()

@@ -160,6 +160,8 @@ class ExplainCallback(keras.callbacks.Callback):
         if isinstance(log_dir, keras.callbacks.TensorBoard):
             log_dir = log_dir.log_dir
         self.log_dir = Path(log_dir) if log_dir is not None else None
+        if self.log_dir is not None:
+            _check_tensorboard()
         self.preprocessing = preprocessing
         self.class_names = class_names
         self.targets = _targets(target_classes, len(self.images))
@@ -171,7 +173,7 @@ class ExplainCallback(keras.callbacks.Callback):
         self.trust = bool(trust)
         self.trust_steps = registry.check_int("trust_steps", trust_steps, 2, MAX_TRUST_STEPS)
         self.seed = registry.check_int("seed", seed, 0, registry.SEED_MAX)
-        self.colormap = render._get_cmap(colormap).name
+        self.colormap = render.check_colormap(colormap)
         self.latest: dict[tuple[str, str], Any] = {}  # (image, method) -> the technique's result
         self.records: list[dict] = []  # one per epoch, image and method: the numbers
         self.verdicts: list[dict] = []  # one per epoch, image and method, with trust=True
@@ -187,7 +189,6 @@ class ExplainCallback(keras.callbacks.Callback):
         if self.log_dir is not None:
             import tensorflow as tf
 
-            _check_tensorboard()
             self._writer = tf.summary.create_file_writer(str(self.log_dir / "explanations"))
         if self.at_start:
             self.explain(0)
