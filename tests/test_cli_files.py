@@ -287,3 +287,28 @@ def test_the_ray_engine_is_given_only_regular_files_with_utf8_names(tmp_path):
     errors = error_rows(tmp_path / "out")
     assert sorted(errors) == sorted(["y.png", "huge.png", NOT_UTF8_STORED])
     assert "not UTF-8 text" in errors[NOT_UTF8_STORED][1] and "pipe (FIFO)" in errors["y.png"][1]
+
+
+# ----- the security documentation names these tests ---------------------------------------
+CASES_HEADING = "### Dataset runs survive any folder (checked by the tests named)"
+
+
+def test_the_security_documentation_lists_each_case_with_a_test_that_exists():
+    import re
+    import sys
+
+    from .conftest import ROOT
+
+    documents = [ROOT / "SECURITY.md", *sorted((ROOT / "docs").glob("**/*.md"))]
+    [text] = [p.read_text() for p in documents if p.exists() and CASES_HEADING in p.read_text()]
+    section = text.split(CASES_HEADING, 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| A folder holds")]
+    assert len(rows) >= 10
+    here = sys.modules[__name__]
+    for row in rows:
+        named = re.findall(r"`((?:tests/\w+\.py::)?test_\w+)`", row.rsplit("|", 2)[-2])
+        assert named, f"a case without its test: {row[:60]}"
+        for name in named:
+            module, _, test = name.rpartition("::")
+            source = (ROOT / module).read_text() if module else None
+            assert (f"def {test}(" in source) if source else callable(getattr(here, test, None)), name
