@@ -147,14 +147,17 @@ def test_names_that_are_not_utf8_are_kept_escaped_in_rows_and_error_rows(capsys,
     with open(os.path.join(raw, b"\xff\xfe notes.jpg"), "w") as handle:
         handle.write("not a photo")
     out = tmp_path / "out"
-    status, stdout, stderr = run_cli(capsys, "explain", *tiny_args, "--methods", "grad_cam,eigen_cam", "--quiet", "--out", out, folder)
+    status, stdout, stderr = run_cli(capsys, "explain", *tiny_args, "--methods", "grad_cam,eigen_cam", "--png", "--quiet", "--out", out, folder)
     assert status == 0, stderr
     assert "Explained 3 images with 2 method(s): 6 rows" in stdout
-    paths = read_results(out).column("path").to_pylist()
+    table = read_results(out)
+    paths = table.column("path").to_pylist()
     assert [os.path.basename(p) for p in paths].count(NOT_UTF8_STORED) == 2
+    for picture in table.column("png").to_pylist():  # overlays get names of plain characters
+        assert picture.isascii() and "\\" not in picture and (out / picture).is_file()
     assert error_rows(out)["\\xff\\xfe notes.jpg"][0] == "NotAnImageError"
     # --resume recognises the escaped names: nothing is done twice
-    status, stdout, _ = run_cli(capsys, "explain", *tiny_args, "--methods", "grad_cam,eigen_cam", "--quiet", "--resume", "--out", out, folder)
+    status, stdout, _ = run_cli(capsys, "explain", *tiny_args, "--methods", "grad_cam,eigen_cam", "--png", "--quiet", "--resume", "--out", out, folder)
     assert status == 0 and "Explained 0 images" in stdout and "4 already done" in stdout
     assert read_results(out).num_rows == 6
 
