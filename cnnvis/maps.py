@@ -1,7 +1,8 @@
-"""One ``H x W`` map from any technique's result: what the metrics compare and rank.
+"""Maps at any size, and one ``H x W`` map from any technique's result: what the metrics
+compare and rank.
 
-Pure NumPy (no TensorFlow), used by the metrics and by :mod:`cnnvis.render` alike, so
-that the package never asks the drawing module to compute for it.
+No TensorFlow, used by the techniques' results, the metrics and :mod:`cnnvis.render`
+alike, so that the package never asks the drawing module to compute for it.
 """
 
 from __future__ import annotations
@@ -9,8 +10,27 @@ from __future__ import annotations
 import numpy as np
 
 from .errors import ParameterError
+from .images import resize_image, resize_map
 
 SALIENCY_PERCENTILE = 99.5  # the top 0.5 % of |gradient| saturate (one stray pixel cannot)
+
+
+def at_size(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """A map (``h x w`` or ``h x w x c``) brought to ``size = (height, width)``: the one
+    resize of every technique's result.
+
+    Shrinking (no side grows) averages areas (``cv2.INTER_AREA``, as
+    :func:`cnnvis.images.resize_image` shrinks a photo), so each output pixel is the mean
+    of the map over the pixels it covers; otherwise bilinear, pixel centres aligned with
+    the photo's (:func:`cnnvis.images.resize_map`). The same size gives a float32 copy.
+    """
+    values = np.asarray(values, dtype=np.float32)
+    height, width = int(size[0]), int(size[1])
+    if values.shape[:2] == (height, width):
+        return values.copy()
+    if height <= values.shape[0] and width <= values.shape[1]:
+        return resize_image(values, (height, width))
+    return resize_map(values, (height, width))
 
 
 def saliency(gradient: np.ndarray, *, clip_percentile: float = SALIENCY_PERCENTILE) -> np.ndarray:
@@ -41,8 +61,9 @@ def saliency(gradient: np.ndarray, *, clip_percentile: float = SALIENCY_PERCENTI
 def saliency_map(result) -> np.ndarray:
     """An ``H x W`` float32 map from a technique's result or an array.
 
-    A heatmap result gives its ``heatmap``; an attribution result (or any ``H x W x 3``
-    array) gives :func:`saliency` of its values; an ``H x W`` array is used as it is.
+    A heatmap result gives its ``heatmap`` (at the photo's size); an attribution result
+    (or any ``H x W x 3`` array) gives :func:`saliency` of its values; an ``H x W`` array
+    is used as it is. For a result at its native resolution, pass ``result.native``.
     """
     if hasattr(result, "heatmap"):
         values = np.asarray(result.heatmap)

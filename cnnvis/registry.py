@@ -17,6 +17,9 @@ student, the kind of output, the cost (``"quick"`` work or ``"long"`` work: the 
 them in separate lanes) and the keyword options with their bounds, defaults and labels.
 The decorator checks every declared option against its bounds before the function runs,
 so the bounds hold for every caller (Python, the app, its HTTP API, the command line).
+A technique whose core takes a batch declares its ``batch`` form too (the CAM family, the
+input gradients): dataset runs call it for a batch of images, and the function itself is
+its batch of one, so no list of "methods that batch" is kept anywhere else.
 
 This module imports neither TensorFlow nor the technique modules (they import it), so
 reading it never builds anything; ``cnnvis.TECHNIQUES`` is the complete registry, with
@@ -171,6 +174,11 @@ class Technique:
     own_tab: bool = False  # the app gives it a tab of its own rather than its family's
     work: str | None = None  # a bound on the product of several options, in words
     featured: bool = False  # the method its family's tab opens on: the family at its best
+    # The same computation for a batch of model-size images (dataset runs): called as
+    # ``batch(model, pixels, classes, **options)`` (plus ``layer=`` when it takes one), it
+    # returns ``(results, logits)``; the function itself is its batch of one. None: the
+    # function runs image by image.
+    batch: Callable | None = None
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -240,6 +248,7 @@ def technique(
     work: str | None = None,
     featured: bool = False,
     name: str | None = None,
+    batch: Callable | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated function as a technique (see the module docstring).
 
@@ -264,6 +273,7 @@ def technique(
             own_tab=own_tab,
             work=work,
             featured=featured,
+            batch=batch,
         )
         known = TECHNIQUES.get(entry.name)
         if known is not None and (known.function.__module__, known.function.__qualname__) != (

@@ -15,7 +15,8 @@ import pytest
 import cnnvis
 from cnnvis.datasets import explain_dataset, read_results, table_rows
 from cnnvis.datasets import decode as decode_module
-from cnnvis.datasets.batched import BATCHED, RawMap
+from cnnvis.datasets.batched import RESERVED, uses_layer
+from cnnvis.techniques.base import Heatmap
 from cnnvis.datasets.decode import decode_file, prefetch
 from cnnvis.datasets.evaluation import METRICS, evaluate_dataset
 from cnnvis.datasets.inputs import expand_inputs
@@ -64,13 +65,15 @@ def assert_same_map(got, expected, what):
 
 
 # ----- batched = the package functions --------------------------------------------------
-def raw_maps(run, paths, method, target_class=None):
+def raw_maps(run, paths, method, target_class=None, logits=False):
+    """The run's results (the techniques' own, at native resolution) for ``paths``."""
     explainer = run.explainer
     items = [decode_file(str(p), explainer.input_size, run.settings.seed) for p in paths]
     classes = None
     if target_class is not None:
         classes = np.full(len(items), target_class, np.int32)
-    return items, explainer.raw_maps(explainer.batch(items, classes), method)
+    results, values = explainer.results(explainer.batch(items, classes), method)
+    return (items, results, values) if logits else (items, results)
 
 
 @pytest.mark.parametrize("name", METHODS)
@@ -99,8 +102,13 @@ def test_batched_explains_the_class_asked_for(tiny, name):
         assert_same_map(raw.at(image.shape[:2]), expected, name)
 
 
-def test_every_batched_implementation_is_a_registered_map_method():
-    assert set(BATCHED) <= set(METHODS)
+def test_the_cam_family_and_the_input_gradients_compute_a_batch_per_call():
+    """Their batch forms are registered with them (no hand-kept list), and the CAM ones
+    take the run's layer; guided backprop's own layer (a channel's) is not the run's."""
+    batched = {name for name, t in MAP_TECHNIQUES.items() if t.batch is not None}
+    cams = {"grad_cam", "grad_cam_plus_plus", "layer_cam", "score_cam", "eigen_cam", "guided_grad_cam"}
+    assert batched >= cams | {"guided_backprop", "vanilla_gradient", "gradient_x_input"}
+    assert {name for name in batched if uses_layer(MAP_TECHNIQUES[name])} == cams
 
 
 def test_batched_equals_the_package_on_mobilenet_v2_real_weights(mobilenet_v2):
@@ -108,22 +116,24 @@ def test_batched_equals_the_package_on_mobilenet_v2_real_weights(mobilenet_v2):
     names = ["grad_cam", "guided_grad_cam"]  # the batched CAM pass and the guided gradient
     run = explain_dataset(mobilenet_v2, paths, names)
     for name in names:
-        items, maps = raw_maps(run, paths, name)
+        items, maps, logits = raw_maps(run, paths, name, logits=True)
         for item, raw in zip(items, maps):
             image = cnnvis.load_image(item.path)
             result, expected = package_map(mobilenet_v2, name, image)
             assert raw.class_index == result.class_index
             assert_same_map(raw.at(image.shape[:2]), expected, name)
-    assert maps[0].class_index == 285 and maps[0].probability > 0.5  # cat.jpg: Egyptian cat
-    assert maps[0].layer == "out_relu" and maps[0].gate is not None
+    assert maps[0].class_index == 285 and mobilenet_v2.probability(logits[0], 285) > 0.5  # cat.jpg: Egyptian cat
+    assert maps[0].layer == "out_relu" and maps[0].factors is not None
+    assert maps[0].native.shape == (224, 224, 3)  # at the model's input, not the photo's
 
 
-def test_raw_map_brings_a_cam_grid_to_any_size_like_the_package():
-    grid = np.linspace(-0.2, 1.3, 12, dtype=np.float32).reshape(3, 4)
-    raw = RawMap(grid, "heatmap", 0, 0.0, 1.0)
-    resized = raw.at((30, 40))
-    assert resized.shape == (30, 40) and resized.min() >= 0.0 and resized.max() <= 1.0
-    np.testing.assert_array_equal(resized, np.clip(cnnvis.images.resize_map(grid, (30, 40)), 0, 1))
+def test_a_heatmap_brings_its_native_grid_to_any_size_bilinear_up_and_by_area_down():
+    grid = np.linspace(0.0, 1.0, 48, dtype=np.float32).reshape(6, 8)
+    result = Heatmap(grid, (30, 40), "Grad-CAM", "tiny", "features", 0, "class 0", 0.0)
+    np.testing.assert_array_equal(result.heatmap, cnnvis.images.resize_map(grid, (30, 40)))
+    assert result.heatmap is result.heatmap  # computed once, kept
+    np.testing.assert_allclose(result.at((3, 4)), grid.reshape(3, 2, 4, 2).mean(axis=(1, 3)), atol=1e-6)
+    np.testing.assert_array_equal(result.at((6, 8)), grid)
 
 
 # ----- the pipeline -------------------------------------------------------------------
@@ -217,6 +227,38 @@ def test_rows_come_in_file_order_with_the_settings_on_every_row(tiny, photos):
         assert params["seed"] == 7 and params["map_size"] == [12, 12] and params["class"] == "top"
         assert params["layer"] == ("features" if row.method == "grad_cam" else None)
         assert 0.0 < row.probability <= 1.0 and row.label == f"class {row.class_index}"
+
+
+def sigmoid_headed_model():
+    """A 3-class multi-label model ending in a Dense sigmoid (seeded, 16 x 16)."""
+    import keras
+
+    keras.utils.set_random_seed(3)
+    inputs = keras.Input((16, 16, 3))
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="features")(inputs)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return cnnvis.wrap_model(keras.Model(inputs, keras.layers.Dense(3, activation="sigmoid")(x)), "0-1")
+
+
+def test_the_parquet_probability_is_classifys_for_a_sigmoid_head(tmp_path):
+    """One rule for the probabilities on every path: a dataset row says what
+    :func:`cnnvis.classify` says (one sigmoid per class), for every kind of method."""
+    vis = sigmoid_headed_model()
+    assert vis.head.rule == "sigmoid"
+    paths = example_photos()[:3]
+    methods = ["grad_cam", "score_cam", "vanilla_gradient", "guided_grad_cam", "smoothgrad"]
+    explain_dataset(vis, paths, methods, options={"smoothgrad": {"samples": 2}, "score_cam": {"max_channels": 2}}).write(tmp_path)
+    rows = table_rows(read_results(tmp_path))
+    assert len(rows) == len(paths) * len(methods)
+    for row in rows:
+        predictions = cnnvis.classify(vis, cnnvis.load_image(row.path), top=3)
+        top = predictions[0]
+        assert row.class_index == top.index, row.method
+        assert row.probability == pytest.approx(top.probability, rel=1e-5), row.method
+        assert row.probability == pytest.approx(1 / (1 + np.exp(-row.logit)), rel=1e-6)
+        logits = np.array([p.logit for p in sorted(predictions, key=lambda p: p.index)])
+        across = float(np.exp(top.logit) / np.exp(logits).sum())  # what a softmax would say
+        assert abs(row.probability - across) > 0.05, row.method
 
 
 def test_a_file_that_cannot_be_read_goes_to_the_errors_table_and_the_run_goes_on(tiny, photos, tmp_path):
@@ -450,8 +492,11 @@ def test_the_ray_engine_writes_the_rows_and_maps_of_the_local_engine(tmp_path, t
 
 
 def test_a_batched_implementation_applies_every_declared_option_of_its_technique():
-    from cnnvis.datasets.batched import RESERVED
+    import inspect
 
-    for name, batched in BATCHED.items():
-        declared = {o.name for o in MAP_TECHNIQUES[name].options} - set(RESERVED)
-        assert set(batched.options) == declared, name
+    for name, technique in MAP_TECHNIQUES.items():
+        if technique.batch is None:
+            continue
+        parameters = inspect.signature(technique.batch).parameters
+        taken = {p for p, v in parameters.items() if v.kind == v.KEYWORD_ONLY} - set(RESERVED)
+        assert taken == {o.name for o in technique.options} - set(RESERVED), name

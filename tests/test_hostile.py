@@ -640,3 +640,120 @@ def test_thin_images_keep_a_usable_width():
     assert fit_within(noise(3000, 20), 1024, min_side=16).shape == (1024, 16, 3)
     assert fit_within(noise(10, 3000), 1024, min_side=16).shape == (10, 1024, 3)  # never enlarged
     assert fit_within(noise(600, 3000), 1024, min_side=16).shape == (205, 1024, 3)
+
+
+# ----- no route answers 500 ----------------------------------------------------------------
+
+NOT_TEXT = {
+    "a lone surrogate": "\ud800",
+    "a NUL": "cat\x00.jpg",
+    "a file object with a lone surrogate": {"path": "x\udfff.jpg", "meta": {"_type": "gradio.FileData"}},
+}
+
+
+def _refused_in_one_sentence(answer: httpx.Response, where: str) -> None:
+    assert 400 <= answer.status_code < 500, (where, answer.status_code, answer.text[:300])
+    assert answer.headers.get("x-content-type-options") == "nosniff", where
+    message = answer.json()["error"]
+    assert is_one_sentence(message), (where, message)
+
+
+def _names_the_bad_text(answer: httpx.Response, case: str, where) -> None:
+    """The refusal's sentence for the parameter says what was wrong, quoted escaped."""
+    messages = [entry["message"] for entry in answer.json()["detail"] if not entry["is_valid"]]
+    wanted = "a NUL character" if "NUL" in case else "a lone UTF-16 surrogate"
+    found = [m for m in messages if f"may not hold {wanted}" in m]
+    assert found, (where, messages)
+    assert ("\\x00" if "NUL" in case else "\\u") in found[0], found[0]
+
+
+def test_text_that_cannot_be_encoded_is_refused_on_every_parameter_of_every_route(server):
+    """A lone UTF-16 surrogate or a NUL, in every input of every event (the private ones
+    too) through queue/join, /call/<name> and /call/v2/<name>: a one-sentence 4xx that
+    quotes it escaped, on one keep-alive connection that is never dropped (a 500 drops it:
+    httpx would raise)."""
+    client, url = server
+    checked = 0
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for fn_index, fn in app.demo.fns.items():
+            if fn.fn is None or not fn.inputs or fn.cancels:
+                continue
+            names = [p["parameter_name"] for p in (
+                client.view_api(print_info=False, return_format="dict")["named_endpoints"]
+                .get(f"/{fn.api_name}", {}).get("parameters", [])
+            )]
+            for index in range(len(fn.inputs)):
+                for case, bad in NOT_TEXT.items():
+                    data = [None] * len(fn.inputs)
+                    data[index] = bad
+                    where = (fn.api_name, index, case)
+                    body = {"data": data, "fn_index": fn_index, "session_hash": "nosurrogates"}
+                    answer = http.post("gradio_api/queue/join", content=json.dumps(body))
+                    _refused_in_one_sentence(answer, ("join", *where))
+                    _names_the_bad_text(answer, case, where)
+                    if fn.api_name and names:
+                        answer = http.post(f"gradio_api/call/{fn.api_name}", content=json.dumps({"data": data}))
+                        _refused_in_one_sentence(answer, ("call", *where))
+                        _names_the_bad_text(answer, case, where)
+                        if index < len(names):
+                            v2 = json.dumps({**dict.fromkeys(names), names[index]: bad})
+                            answer = http.post(f"gradio_api/call/v2/{fn.api_name}", content=v2)
+                            _refused_in_one_sentence(answer, ("v2", *where))
+                            _names_the_bad_text(answer, case, where)
+                    checked += 1
+        # Outside the inputs: the session, a key, a name in the URL.
+        for body in (
+            {"data": [None, MODEL], "fn_index": 0, "session_hash": "\ud800"},
+            {"data": [None, MODEL], "fn_index": 0, "session_hash": "s", "\x00": 1},
+        ):
+            _refused_in_one_sentence(http.post("gradio_api/queue/join", content=json.dumps(body)), body)
+        _refused_in_one_sentence(http.post("gradio_api/call/%ED%A0%80", content='{"data": []}'), "a name")
+    assert checked >= 100, checked
+    works(client)
+
+
+MULTIPART = {
+    "a files part without a filename": b'Content-Disposition: form-data; name="files"\r\n\r\nabc',
+    "a filename that is not UTF-8": b'Content-Disposition: form-data; name="files"; filename="\xed\xa0\x80\xff.png"\r\n\r\nabc',
+    "a NUL in the filename": b'Content-Disposition: form-data; name="files"; filename="a\x00.png"\r\n\r\nabc',
+    "a header without a colon": b"garbage\r\n\r\nabc",
+    "no headers": b"\r\nabc",
+    "another field only": b'Content-Disposition: form-data; name="other"\r\n\r\nabc',
+}
+
+
+@pytest.mark.parametrize("boundary", [b"xx", None])
+def test_malformed_multipart_parts_get_a_4xx(server, boundary):
+    """Every malformed part, and a body cut short, to the upload route: answered (a 4xx in
+    one sentence, or Gradio's own answer to what it can read), never a 500, on one
+    keep-alive connection."""
+    client, url = server
+    with httpx.Client(base_url=url, timeout=30) as http:
+        for case, part in MULTIPART.items():
+            for ending in (b"\r\n--xx--\r\n", b""):
+                content = b"--xx\r\n" + part + ending
+                kind = "multipart/form-data" + ("; boundary=xx" if boundary else "")
+                answer = http.post("gradio_api/upload", content=content, headers={"Content-Type": kind})
+                assert answer.status_code < 500, (case, ending, answer.status_code, answer.text[:200])
+                assert answer.headers.get("x-content-type-options") == "nosniff", case
+                if answer.status_code >= 400 and answer.headers.get("content-type", "").startswith("application/json"):
+                    body = answer.json()
+                    message = body.get("error") or body.get("detail")
+                    assert isinstance(message, str) and "Traceback" not in message, (case, body)
+        answer = http.post("gradio_api/upload", files={"files": (None, b"abc")})
+        _refused_in_one_sentence(answer, "a files part without a filename")
+        assert "filename" in answer.json()["error"]
+    works(client)
+
+
+def test_a_request_to_another_host_name_is_refused(server):
+    """DNS rebinding: a page whose own name resolves to this server reaches it with that
+    name as its Host; the app answers only its own names (cnnvis.serving.hosts)."""
+    client, url = server
+    port = urllib.parse.urlsplit(url).port
+    with httpx.Client(timeout=30) as http:
+        for path in ("", "gradio_api/info", "gradio_api/call/classify"):
+            answer = http.get(f"{url}{path}", headers={"Host": f"rebind.attacker.example:{port}"})
+            _refused_in_one_sentence(answer, path)
+        assert http.get(f"{url}gradio_api/info", headers={"Host": f"localhost:{port}"}).status_code == 200
+    works(client)

@@ -181,6 +181,28 @@ def test_grad_cam_is_returned_at_the_image_resolution_and_aligned():
     np.testing.assert_allclose(result.heatmap, upsampled, atol=1e-5)
 
 
+def test_a_result_carries_its_native_map_and_brings_it_to_any_size():
+    """The one result contract: the map as computed (a CAM at its layer's grid, a gradient
+    at the model's input), and ``.at(size)``: area averaging down, bilinear up."""
+    model = wrap(cam_model(size=32))
+    image = seeded_image(60, 90, seed=3)
+    cam = cnnvis.grad_cam(model, image, layer="features", target_class=1)
+    assert cam.native.shape == (32, 32) and cam.image_size == (60, 90)
+    np.testing.assert_array_equal(cam.heatmap, cam.at((60, 90)))
+    np.testing.assert_array_equal(cam.heatmap, np.clip(cnnvis.images.resize_map(cam.native, (60, 90)), 0, 1))
+    np.testing.assert_allclose(cam.at((8, 8)), cam.native.reshape(8, 4, 8, 4).mean(axis=(1, 3)), atol=1e-6)
+    gradient = cnnvis.vanilla_gradient(model, image, target_class=1)
+    assert gradient.native.shape == (32, 32, 3) and gradient.values.shape == (60, 90, 3)
+    np.testing.assert_allclose(gradient.at((16, 16)), gradient.native.reshape(16, 2, 16, 2, 3).mean(axis=(1, 3)), atol=1e-6)
+    combined = cnnvis.guided_grad_cam(model, image, layer="features", target_class=1)
+    guided = cnnvis.guided_backprop(model, image, target_class=1)
+    np.testing.assert_allclose(combined.native, guided.native * cam.native[..., None], rtol=1e-6, atol=1e-12)
+    np.testing.assert_array_equal(combined.at((32, 32)), combined.native)
+    prepared = prepare(model, image)
+    assert prepare(model, prepared) is prepared  # one request prepares its photo once
+    np.testing.assert_array_equal(cnnvis.grad_cam(model, prepared, layer="features", target_class=1).heatmap, cam.heatmap)
+
+
 def test_guided_grad_cam_is_the_product_of_its_parts():
     model = wrap(cam_model())
     image = seeded_image(seed=5)

@@ -92,6 +92,28 @@ def test_beyond_its_admission_bound_a_lane_refuses_with_an_estimate(monkeypatch)
     assert lane.run(lambda: "later") == "later"  # room again
 
 
+def test_the_estimate_follows_work_that_ended_and_work_still_running():
+    """Deep Dream-like jobs of 45 to 70 s: errors raised at once (a refused parameter) do
+    not pull the estimate down, and a job running longer than the mean pulls it up (the
+    lane once said "about 4 s" when each job took a minute)."""
+    clock = [0.0]
+    lane = Lane("long", slots=1, admission=1, title="The long lane", clock=lambda: clock[0])
+    for seconds in (45.0, 70.0, 65.0):
+        with lane.hold():
+            clock[0] += seconds
+    for _ in range(10):
+        with pytest.raises(ValueError), lane.hold():
+            raise ValueError("a refused parameter")
+    assert lane.estimate_seconds() == 60  # one computation of 60 s on average
+    with lane.hold("running"):
+        clock[0] += 30.0
+        with pytest.raises(LaneBusy) as caught:
+            lane.run(lambda: None)
+        assert str(caught.value) == "The long lane is busy, try again in about 120 s."
+        clock[0] += 70.0  # the running one has run 100 s: longer than the mean
+        assert lane.estimate_seconds() == 200
+
+
 def test_a_request_cancelled_while_waiting_stops_waiting():
     lane = Lane("test", slots=1)
     started, release = threading.Event(), threading.Event()

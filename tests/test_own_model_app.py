@@ -35,11 +35,12 @@ from gradio_client.exceptions import AppError
 import app
 import cnnvis
 from cnnvis.models import graph
-from cnnvis.errors import ModelFileError, UnknownModelError
+from cnnvis.errors import ModelFileError, ParameterError, UnknownModelError
 from cnnvis.ui import endpoints, page
 from cnnvis.serving import file_bounds
 from cnnvis.serving import sessions as own_model
 from cnnvis.ui.components import layer_update
+from cnnvis.serving.connections import CONNECTIONS
 from cnnvis.serving.sessions import HeldModels, ModelsFull
 from cnnvis.ui.tabs import own_model as own_model_tab
 
@@ -142,9 +143,15 @@ def files(tmp_path_factory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def server():
-    with served(app_settings()) as (client, url):
-        yield client, url
-    own_model.HELD.clear()
+    # Every client of these tests connects from 127.0.0.1: one visitor for the bound per
+    # client, which test_eight_made_up_sessions_of_one_client_hold_at_most_two_models checks.
+    own_model.HELD.per_client = own_model.MAX_HELD_MODELS
+    try:
+        with served(app_settings()) as (client, url):
+            yield client, url
+    finally:
+        own_model.HELD.per_client = own_model.MODELS_PER_CLIENT
+        own_model.HELD.clear()
 
 
 @pytest.fixture(scope="module")
@@ -283,12 +290,22 @@ def page_request(session: str):
         LocalContext.request.reset(token)
 
 
+@contextlib.contextmanager
+def heartbeat(session: str, client: str = "127.0.0.1"):
+    """An open heartbeat of ``session``, as HeartbeatMiddleware records one."""
+    CONNECTIONS.opened(session, client)
+    try:
+        yield
+    finally:
+        CONNECTIONS.closed(session, client)
+
+
 def test_the_page_lists_its_layers_its_size_and_its_classes(files):
     """The page's path: after a load, the model picker has the visitor's model first and
     chosen, the summary says its input size, the layer pickers list its layers and the
     class pickers its own class names (what the tab's events put on the page)."""
     session = "page-test"
-    with page_request(session):
+    with page_request(session), heartbeat(session):
         held = own_model.load_upload(session, str(files["mine"]), "0-1", str(files["names"]))
         try:
             update, words = own_model_tab.picked(held.name)
@@ -308,7 +325,8 @@ def test_the_page_lists_its_layers_its_size_and_its_classes(files):
 def test_a_flexible_input_runs_at_the_size_given(files):
     session = "flexible-test"
     try:
-        held = own_model.load_upload(session, str(files["flexible"]), "tf", None, 48)
+        with heartbeat(session):
+            held = own_model.load_upload(session, str(files["flexible"]), "tf", None, 48)
         assert held.vis.input_size == (48, 48) and held.vis.class_names is None
         assert held.vis.default_layer == "features"
         image = np.full((100, 60, 3), 128, np.uint8)
@@ -484,6 +502,58 @@ def test_a_model_unused_for_its_idle_time_is_freed():
     with pytest.raises(UnknownModelError) as refused:
         held.get("a", "Your model: m")
     assert is_one_sentence(str(refused.value))
+
+
+def test_one_client_holds_few_models_whatever_session_hashes_it_sends():
+    held = HeldModels(max_models=8, max_parameters=10**9, per_client=2)
+    held.put("a", fake_vis(), 1, client="10.0.0.1")
+    held.put("b", fake_vis(), 1, client="10.0.0.1")
+    held.put("a", fake_vis("n"), 1, client="10.0.0.1")  # a's new model replaces its old one
+    with pytest.raises(ModelsFull) as refused:
+        held.put("c", fake_vis(), 1, client="10.0.0.1")
+    assert is_one_sentence(str(refused.value)) and "at most 2 per visitor" in str(refused.value)
+    held.put("d", fake_vis(), 1, client="10.0.0.2")  # another visitor still can
+    assert len(held) == 3
+
+
+def test_models_of_sessions_without_a_heartbeat_are_freed_within_a_minute():
+    now, live = [0.0], {"a", "b"}
+    held = HeldModels(clock=lambda: now[0], live=lambda session: session in live)
+    held.put("a", fake_vis(), 1)
+    held.put("b", fake_vis(), 1)
+    live.discard("b")  # b's page closed (or it never had one: a made-up session hash)
+    now[0] = own_model.DISCONNECTED_SECONDS
+    assert held.expire() == 0  # a heartbeat may drop for a moment
+    now[0] = own_model.DISCONNECTED_SECONDS + 1
+    assert held.expire() == 1 and held.sessions() == ["a"]
+    assert own_model.DISCONNECTED_SECONDS + own_model.SWEEP_SECONDS < 60
+
+
+def test_a_session_without_a_live_connection_cannot_load_a_model(files):
+    with pytest.raises(ParameterError) as refused:
+        own_model.load_upload("made-up-hash", str(files["mine"]), "0-1")
+    assert is_one_sentence(str(refused.value)) and "no open connection" in str(refused.value)
+    assert "made-up-hash" not in own_model.HELD.sessions()
+
+
+def test_eight_made_up_sessions_of_one_client_hold_at_most_two_models(files, monkeypatch):
+    monkeypatch.setattr(own_model.HELD, "per_client", own_model.MODELS_PER_CLIENT)
+    sessions = [f"made-up-{i}" for i in range(8)]
+    loaded, refused = [], []
+    try:
+        with contextlib.ExitStack() as stack:
+            for session in sessions:
+                stack.enter_context(heartbeat(session, "10.9.9.9"))
+            for session in sessions:
+                try:
+                    loaded.append(own_model.load_upload(session, str(files["mine"]), "0-1"))
+                except ModelsFull as error:
+                    refused.append(str(error))
+        assert len(loaded) == own_model.MODELS_PER_CLIENT and len(refused) == 8 - own_model.MODELS_PER_CLIENT
+        assert all(is_one_sentence(sentence) for sentence in refused)
+    finally:
+        for session in sessions:
+            own_model.free_session(session)
 
 
 def test_a_request_without_a_session_cannot_hold_a_model(files):

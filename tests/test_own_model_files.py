@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import gc
 import json
+import struct
+import sys
 import weakref
 import zipfile
 from pathlib import Path
@@ -305,6 +307,82 @@ def many_members_file(tmp_path, good):
     return rewrite(good, tmp_path / "many.keras", extra=extra)
 
 
+def long_chain_file(tmp_path, good, length: int = 1990):
+    """``length`` ReLU layers one after another between the features and the pooling."""
+
+    def edit(config):
+        layers = layer_configs(config)
+        at = next(i for i, layer in enumerate(layers) if layer["name"] == "gap")
+        template, before = layers[at - 1], layers[at - 1]["name"]
+        chain = []
+        for k in range(length):
+            relu = {**json.loads(json.dumps(template)), "class_name": "ReLU", "name": f"r{k}"}
+            relu["config"] = {"name": f"r{k}", "trainable": True, "dtype": "float32", "max_value": None, "negative_slope": 0.0, "threshold": 0.0}
+            relu["build_config"] = None
+            relu["inbound_nodes"] = json.loads(json.dumps(layers[at]["inbound_nodes"]).replace(f'"{before}"', f'"{"r" + str(k - 1) if k else before}"'))
+            chain.append(relu)
+        layers[at]["inbound_nodes"] = json.loads(json.dumps(layers[at]["inbound_nodes"]).replace(f'"{before}"', f'"r{length - 1}"'))
+        layers[at:at] = chain
+
+    return rewrite(good, tmp_path / "chain.keras", edit)
+
+
+def deep_nesting_file(tmp_path, good):
+    """400 Sequential models, each inside the next (1,202 levels of JSON)."""
+    inner = '{"module": "keras.layers", "class_name": "ReLU", "config": {"name": "r"}}'
+    for depth in range(400):
+        inner = f'{{"module": "keras", "class_name": "Sequential", "config": {{"name": "s{depth}", "layers": [{inner}]}}}}'
+    path = tmp_path / "nested.keras"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("config.json", inner)
+    return path
+
+
+def keras_test_module_file(tmp_path, good):
+    """A class of a Keras test module (which the old prefix rule let through, importing it)."""
+
+    def edit(config):
+        layer_configs(config)[1]["module"] = "keras.src.layers.core.dense_test"
+        layer_configs(config)[1]["class_name"] = "DenseTest"
+
+    return rewrite(good, tmp_path / "test_module.keras", edit)
+
+
+def control_flow_file(tmp_path, good):
+    def edit(config):
+        layer_configs(config)[1]["module"] = "keras.src.ops.core"
+        layer_configs(config)[1]["class_name"] = "WhileLoop"
+
+    return rewrite(good, tmp_path / "while.keras", edit)
+
+
+def _zip_end(data: bytes) -> int:
+    return data.rfind(b"PK\x05\x06")
+
+
+def millions_of_members_file(tmp_path, good):
+    """The archive's end records (ZIP64's) say 2.6 million members; its directory holds 3."""
+    data = good.read_bytes()
+    at = _zip_end(data)
+    size, offset = struct.unpack("<II", data[at + 12 : at + 20])
+    zip64 = b"PK\x06\x06" + struct.pack("<QHHIIQQQQ", 44, 45, 45, 0, 0, 2_600_000, 2_600_000, size, offset)
+    locator = b"PK\x06\x07" + struct.pack("<IQI", 0, at, 1)
+    end = bytearray(data[at:])
+    end[8:12] = struct.pack("<HH", 0xFFFF, 0xFFFF)
+    path = tmp_path / "millions.keras"
+    path.write_bytes(data[:at] + zip64 + locator + bytes(end))
+    return path
+
+
+def huge_directory_file(tmp_path, good):
+    data = bytearray(good.read_bytes())
+    at = _zip_end(bytes(data))
+    data[at + 12 : at + 16] = struct.pack("<I", 10**6)
+    path = tmp_path / "directory.keras"
+    path.write_bytes(bytes(data))
+    return path
+
+
 def damaged_weights_file(tmp_path, good):
     return rewrite(good, tmp_path / "damaged.keras", extra={"model.weights.h5": b"\x89HDF\r\n garbage"})
 
@@ -329,8 +407,14 @@ REFUSALS = [
     (lambda path, good: good, {"max_bytes": 1000}, r"The model file is [0-9.]+ KB; the limit is 1000 bytes"),
     (no_config_file, {}, "has no config.json"),
     (bad_json_file, {}, "config.json is damaged"),
-    (many_members_file, {}, f"holds {own_models.MAX_ZIP_MEMBERS + 3} files"),
+    (many_members_file, {}, f"lists {own_models.MAX_ZIP_MEMBERS + 3} files"),
     (damaged_weights_file, {}, "could not be loaded"),
+    (long_chain_file, {}, "chains 1,99[0-9] layers one after another; the limit is 900"),
+    (deep_nesting_file, {}, "config.json nests 1,202 levels deep"),
+    (keras_test_module_file, {}, r"custom object \('DenseTest'\)"),
+    (control_flow_file, {}, r"custom object \('WhileLoop'\)"),
+    (millions_of_members_file, {}, "lists 2,600,000 files"),
+    (huge_directory_file, {}, "list of files takes 976.6 KB"),
 ]
 
 
@@ -341,6 +425,38 @@ def test_unsafe_or_unusable_files_are_refused_in_one_sentence(make, options, mes
         cnnvis.load_keras_file(path, preprocessing="none", **options)
     text = str(error.value)
     assert "\n" not in text and str(tmp_path) not in text and text.endswith(".")
+
+
+def test_a_test_module_named_by_a_config_is_never_imported(good_file, tmp_path):
+    sys.modules.pop("keras.src.layers.core.dense_test", None)
+    with pytest.raises(ModelFileError):
+        cnnvis.inspect_keras_file(keras_test_module_file(tmp_path, good_file[0]))
+    assert "keras.src.layers.core.dense_test" not in sys.modules
+
+
+def test_a_chain_within_the_bound_builds(good_file, tmp_path):
+    """A chain of MAX_CHAIN layers is read and built (the bound is below Keras' recursion)."""
+    path = long_chain_file(tmp_path, good_file[0], own_models.MAX_CHAIN - 5)
+    with zipfile.ZipFile(path) as archive:
+        assert own_models.chain_length(json.loads(archive.read("config.json"))) == own_models.MAX_CHAIN
+    assert cnnvis.inspect_keras_file(path).default_layer
+
+
+def test_every_class_of_the_registry_models_configs_is_allowed():
+    """The allow-list covers what Keras writes for its own models (ConvNeXt's LayerScale,
+    InceptionResNetV2's CustomScaleLayer, the array operations of EfficientNet...)."""
+    written = [
+        ("keras.layers", "Conv2D"), ("keras.layers", "ReLU"), ("keras.layers", "Normalization"),
+        ("keras.initializers", "VarianceScaling"), ("keras", "DTypePolicy"), ("keras", "Sequential"),
+        ("keras.src.models.functional", "Functional"), ("keras.src.applications.convnext", "LayerScale"),
+        ("keras.src.applications.inception_resnet_v2", "CustomScaleLayer"),
+        ("keras.src.ops.numpy", "Add"), ("keras.src.ops.numpy", "Multiply"),
+    ]
+    for module, name in written:
+        assert own_models._resolve(module, name) is not None, (module, name)
+    for module, name in [("keras.src.ops.core", "Map"), ("keras.layers", "Lambda"), ("keras.layers", "TFSMLayer"),
+                         ("keras.src.saving.serialization_lib", "SafeModeScope"), ("keras.src.layers.core.dense", "ops")]:
+        assert own_models._resolve(module, name) is None, (module, name)
 
 
 def test_a_huge_model_is_refused_before_any_weight_is_built(good_file, tmp_path):

@@ -222,10 +222,10 @@ class EvaluationRun:
             if explainer.class_index is None:
                 classes = np.array([top_class(values) for values in batch.logits()], np.int32)
                 batch = explainer.batch(decoded, classes)
-            raw = {method: explainer.raw_maps(batch, method) for method in self.methods}
+            results = {method: explainer.results(batch, method)[0] for method in self.methods}
             for i, item in enumerate(decoded):
                 klass = int(batch.classes[i])
-                maps = [saliency_map(raw[m][i].at(item.image_size)) for m in self.methods]
+                maps = [saliency_map(results[m][i].at(item.image_size)) for m in self.methods]
                 values: dict[str, dict[str, float]] = {m: {} for m in (*self.methods, RANDOM)}
                 for metric in self.metrics:
                     per_map, baseline = metric.measure(model, batch.pixels[i], maps, klass, self.settings)

@@ -20,8 +20,8 @@ import numpy as np
 from ..errors import ParameterError
 from ..models.loading import VisModel
 from ..registry import SEED_MAX
-from .batched import BATCHED, implementation
-from .choices import MAX_METHODS, check_names
+from .batched import compute, explained_class, run_options, uses_layer
+from .choices import check_names
 from .decode import Decoded, stack_pixels
 from .files import stored_name
 from .parquet import PNG, Row
@@ -70,7 +70,7 @@ class ExplainSettings:
     def checked(self) -> "ExplainSettings":
         """The settings with every name and bound checked, or a ParameterError."""
         available = map_methods()
-        table = {name: implementation_of(name).options for name in available}
+        table = {name: run_options(technique) for name, technique in available.items()}
         methods = check_names(self.methods, self.options, table)
         options = {}
         for name, values in dict(self.options or {}).items():
@@ -110,10 +110,6 @@ class ExplainSettings:
         )
 
 
-def implementation_of(name: str):
-    return implementation(name, map_methods()[name])
-
-
 class Explainer:
     """A loaded model and its methods: maps for a batch of decoded photos.
 
@@ -137,13 +133,13 @@ class Explainer:
             None if settings.target_class is None else self.model.resolve_class(settings.target_class)
         )
         techniques = map_methods()
-        self.implementations = {name: implementation_of(name) for name in settings.methods}
+        self.techniques = {name: techniques[name] for name in settings.methods}
         self.outputs = {name: techniques[name].output for name in settings.methods}
         self.layers: dict[str, str | None] = {}
-        for name, impl in self.implementations.items():
-            layer = settings.layer if impl.uses_layer else None
-            if impl.uses_layer and name in BATCHED:  # the CAM layer: default, and checked
-                layer = layer or self.model.default_layer
+        for name, technique in self.techniques.items():
+            layer = None
+            if uses_layer(technique):  # the CAM layer: default, and checked
+                layer = settings.layer or self.model.default_layer
                 self.model.feature_layer(layer)  # UnknownLayerError, one sentence
             self.layers[name] = layer
         self.version = _version()
@@ -175,10 +171,10 @@ class Explainer:
             np.array([item.seed for item in items], np.int64),
         )
 
-    def raw_maps(self, batch, method: str):
-        """The method's :class:`~cnnvis.datasets.batched.RawMap` for every image of ``batch``."""
-        impl = self.implementations[method]
-        return impl.compute(batch, self.layers[method], self.settings.options.get(method, {}))
+    def results(self, batch, method: str) -> tuple[list, np.ndarray]:
+        """The method's results (the technique's own, at native resolution) for every
+        image of ``batch``, and the logits they came with."""
+        return compute(batch, self.techniques[method], self.layers[method], self.settings.options.get(method, {}))
 
     def explain(
         self,
@@ -200,17 +196,19 @@ class Explainer:
             if not chosen:
                 continue
             subset = [items[i] for i in chosen]
-            for i, item, raw in zip(chosen, subset, self.raw_maps(self.batch(subset), method)):
-                per_image[i][method] = self._row(item, method, raw, out_dir)
+            results, logits = self.results(self.batch(subset), method)
+            for i, item, result, values in zip(chosen, subset, results, logits):
+                per_image[i][method] = self._row(item, method, result, values, out_dir)
                 left[i] -= 1
                 if left[i] == 0 and on_image is not None:
                     on_image()
         return [row for rows in per_image for method, row in rows.items()]
 
-    def _row(self, item: Decoded, method: str, raw, out_dir: str | None) -> Row:
+    def _row(self, item: Decoded, method: str, result, logits: np.ndarray, out_dir: str | None) -> Row:
         from ..maps import saliency_map
 
-        png = self._write_png(item, method, raw, out_dir) if self.settings.png and out_dir else None
+        index = explained_class(result, logits)
+        png = self._write_png(item, method, result, out_dir) if self.settings.png and out_dir else None
         return Row(
             path=stored_name(item.path),
             sha256=item.sha256,
@@ -220,19 +218,19 @@ class Explainer:
             weights=self.weights,
             method=method,
             output=self.outputs[method],
-            layer=raw.layer if raw.layer is not None else self.layers[method],
-            class_index=raw.class_index,
-            label=self.model.class_label(raw.class_index),
-            probability=raw.probability,
-            logit=raw.logit,
-            map=saliency_map(raw.at(self.map_shape)),
+            layer=getattr(result, "layer", None) or self.layers[method],
+            class_index=index,
+            label=self.model.class_label(index),
+            probability=self.model.probability(logits, index),
+            logit=float(logits[index]),
+            map=saliency_map(result.at(self.map_shape)),
             seed=item.seed,
             params=self.params[method],
             png=png,
             cnnvis_version=self.version,
         )
 
-    def _write_png(self, item: Decoded, method: str, raw, out_dir: str) -> str:
+    def _write_png(self, item: Decoded, method: str, result, out_dir: str) -> str:
         """The overlay (heatmaps) or the signed attribution picture, at the photo's
         size up to 1024 pixels on the longer side; returns its path inside ``out_dir``."""
         import hashlib
@@ -247,8 +245,8 @@ class Explainer:
             photo = item.preview
         else:  # the Ray engine keeps no preview: read the photo again, the same safe way
             photo = fit_within(load_image(read_bytes(item.path)), PREVIEW_SIDE)
-        values = raw.at(photo.shape[:2])
-        if raw.output == "heatmap":
+        values = result.at(photo.shape[:2])
+        if self.outputs[method] == "heatmap":
             picture = render.overlay(photo, values)
         else:
             picture = render.gradient_image(values)

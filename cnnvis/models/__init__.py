@@ -7,7 +7,8 @@
 - :mod:`.preprocessing`: each family's preprocessing as an exact, invertible affine map;
 - :mod:`.graph`: the layer graph, layer listings, layer-by-layer runs, the guided gate;
 - :mod:`.labels`: the ImageNet class names, and a user's class turned into an index;
-- :mod:`.heads`: logits to probabilities (the one softmax and the one sigmoid);
+- :mod:`.heads`: logits to the top class and to probabilities (the one rule of each);
+- :mod:`.keras_compat`: every private Keras (and TensorFlow) API cnnvis uses, checked by a test;
 - :mod:`.devices`: the device TensorFlow computes on, chosen once per process;
 - :mod:`.classifiers`: what counts as an explainable classifier (a user's own Keras model);
 - :mod:`.own`: checks on a user's Keras model, and safe loading of a ``.keras`` file.

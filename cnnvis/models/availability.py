@@ -13,7 +13,6 @@ next attempt will be made.
 
 from __future__ import annotations
 
-import contextlib
 import csv
 import os
 import threading
@@ -100,7 +99,7 @@ def write_table(rows: Iterable[tuple[str, str, int]], keras_version: str) -> Pat
 def keras_cache_dirs() -> list[Path]:
     """Where Keras puts downloaded weights: ``$KERAS_HOME/models`` (default ``~/.keras``),
     or ``/tmp/.keras/models`` when the home folder cannot be written."""
-    from keras.src.backend.config import keras_home  # Keras' own answer (reads KERAS_HOME)
+    from .keras_compat import keras_home  # Keras' own answer (reads KERAS_HOME)
 
     return [Path(keras_home()).expanduser() / "models", Path("/tmp/.keras/models")]
 
@@ -170,22 +169,15 @@ class _Asked(Exception):
     """Raised by the stand-in for Keras' get_file with the name it was asked for."""
 
 
-@contextlib.contextmanager
 def _asking_keras_for_files():
     """Keras' ``get_file`` replaced, for the duration, by one that raises the file name
     it is asked for instead of downloading (used only to read the names off Keras)."""
-    from keras.src.utils import file_utils
-
-    original = file_utils.get_file
+    from .keras_compat import replaced_get_file
 
     def ask(fname=None, origin=None, *args, **kwargs):
         raise _Asked(fname or os.path.basename(str(origin)))
 
-    file_utils.get_file = ask
-    try:
-        yield
-    finally:
-        file_utils.get_file = original
+    return replaced_get_file(ask)
 
 
 def keras_weights_file(spec) -> str:

@@ -30,7 +30,8 @@ from typing import Callable, Iterator, Mapping, Sequence
 
 import keras
 import tensorflow as tf
-from tensorflow.python.eager import record as _record  # tape recording (see the gate)
+from . import keras_compat
+from .keras_compat import tape_record as _record  # tape recording (see the gate)
 
 from ..errors import UnknownLayerError, quoted
 
@@ -135,13 +136,10 @@ def _leak_free_silu():
     nothing. Keras is restored when the last trace in progress ends, so code outside
     cnnvis keeps Keras' own implementation.
     """
-    from keras.src.backend.tensorflow import nn as backend_nn
-
     global _silu_users, _keras_silu
     with _SILU_LOCK:
         if _silu_users == 0:
-            _keras_silu = backend_nn.silu
-            backend_nn.silu = _silu
+            _keras_silu = keras_compat.backend_silu_replaced(_silu)
         _silu_users += 1
     try:
         yield
@@ -149,7 +147,7 @@ def _leak_free_silu():
         with _SILU_LOCK:
             _silu_users -= 1
             if _silu_users == 0:
-                backend_nn.silu = _keras_silu
+                keras_compat.backend_silu_replaced(_keras_silu)
 
 
 def _graph_of(layer: keras.layers.Layer):
@@ -305,7 +303,7 @@ def head_feature_layer(model: keras.Model) -> str:
 
 
 # ----- the classifier's final activation ---------------------------------------------
-SOFTMAX, SIGMOID = "softmax", "sigmoid"
+from .heads import SIGMOID, SOFTMAX  # noqa: E402 - the two probability rules
 _FINAL_ACTIVATIONS = {"softmax": SOFTMAX, "log_softmax": SOFTMAX, "sigmoid": SIGMOID}
 
 
@@ -316,11 +314,10 @@ def _last_axis(axis, rank: int | None) -> bool:
 
 def _final_kind(op) -> str | None:
     """``"softmax"`` or ``"sigmoid"`` when ``op`` ends in that activation over the class axis."""
-    name, from_ops = type(op).__name__, type(op).__module__ == "keras.src.ops.nn"
-    if isinstance(op, keras.layers.Softmax) or (from_ops and name in ("Softmax", "LogSoftmax")):
+    if isinstance(op, keras.layers.Softmax) or keras_compat.is_keras_op(op, "Softmax", "LogSoftmax"):
         shape = _output_shape(op)
         return SOFTMAX if _last_axis(op.axis, len(shape) if shape else None) else None
-    if from_ops and name == "Sigmoid":
+    if keras_compat.is_keras_op(op, "Sigmoid"):
         return SIGMOID
     if isinstance(op, keras.layers.Layer):
         return _FINAL_ACTIVATIONS.get(activation_name(op) or "")

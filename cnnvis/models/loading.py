@@ -1,7 +1,7 @@
 """The model registry, weights resolution, and the bounded cache of loaded models.
 
 One :class:`ModelSpec` per ImageNet classifier in ``keras.applications``. Models are built
-with logits (``classifier_activation=None``); probabilities come from our own softmax.
+with logits (``classifier_activation=None``); probabilities come from :mod:`.heads`.
 A user's own model may end in a softmax or sigmoid: :class:`Head` finds it, gradients are
 taken on its pre-activation, and probabilities follow the model's own rule.
 A loaded model is wrapped in a :class:`VisModel`, which also caches the compiled
@@ -27,7 +27,7 @@ from . import availability
 from . import graph
 from .weights import WEIGHTS_DIR_ENV, build_registry_model, resolve_weights_dir  # noqa: F401
 from .classifiers import check_class_names, check_image_classifier, check_input_size
-from .heads import sigmoid, softmax
+from . import heads
 from ..errors import (
     CnnvisError,
     ComputeError,
@@ -139,8 +139,11 @@ class VisModel:
     def probabilities(self, logits: np.ndarray) -> np.ndarray:
         """Class probabilities (float64) from logits (``(..., classes)``), by the model's
         own rule: a softmax across classes, or one sigmoid per class (see :class:`Head`)."""
-        values = np.asarray(logits, np.float64)
-        return sigmoid(values) if self.head.rule == graph.SIGMOID else softmax(values)
+        return heads.probabilities(logits, self.head.rule)
+
+    def probability(self, logits: np.ndarray, index: int) -> float:
+        """The probability of class ``index`` given one image's logits (the model's rule)."""
+        return float(self.probabilities(logits)[..., int(index)])
 
     def head_note(self, note: str = "") -> str:
         """``note`` followed by what was done to the head, for a result's caption."""

@@ -5,14 +5,21 @@ ever running code from it, and refuses, in one sentence, anything cnnvis cannot 
 or should not load. In order, before anything is built:
 
 1. the file's size (from the file system, before it is read): at most ``max_bytes``;
-2. the file is a zip archive (a ``.keras`` file is one) with at most
-   :data:`MAX_ZIP_MEMBERS` members, a ``config.json`` of at most
-   :data:`MAX_CONFIG_BYTES` and at most :data:`MAX_UNPACKED_RATIO` times ``max_bytes``
-   unpacked in all (a zip bomb is refused from its directory, before any member is read);
-3. every object named in ``config.json`` is one of Keras' own (no custom class, no
-   registered custom object, no function that is not a Keras activation), and no layer
-   runs code or reads files (:data:`UNSAFE_LAYERS`: ``Lambda`` and its kind); at most
-   :data:`MAX_LAYERS` layers;
+2. the file is a zip archive (a ``.keras`` file is one) whose end-of-central-directory
+   record lists at most :data:`MAX_ZIP_MEMBERS` members in at most
+   :data:`MAX_ZIP_DIRECTORY_BYTES` (read before the directory is parsed), with a
+   ``config.json`` of at most :data:`MAX_CONFIG_BYTES` nested at most
+   :data:`MAX_CONFIG_DEPTH` levels (measured before it is parsed) and at most
+   :data:`MAX_UNPACKED_RATIO` times ``max_bytes`` unpacked in all (a zip bomb is refused
+   from its directory, before any member is read);
+3. every object named in ``config.json`` is on the allow-list (:func:`allowed_objects`:
+   the classes of Keras' public layers, initializers, regularizers, constraints and dtype
+   policies, Keras' model classes, the layers of ``keras.applications`` and the array
+   operations that a functional model records; no custom class, no registered custom
+   object, no function that is not a Keras activation), and no layer runs code or reads
+   files (:data:`UNSAFE_LAYERS`: ``Lambda`` and its kind); at most :data:`MAX_LAYERS`
+   layers, and no chain of more than :data:`MAX_CHAIN` layers one after the other (Keras
+   builds a graph by recursion);
 4. the model is built from that config with shapes but no values
    (``keras.StatelessScope``: no memory for weights), which gives its exact number of
    parameters (at most ``max_parameters``) and its inputs and outputs: one RGB image in
@@ -33,10 +40,14 @@ Class names come as a list, or from a text file with one name per line
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
+import inspect
 import json
 import math
 import os
+import re
+import struct
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -44,7 +55,7 @@ from typing import Sequence
 
 import keras
 
-from . import graph
+from . import graph, keras_compat
 from ..errors import ComputeError, ModelFileError, ParameterError, UnknownLayerError, quoted
 from .classifiers import (
     MAX_CLASS_NAME_LENGTH,
@@ -69,11 +80,24 @@ has 44.7 million), counted from the config before any weight is made."""
 MAX_CONFIG_BYTES = 32 * 2**20
 """Largest ``config.json`` inside a ``.keras`` file (EfficientNetV2L's is about 2 MB)."""
 MAX_ZIP_MEMBERS = 64
-"""Most files inside a ``.keras`` zip (Keras writes three)."""
+"""Most files inside a ``.keras`` zip (Keras writes three), counted from the archive's
+end-of-central-directory record before its directory is parsed."""
+MAX_ZIP_DIRECTORY_BYTES = 64 * 2**10
+"""Largest central directory of a ``.keras`` zip (a member's entry is 46 bytes and its
+name), read from the end-of-central-directory record before the directory is parsed."""
+MAX_CONFIG_DEPTH = 64
+"""Deepest nesting of lists and objects in ``config.json`` (the registry's models nest 10
+or 11 levels; each model inside a model adds about four), measured before it is parsed."""
 MAX_UNPACKED_RATIO = 2
 """The zip's members together may declare at most this many times ``max_bytes`` unpacked."""
 MAX_LAYERS = 2_000
 """Most layers (nested ones included) a model file may have (NASNetLarge has 1,041)."""
+MAX_CHAIN = 900
+"""Longest chain of layers, each reading the one before (nested models counted through),
+that a model file may have: Keras builds a model's graph by recursion, a Python frame per
+layer, and a chain of 1,100 ReLUs exhausted Python's recursion limit (EfficientNetV2L's
+chain of 1,031 layers just fits; EfficientNetB7 chains 816, EfficientNetV2S 516,
+ResNet152V2 559)."""
 MAX_CLASS_NAMES_BYTES = 2**20
 """Largest class-names text file, checked before it is read."""
 UNSAFE_LAYERS: dict[str, str] = {
@@ -91,35 +115,27 @@ UNSAFE_LAYERS: dict[str, str] = {
 PREPROCESSING_CHOICES: dict[str, str] = {name: p.description for name, p in FAMILIES.items()}
 """The preprocessing a model file may be given: family name -> what it does, in words."""
 
-# Modules whose objects a config may name (the public ones Keras writes, and the
-# packages of Keras' own layers, models, operations and their parts).
-_PUBLIC_MODULES = frozenset(
-    {
-        "keras",
-        "keras.layers",
-        "keras.models",
-        "keras.initializers",
-        "keras.regularizers",
-        "keras.constraints",
-        "keras.activations",
-        "keras.dtype_policies",
-        "keras.ops",
-    }
+# The allow-list (allowed_objects): the public namespaces whose classes of these kinds a
+# config may name, and the few other Keras classes that Keras' own models write.
+_ALLOWED_NAMESPACES: dict[str, str] = {
+    "keras.layers": "keras.layers.Layer",
+    "keras.initializers": "keras.initializers.Initializer",
+    "keras.regularizers": "keras.regularizers.Regularizer",
+    "keras.constraints": "keras.constraints.Constraint",
+    "keras.dtype_policies": "keras.dtype_policies.DTypePolicy",
+}
+_ALLOWED_EXTRA: tuple[tuple[str, str], ...] = (
+    ("keras", "Model"),
+    ("keras", "Sequential"),
+    ("keras.src.models.functional", "Functional"),
+    ("keras.src.applications.convnext", "LayerScale"),
+    ("keras.src.applications.inception_resnet_v2", "CustomScaleLayer"),
 )
-_KERAS_PACKAGES = tuple(
-    f"keras.src.{package}."
-    for package in (
-        "layers",
-        "models",
-        "ops",
-        "applications",  # ConvNeXt's LayerScale
-        "initializers",
-        "regularizers",
-        "constraints",
-        "activations",
-        "dtype_policies",
-    )
-)
+# Array operations a functional model records when a tensor is added, multiplied,
+# reshaped... (keras.ops on symbolic tensors); the control-flow operations of
+# keras.src.ops.core, which call functions, are not among them.
+_OPERATION_MODULES = ("keras.src.ops.numpy", "keras.src.ops.nn", "keras.src.ops.math", "keras.src.ops.image")
+_CORE_OPERATIONS = ("Cast", "StopGradient", "Slice", "Unstack", "ConvertToTensor")
 # Values, not classes: tensors, arrays and slices written into a config.
 _DATA_OBJECTS = frozenset(
     {"__keras_tensor__", "__tensor__", "__numpy__", "__bytes__", "__ellipsis__", "__slice__"}
@@ -180,6 +196,51 @@ class KerasFileInfo:
     final_activation: str | None  # "softmax", "sigmoid" or None (logits)
 
 
+def zip_directory(path: Path) -> tuple[int, int]:
+    """The number of members and the size in bytes of a zip's central directory, from its
+    end-of-central-directory record (ZIP64's where the classic one says so), read from the
+    file's last 64 KB without parsing the directory. Raises :class:`ModelFileError` if
+    there is no such record."""
+    damaged = ModelFileError("The .keras file is damaged (its zip archive cannot be read).")
+    with open(path, "rb") as file:
+        file.seek(0, os.SEEK_END)
+        size = file.tell()
+        start = max(0, size - (22 + 65535))
+        file.seek(start)
+        tail = file.read()
+        at = tail.rfind(b"PK\x05\x06")
+        if at < 0 or len(tail) - at < 22:
+            raise damaged
+        entries, directory = struct.unpack("<HI", tail[at + 10 : at + 16])
+        if entries == 0xFFFF or directory == 0xFFFFFFFF:  # the ZIP64 record has the figures
+            locator = tail[at - 20 : at] if at >= 20 else b""
+            if locator[:4] != b"PK\x06\x07":
+                return entries, directory
+            (offset,) = struct.unpack("<Q", locator[8:16])
+            if offset > size - 56:
+                raise damaged
+            file.seek(offset)
+            record = file.read(56)
+            if record[:4] != b"PK\x06\x06":
+                raise damaged
+            entries, directory = struct.unpack("<QQ", record[32:48])
+    return entries, directory
+
+
+_JSON_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
+
+
+def json_depth(data: bytes) -> int:
+    """How deeply the lists and objects of a JSON text nest (strings skipped), without
+    parsing it."""
+    import numpy as np
+
+    codes = np.frombuffer(_JSON_STRING.sub(b'""', data), np.uint8)
+    steps = (codes == ord("[")).astype(np.int64) + (codes == ord("{"))
+    steps -= (codes == ord("]")).astype(np.int64) + (codes == ord("}"))
+    return int(np.cumsum(steps).max(initial=0))
+
+
 def _read_config(path: Path, max_bytes: int) -> dict:
     """Steps 1 and 2 of the module docstring: the parsed ``config.json``."""
     if not path.is_file():
@@ -191,6 +252,16 @@ def _read_config(path: Path, max_bytes: int) -> dict:
         raise ModelFileError(
             "The file is not a .keras model; save the model with model.save('name.keras') "
             "(Keras 3's format: H5 files and SavedModels are not accepted)."
+        )
+    entries, directory = zip_directory(path)
+    if entries > MAX_ZIP_MEMBERS:
+        raise ModelFileError(
+            f"The .keras file lists {entries:,} files; a model holds at most {MAX_ZIP_MEMBERS}."
+        )
+    if directory > MAX_ZIP_DIRECTORY_BYTES:
+        raise ModelFileError(
+            f"The .keras file's list of files takes {_size(directory)}; a model's takes at "
+            f"most {_size(MAX_ZIP_DIRECTORY_BYTES)}."
         )
     try:
         with zipfile.ZipFile(path) as archive:
@@ -218,9 +289,15 @@ def _read_config(path: Path, max_bytes: int) -> dict:
         raise ModelFileError(
             "The .keras file is damaged (its zip archive cannot be read)."
         ) from error
+    depth = json_depth(data)
+    if depth > MAX_CONFIG_DEPTH:
+        raise ModelFileError(
+            f"The model's config.json nests {depth:,} levels deep (models inside models); "
+            f"the limit is {MAX_CONFIG_DEPTH}."
+        )
     try:
         parsed = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError, RecursionError) as error:
+    except (UnicodeDecodeError, ValueError) as error:
         raise ModelFileError(
             "The model's config.json is damaged (it is not valid JSON)."
         ) from error
@@ -236,14 +313,118 @@ def _object_name(node: dict) -> str:
     return str(name or node.get("name") or node.get("class_name"))
 
 
+def _named(dotted: str):
+    module, _, name = dotted.rpartition(".")
+    return getattr(importlib.import_module(module), name)
+
+
+@functools.lru_cache(maxsize=1)
+def allowed_objects() -> dict[str, frozenset]:
+    """The allow-list of the classes a model file's config may name: class name -> the
+    Keras classes of that name (the public classes of layers, minus :data:`UNSAFE_LAYERS`,
+    initializers, regularizers, constraints and dtype policies; Keras' model classes; the
+    layers of ``keras.applications``; the array operations of ``keras.ops``). Activations
+    are functions, allowed by name from ``keras.activations``."""
+    from keras.src.ops.operation import Operation
+
+    found: dict[str, set] = {}
+
+    def allow(name: str, obj) -> None:
+        found.setdefault(name, set()).add(obj)
+
+    for namespace, base in _ALLOWED_NAMESPACES.items():
+        kind = _named(base)
+        for name, obj in vars(importlib.import_module(namespace)).items():
+            if inspect.isclass(obj) and issubclass(obj, kind) and name not in UNSAFE_LAYERS and name != "Lambda":
+                allow(name, obj)
+    for module, name in _ALLOWED_EXTRA:
+        allow(name, getattr(importlib.import_module(module), name))
+    for module in _OPERATION_MODULES:
+        for name, obj in vars(importlib.import_module(module)).items():
+            if inspect.isclass(obj) and issubclass(obj, Operation) and obj.__module__ == module:
+                allow(name, obj)
+    for name in _CORE_OPERATIONS:
+        allow(name, getattr(importlib.import_module("keras.src.ops.core"), name))
+    return {name: frozenset(objects) for name, objects in found.items()}
+
+
+@functools.lru_cache(maxsize=1)
+def _allowed_modules() -> frozenset[str]:
+    """The modules a config may name: the public namespaces and those the allowed classes
+    live in (no other module is imported)."""
+    modules = {"keras", "keras.models", "keras.ops", "keras.activations", *_ALLOWED_NAMESPACES}
+    modules.update(obj.__module__ for objects in allowed_objects().values() for obj in objects)
+    return frozenset(modules)
+
+
 def _resolve(module: str, class_name: str):
-    """The Keras object a config names, or ``None`` (only Keras' own modules are imported)."""
-    if module not in _PUBLIC_MODULES and not module.startswith(_KERAS_PACKAGES):
+    """The allowed Keras class a config names, or ``None`` (only the modules of allowed
+    classes are imported, and only an allowed class is returned)."""
+    allowed = allowed_objects().get(class_name)
+    if not allowed or module not in _allowed_modules():
         return None
     try:
-        return getattr(importlib.import_module(module), class_name, None)
+        obj = getattr(importlib.import_module(module), class_name, None)
     except ImportError:
         return None
+    return obj if obj in allowed else None
+
+
+_MODEL_CLASSES = frozenset({"Functional", "Model", "Sequential"})
+
+
+def _tensor_sources(node) -> set[str]:
+    """The names of the layers whose outputs a layer's ``inbound_nodes`` read."""
+    sources, stack = set(), [node]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, dict):
+            history = item.get("config", {}).get("keras_history") if item.get("class_name") == "__keras_tensor__" and isinstance(item.get("config"), dict) else None
+            if isinstance(history, list) and history and isinstance(history[0], str):
+                sources.add(history[0])
+            else:
+                stack.extend(item.values())
+    return sources
+
+
+def chain_length(config: dict) -> int:
+    """The longest chain of layers in a model's config, each reading the one before (a
+    model inside it counts as its own longest chain); read from the config's layers and
+    their ``inbound_nodes``, without building anything. A loop counts once."""
+    inner = config.get("config") if isinstance(config, dict) else None
+    layers = inner.get("layers") if isinstance(inner, dict) else None
+    if not isinstance(layers, list):
+        return 1
+    weights: dict[str, int] = {}
+    reads: dict[str, set[str]] = {}
+    order = []
+    for index, layer in enumerate(layers):
+        if not isinstance(layer, dict):
+            continue
+        name = str(layer.get("name") or (layer.get("config") or {}).get("name") or index)
+        weights[name] = chain_length(layer) if layer.get("class_name") in _MODEL_CLASSES else 1
+        reads[name] = _tensor_sources(layer.get("inbound_nodes"))
+        order.append(name)
+    if config.get("class_name") == "Sequential" or not any(reads.values()):
+        return max(1, sum(weights.values()))
+    longest: dict[str, int] = {}
+    for start in order:  # depth-first, without recursion, each layer once
+        stack = [(start, False)]
+        while stack:
+            name, ready = stack.pop()
+            if name in longest:
+                continue
+            if ready:
+                before = [longest.get(source, 0) for source in reads.get(name, ()) if source in weights]
+                longest[name] = weights[name] + max(before, default=0)
+                continue
+            stack.append((name, True))
+            stack.extend((source, False) for source in reads.get(name, ()) if source in weights and source not in longest and source != name)
+            if len(stack) > 4 * len(weights) + 8:  # a loop: stop following it
+                longest[name] = weights[name]
+    return max(longest.values(), default=1)
 
 
 def check_config(config: dict) -> int:
@@ -295,15 +476,26 @@ def check_config(config: dict) -> int:
             layers += 1
             if layers > MAX_LAYERS:
                 raise ModelFileError(f"The model has more than {MAX_LAYERS:,} layers.")
+    chain = chain_length(config)
+    if chain > MAX_CHAIN:
+        raise ModelFileError(
+            f"The model chains {chain:,} layers one after another; the limit is {MAX_CHAIN:,} "
+            "(Keras builds a model's graph by recursion, which runs out beyond that)."
+        )
     return layers
+
+
+def _too_deep(chain: int) -> ModelFileError:
+    return ModelFileError(
+        "Keras ran out of recursion depth while building the model: its longest chain has "
+        f"{chain:,} layers, too deep for Keras to follow."
+    )
 
 
 @contextlib.contextmanager
 def _safe_mode():
     """Keras' safe mode, whatever the process set (``enable_unsafe_deserialization``)."""
-    from keras.src.saving.serialization_lib import SafeModeScope
-
-    with SafeModeScope(True):
+    with keras_compat.safe_mode():
         yield
 
 
@@ -313,14 +505,9 @@ def _shapes_only():
     forgotten afterwards: Keras keeps a per-thread list of such variables to initialise
     when a stateless scope ends, which must not hold (or later fill) the weights of a
     model that was only inspected."""
-    from keras.src.backend.common import global_state
-
-    before = list(global_state.get_global_attribute("uninitialized_variables") or [])
-    try:
+    with keras_compat.global_attribute_kept("uninitialized_variables", keep_copy=True):
         with keras.StatelessScope(initialize_variables=False):
             yield
-    finally:
-        global_state.set_global_attribute("uninitialized_variables", before)
 
 
 def _model_name(keras_model: keras.Model) -> str:
@@ -369,6 +556,7 @@ def inspect_keras_file(
     without loading its weights or building any of them. Raises :class:`ModelFileError`."""
     config = _read_config(Path(path), max_bytes)
     layers = check_config(config)
+    chain = chain_length(config)  # before Keras reads (and changes) the config
     try:
         with _safe_mode(), _shapes_only():
             shell = keras.saving.deserialize_keras_object(config, safe_mode=True)
@@ -383,6 +571,8 @@ def inspect_keras_file(
         raise
     except MemoryError:
         raise ComputeError("Reading the model file ran out of memory.") from None
+    except RecursionError:
+        raise _too_deep(chain) from None
     except Exception as error:  # noqa: BLE001 - Keras' own message may hold paths and code
         raise ModelFileError(
             "The model's config.json could not be read (it is damaged, or was written by "
@@ -429,6 +619,11 @@ def load_keras_file(
             keras_model = keras.saving.load_model(str(path), safe_mode=True, compile=False)
     except MemoryError:
         raise ComputeError("Loading the model file ran out of memory.") from None
+    except RecursionError:
+        raise ModelFileError(
+            "Keras ran out of recursion depth while building the model (its graph of layers "
+            "is too deep for it to follow)."
+        ) from None
     except Exception as error:  # noqa: BLE001 - Keras' own message may hold paths and code
         raise ModelFileError(
             "The model file could not be loaded (its weights are damaged or do not match "

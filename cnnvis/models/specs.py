@@ -11,6 +11,7 @@ from typing import Callable
 import keras
 
 from ..errors import UnknownModelError, quoted
+from . import keras_compat
 from .preprocessing import FAMILIES, Preprocessing
 
 
@@ -31,7 +32,7 @@ class ModelSpec:
     def keras_module(self):
         """The public ``keras.applications.<module>`` with this model's ``preprocess_input``."""
         return importlib.import_module(
-            self.constructor.__module__.replace("keras.src.applications", "keras.applications")
+            keras_compat.public_module(self.constructor.__module__)
         )
 
     @property
@@ -103,11 +104,5 @@ def _fresh_layer_names():
     a per-thread counter, so they would otherwise depend on what was built before; the
     API and the UI need the same names in every process.
     """
-    from keras.src.backend.common import global_state
-
-    saved = global_state.get_global_attribute("object_name_uids")
-    global_state.set_global_attribute("object_name_uids", None)
-    try:
+    with keras_compat.global_attribute_kept("object_name_uids", None):
         yield
-    finally:
-        global_state.set_global_attribute("object_name_uids", saved)

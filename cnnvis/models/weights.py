@@ -121,22 +121,11 @@ _FETCHED = threading.local()  # the files Keras' get_file returned, per thread
 
 
 def _record_fetched_files() -> None:
-    """Wrap ``keras.src.utils.file_utils.get_file`` (once) so that a build thread can tell
-    which cached file Keras used; calls are passed through unchanged."""
-    from keras.src.utils import file_utils
+    """Wrap Keras' ``get_file`` (once, see :func:`.keras_compat.wrap_get_file`) so that
+    a build thread can tell which cached file Keras used; calls are passed through."""
+    from .keras_compat import wrap_get_file
 
-    get_file = file_utils.get_file
-    if getattr(get_file, "_cnnvis_records", False):
-        return
-
-    def recording_get_file(*args, **kwargs):
-        path = get_file(*args, **kwargs)
-        getattr(_FETCHED, "paths", []).append(path)
-        return path
-
-    recording_get_file._cnnvis_records = True  # type: ignore[attr-defined]
-    recording_get_file.__wrapped__ = get_file  # type: ignore[attr-defined]
-    file_utils.get_file = recording_get_file
+    wrap_get_file(lambda path: getattr(_FETCHED, "paths", []).append(path), "records fetched files")
 
 
 def _build_from_keras_cache(spec: ModelSpec) -> keras.Model:

@@ -6,8 +6,10 @@ itself is :mod:`cnnvis.ui`).
 - :mod:`.file_bounds`: how large a file the app takes (a photo, a ``.keras`` model);
 - :mod:`.uploads`: one file per upload request, a bound on the upload and result cache;
 - :mod:`.responses`: ``nosniff`` on every response, non-images never served inline;
+- :mod:`.hosts`: only the allowed host names answered (DNS rebinding);
 - :mod:`.lanes`: bounded lanes of model work ("quick" and "long") on every route;
 - :mod:`.stopping`: the Stop of the iterative methods (the picture so far is kept);
 - :mod:`.sessions`: the models visitors upload, each held for its session only;
+- :mod:`.connections`: which sessions have a live heartbeat, from which client;
 - :mod:`.native_log`: TensorFlow's harmless start-up lines kept out of the log.
 """

@@ -15,7 +15,8 @@ photo included), so a computation holds its slot until it has really ended:
 
 A lane may also bound its admissions (``admission``: running plus waiting): beyond it a
 computation is refused at once with one sentence, "<title> is busy, try again in about N
-s", N estimated from the lane's recent durations. Lanes count what they run (``running``,
+s", N estimated from the lane's recent durations (of computations that ended normally,
+and at least as long as the running ones have run: :meth:`Lane.estimate_seconds`). Lanes count what they run (``running``,
 ``peak``, listeners), so tests count computations at once instead of timing them.
 
 Use: ``LANES.define("model", slots=1)``, then decorate a handler with
@@ -74,6 +75,7 @@ class Lane:
     title: str | None = None
     poll_seconds: float = 0.05  # how often a waiting computation looks whether it was cancelled
     default_seconds: float = 10.0  # assumed duration before any computation has finished
+    clock: Callable[[], float] = field(default=lambda: time.monotonic(), repr=False)
     running: int = field(default=0, init=False)
     waiting: int = field(default=0, init=False)
     peak: int = field(default=0, init=False)
@@ -117,11 +119,18 @@ class Lane:
         return self.title or f"The {self.name} lane"
 
     def estimate_seconds(self) -> int:
-        """About how long a computation admitted now would wait and run, in seconds."""
+        """About how long a computation admitted now would wait and run, in seconds: the
+        typical duration (the mean of the last 20 computations that ended normally: a
+        refusal or an error raised at once says nothing of how long work takes, and at
+        least as long as the longest running one has run so far) times the computations
+        ahead and this one, over the slots."""
         with self._condition:
             durations = list(self._durations)
             ahead = self.running + self.waiting + 1
+            now = self.clock()
+            running = [now - holder.started for holder in self._holders.values()]
         typical = sum(durations) / len(durations) if durations else self.default_seconds
+        typical = max([typical, *running])
         return max(1, math.ceil(typical * ahead / self.slots))
 
     def _emit(self, event: str, what: str) -> None:
@@ -137,10 +146,12 @@ class Lane:
         """Hold a slot for the block's duration (waiting for one if all are taken;
         ``waiting(ahead, seconds)`` is told, about once a second, how long it may be)."""
         token = self._acquire(what, cancelled, waiting=waiting)
+        ended = False
         try:
             yield
+            ended = True
         finally:
-            self._release(token)
+            self._release(token, ended)
 
     def run(
         self,
@@ -171,10 +182,12 @@ class Lane:
         self, generator: Iterator, what: str, cancelled: Check, waiting: Waiting | None, holder: dict
     ) -> Iterator:
         token = self._acquire(what, cancelled, holder.get("generator"), waiting)
+        ended = False
         try:
             yield from generator  # closing this closes ``generator`` too
+            ended = True
         finally:
-            self._release(token)
+            self._release(token, ended)
 
     def _acquire(
         self,
@@ -203,7 +216,7 @@ class Lane:
                         self.running += 1
                         self.peak = max(self.peak, self.running)
                         token = next(self._tokens)
-                        self._holders[token] = _Holder(what, time.monotonic(), cancelled, generator)
+                        self._holders[token] = _Holder(what, self.clock(), cancelled, generator)
                         break
                     stale = self._cancelled_streams()
                     if not stale:
@@ -227,14 +240,17 @@ class Lane:
         self._emit("started", what)
         return token
 
-    def _release(self, token: int) -> None:
+    def _release(self, token: int, ended: bool = True) -> None:
+        """Give a slot back; the computation's duration counts towards the estimate only
+        if it ``ended`` normally."""
         with self._condition:
             holder = self._holders.pop(token, None)
             if holder is None:
                 return
             self.running -= 1
             self.completed += 1
-            self._durations.append(time.monotonic() - holder.started)
+            if ended:
+                self._durations.append(self.clock() - holder.started)
             self._condition.notify_all()
         self._emit("finished", holder.what)
 

@@ -25,7 +25,12 @@ characters of what was sent:
   multiselect: a list of at most :data:`~cnnvis.serving.values.MAX_LIST_ITEMS` entries, each one of the choices
   unless custom values are allowed;
 - text (a textbox, a dropdown with custom values): at most :data:`~cnnvis.serving.values.MAX_TEXT_CHARS`
-  characters (or a number).
+  characters (or a number);
+- no value, and nothing else in the body (the session, keys included), holds a lone
+  UTF-16 surrogate or a NUL character (:func:`~cnnvis.serving.values.not_text`): a
+  surrogate cannot be encoded as UTF-8, and a NUL ends C strings and paths.
+
+Every answer is ASCII JSON (escapes for the rest), so a refusal can quote anything sent.
 
 A refusal is Gradio's own validation answer (the answer of an event's ``validator=``):
 HTTP 422 with ``{"detail": [{"__type__": "validate", "is_valid": ..., "message": ...,
@@ -50,7 +55,7 @@ from pathlib import Path
 from typing import Any
 
 
-from .values import received_roots, screen_value, shown
+from .values import not_text, received_roots, screen_value, shown
 
 log = logging.getLogger("cnnvis.serving.screening")
 
@@ -283,7 +288,9 @@ def replay(body: bytes, receive):
 
 
 async def send_json(send, status: int, payload: dict) -> None:
-    body = json.dumps(payload, ensure_ascii=False).encode()
+    """Answer ``payload`` as JSON; ASCII with escapes, so that whatever a caller sent (a
+    lone UTF-16 surrogate included) can be quoted back."""
+    body = json.dumps(payload).encode("ascii")
     await send(
         {
             "type": "http.response.start",
@@ -332,6 +339,9 @@ class ScreeningMiddleware:
         try:
             blocks = scope["app"].get_blocks()
             outcome = screen_request(blocks, route, body, received_roots(self.extra_roots))
+            bad = None if isinstance(outcome, Refusal) else not_text(body)
+            if bad:  # outside the inputs: the session, the event's data...
+                return request_refusal(f"The request holds {bad}, which this server does not take.")
         except Exception:  # noqa: BLE001 - refuse (fail closed) rather than let it through
             log.exception("Screening failed on %s", route_path(scope))
             return request_refusal("This request could not be checked, so it was not run.", 400)

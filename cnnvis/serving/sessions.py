@@ -15,10 +15,15 @@ would have to be an input of every event. And Gradio keeps a closed session's St
 an hour (``SessionState.STATE_TTL_WHEN_CLOSED``) whatever its ``time_to_live``, with no
 bound on how many sessions hold one. Here a session's model is freed when its page (or
 ``gradio_client``) disconnects, by ``demo.unload`` (:func:`free_session`, wired by the
-tab), and a model unused for :data:`IDLE_SECONDS` is freed too (for callers that never
-open Gradio's heartbeat, whose end ``demo.unload`` needs); at most
-:data:`MAX_HELD_MODELS` models, :data:`MAX_HELD_PARAMETERS` parameters in all, are held
-across sessions, and a load beyond them is refused in one sentence.
+tab), and a model unused for :data:`IDLE_SECONDS` is freed too. A model is loaded only for
+a session with a live connection (Gradio's heartbeat, watched by
+:mod:`cnnvis.serving.connections`), and the models of a session whose heartbeat stopped
+are freed after :data:`DISCONNECTED_SECONDS` (looked for every :data:`SWEEP_SECONDS`: within
+a minute), so made-up session hashes hold nothing; the sessions of one client (the
+heartbeat connection's address, not a hash the caller chooses) hold at most
+:data:`MODELS_PER_CLIENT` models together; at most :data:`MAX_HELD_MODELS` models,
+:data:`MAX_HELD_PARAMETERS` parameters in all, are held across sessions, and a load
+beyond them is refused in one sentence.
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import CnnvisError, ParameterError, UnknownModelError, quoted
+from .connections import CONNECTIONS
 
 if TYPE_CHECKING:
     from ..models.loading import VisModel
@@ -46,8 +52,10 @@ MAX_MODEL_PARAMETERS = 32_000_000  # one uploaded model (128 MB of float32 weigh
 MAX_HELD_MODELS = 8  # uploaded models held at once, all sessions together
 MAX_HELD_PARAMETERS = 100_000_000  # their parameters, in all (400 MB of float32 weights)
 MODELS_PER_SESSION = 1  # a new upload replaces the session's previous one
+MODELS_PER_CLIENT = 2  # models held by the sessions of one client (its address) together
 IDLE_SECONDS = 30 * 60  # a model unused for this long is freed
-SWEEP_SECONDS = 60  # how often idle models are looked for
+DISCONNECTED_SECONDS = 30  # a model of a session without a heartbeat for this long is freed
+SWEEP_SECONDS = 15  # how often idle and disconnected models are looked for
 
 
 class ModelsFull(CnnvisError, RuntimeError):
@@ -62,6 +70,7 @@ class Held:
     vis: VisModel
     parameters: int
     last_used: float
+    client: str | None = None  # the address of the connection that loaded it
 
 
 @dataclass
@@ -72,9 +81,13 @@ class HeldModels:
     max_models: int = MAX_HELD_MODELS
     max_parameters: int = MAX_HELD_PARAMETERS
     per_session: int = MODELS_PER_SESSION
+    per_client: int = MODELS_PER_CLIENT
     idle_seconds: float = IDLE_SECONDS
+    disconnected_seconds: float = DISCONNECTED_SECONDS
     clock: Callable[[], float] = time.monotonic
+    live: Callable[[str], bool] | None = None  # whether a session has a heartbeat (None: all)
     _sessions: dict[str, OrderedDict[str, Held]] = field(default_factory=dict)
+    _last_live: dict[str, float] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
     _sweeper: threading.Thread | None = None
 
@@ -113,14 +126,27 @@ class HeldModels:
             return [session for session, models in self._sessions.items() if models]
 
     # ----- bounds ----------------------------------------------------------------------
-    def check_room(self, session: str, parameters: int) -> None:
-        """Refuse, in one sentence, a model of ``parameters`` that ``session`` could not
-        add now (idle models are freed first)."""
+    def check_room(self, session: str, parameters: int, client: str | None = None) -> None:
+        """Refuse, in one sentence, a model of ``parameters`` that ``session`` (of
+        ``client``) could not add now (idle and disconnected models are freed first)."""
         self.expire()
         with self._lock:
-            self._check_room(session, parameters)
+            self._check_room(session, parameters, client)
 
-    def _check_room(self, session: str, parameters: int) -> None:
+    def _check_room(self, session: str, parameters: int, client: str | None = None) -> None:
+        if client is not None:
+            mine = sum(
+                1
+                for other, models in self._sessions.items()
+                for held in self._kept(other, models, session)
+                if held.client == client
+            )
+            if mine + 1 > self.per_client:
+                raise ModelsFull(
+                    f"Your connection holds {mine} uploaded models already, in other pages or "
+                    f"sessions (at most {self.per_client} per visitor); close one of them, or "
+                    "wait until it is freed."
+                )
         if self._count(session) + 1 > self.max_models:
             raise ModelsFull(
                 f"The server holds as many uploaded models as it can ({self.max_models}, "
@@ -135,7 +161,7 @@ class HeldModels:
             )
 
     # ----- adding, finding, freeing ------------------------------------------------------
-    def put(self, session: str, vis: VisModel, parameters: int) -> str:
+    def put(self, session: str, vis: VisModel, parameters: int, client: str | None = None) -> str:
         """Hold ``vis`` for ``session`` (replacing its oldest beyond ``per_session``);
         returns its name, ``PREFIX + vis.name`` (numbered if that name is held already,
         so that a new upload is a new choice of the picker)."""
@@ -145,13 +171,14 @@ class HeldModels:
                 "this request has none."
             )
         with self._lock:
-            self._check_room(session, parameters)
+            self._check_room(session, parameters, client)
             models = self._sessions.setdefault(session, OrderedDict())
+            self._last_live[session] = self.clock()
             base = PREFIX + vis.name
             name, number = base, 2
             while name in models:
                 name, number = f"{base} ({number})", number + 1
-            models[name] = Held(name, vis, parameters, self.clock())
+            models[name] = Held(name, vis, parameters, self.clock(), client)
             replaced = []
             while len(models) > self.per_session:
                 replaced.append(models.popitem(last=False)[1])
@@ -179,25 +206,33 @@ class HeldModels:
         """Free every model of ``session`` (its page closed); returns how many."""
         with self._lock:
             freed = list((self._sessions.pop(session or "", None) or {}).values())
+            self._last_live.pop(session or "", None)
         return self._freed(freed)
 
     def expire(self) -> int:
-        """Free the models unused for ``idle_seconds``; returns how many."""
-        limit = self.clock() - self.idle_seconds
+        """Free the models unused for ``idle_seconds``, and those of sessions without a
+        live connection for ``disconnected_seconds``; returns how many."""
+        now = self.clock()
+        limit = now - self.idle_seconds
         freed = []
         with self._lock:
             for session, models in list(self._sessions.items()):
+                if self.live is None or self.live(session):
+                    self._last_live[session] = now
+                gone = now - self._last_live.get(session, now) > self.disconnected_seconds
                 for name, held in list(models.items()):
-                    if held.last_used < limit:
+                    if gone or held.last_used < limit:
                         freed.append(models.pop(name))
                 if not models:
                     del self._sessions[session]
+                    self._last_live.pop(session, None)
         return self._freed(freed)
 
     def clear(self) -> None:
         with self._lock:
             freed = [held for models in self._sessions.values() for held in models.values()]
             self._sessions.clear()
+            self._last_live.clear()
         self._freed(freed)
 
     def _freed(self, models: list[Held]) -> int:
@@ -229,7 +264,7 @@ class HeldModels:
                 log.exception("Could not free idle uploaded models")
 
 
-HELD = HeldModels()
+HELD = HeldModels(live=CONNECTIONS.is_live)
 
 
 # ----- the session of a request ------------------------------------------------------------
@@ -294,7 +329,14 @@ def load_upload(
         )
     bounds = {"max_bytes": MAX_MODEL_FILE_BYTES, "max_parameters": MAX_MODEL_PARAMETERS}
     info = cnnvis.inspect_keras_file(path, **bounds)
-    HELD.check_room(session, info.parameters)
+    if not CONNECTIONS.wait_live(session):
+        raise ParameterError(
+            "An uploaded model is kept only for a page (or gradio_client) that stays "
+            "connected, and this session has no open connection (Gradio's heartbeat); "
+            "reload the page and upload it again."
+        )
+    client = CONNECTIONS.client_of(session)
+    HELD.check_room(session, info.parameters, client)
     vis = cnnvis.load_keras_file(
         path,
         preprocessing=preprocessing,
@@ -303,7 +345,7 @@ def load_upload(
         name=safe_name(info.name),
         **bounds,
     )
-    name = HELD.put(session, vis, info.parameters)
+    name = HELD.put(session, vis, info.parameters, client)
     return HELD.get(session, name)
 
 

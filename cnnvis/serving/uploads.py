@@ -4,7 +4,8 @@ pictures held in memory.
 
 - ``/gradio_api/upload`` takes up to 1000 files per request in Gradio; the page sends one
   per request, so :class:`UploadMiddleware` counts the multipart parts as the body streams
-  in and refuses the request at the second part, in one sentence.
+  in and refuses the request at the second part, in one sentence; a part named ``files``
+  without a filename (which Gradio's route answers with a 500) is refused with a 400.
 - Gradio's ``max_file_size`` (one bound for every upload, which the page also checks
   before sending) is the largest file the app takes: a ``.keras`` model
   (:data:`cnnvis.serving.file_bounds.MAX_MODEL_FILE_BYTES`). Every other upload (a photo, a
@@ -227,7 +228,8 @@ class _FileCounter:
         self.size = 0
         self.file_size = 0  # the bytes of the file parts (the largest bounded exactly)
         self.names: list[str] = []  # the file names, as the parts' headers give them
-        self._field, self._value, self._is_file = b"", b"", False
+        self.malformed: str | None = None  # a part that Gradio's upload route cannot take
+        self._field, self._value, self._is_file, self._name = b"", b"", False, None
         callbacks = {
             "on_part_begin": self._part_begin,
             "on_header_field": lambda data, start, end: self._add("_field", data[start:end]),
@@ -242,16 +244,21 @@ class _FileCounter:
         setattr(self, name, getattr(self, name) + data)
 
     def _part_begin(self) -> None:
-        self._is_file = False
+        self._is_file, self._name = False, None
 
     def _header_end(self) -> None:
-        if self._field.strip().lower() == b"content-disposition" and b"filename" in self._value.lower():
-            self._is_file = True
-            self.names.append(_file_name(self._value))
+        if self._field.strip().lower() == b"content-disposition":
+            self._name = _part_name(self._value)
+            if b"filename" in self._value.lower():
+                self._is_file = True
+                self.names.append(_file_name(self._value))
         self._field, self._value = b"", b""
 
     def _headers_finished(self) -> None:
         self.files += self._is_file
+        if self._name == b"files" and not self._is_file and self.malformed is None:
+            # Gradio's upload route reads every "files" part as a file: a 500 otherwise.
+            self.malformed = "Each part named files must be a file (its Content-Disposition needs a filename)."
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
         if self._is_file:
@@ -272,6 +279,14 @@ def _file_name(disposition: bytes) -> str:
 
     _, options = parse_options_header(disposition)
     return options.get(b"filename", b"").decode("utf-8", "replace")
+
+
+def _part_name(disposition: bytes) -> bytes | None:
+    """The ``name`` of a part's Content-Disposition header (None if there is none)."""
+    from python_multipart.multipart import parse_options_header
+
+    _, options = parse_options_header(disposition)
+    return options.get(b"name")
 
 
 def _header(scope, name: bytes) -> bytes:
@@ -336,15 +351,16 @@ class UploadMiddleware:
 
     async def _counted(self, scope, receive, send, what: str):
         """Pass the request on while counting its multipart file parts and bytes; refuse it,
-        in one sentence, as soon as it has more than ``max_files`` files, a file part larger
+        in one sentence, as soon as a part named ``files`` is not a file (400), it has more
+        than ``max_files`` files, a file part larger
         than a file of its kind may be (:func:`_file_bound`, by its name), or more bytes than
         such a file and a few fields take."""
         counter = _FileCounter(_header(scope, b"content-type"))
         blocks = _blocks(scope)
-        refusal = None
+        refusal, status = None, 413
 
         async def counted_receive():
-            nonlocal refusal
+            nonlocal refusal, status
             if refusal is not None:
                 return {"type": "http.disconnect"}
             message = await receive()
@@ -352,7 +368,9 @@ class UploadMiddleware:
                 counter.feed(message.get("body", b""))
                 model = what == "file" and any(map(is_model_file_name, counter.names))
                 max_bytes = _file_bound(blocks, model)
-                if counter.files > self.max_files:
+                if counter.malformed is not None:
+                    refusal, status = counter.malformed, 400
+                elif counter.files > self.max_files:
                     noun = what if self.max_files == 1 else f"{what}s"
                     refusal = f"This server takes at most {self.max_files} {noun} per request; this one had more."
                 elif max_bytes is not None and (
@@ -375,7 +393,7 @@ class UploadMiddleware:
             if refusal is None:
                 raise
         if refusal is not None:
-            await refuse(send, 413, refusal)
+            await refuse(send, status, refusal)
 
 
 async def refuse(send, status: int, sentence: str) -> None:

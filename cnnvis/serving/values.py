@@ -27,6 +27,8 @@ MAX_CHOICES_SHOWN = 12  # a refusal lists the choices when there are at most thi
 FILE_MARKER = {"_type": "gradio.FileData"}
 _URL = re.compile(r"(?i)^\s*[a-z][a-z0-9+.-]*:")  # http:, file:, data:, C: is not a concern here
 _EDITOR_ID = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
 
 
 # --------------------------------------------------------------------------- files
@@ -95,10 +97,40 @@ def _describe_non_file(value: Any) -> str:
 # --------------------------------------------------------------------------- values
 
 
+def escaped(text: str) -> str:
+    """``text`` with what a response cannot carry as text written as escapes: a lone UTF-16
+    surrogate as ``\\ud800``, a NUL and the other C0 controls as ``\\x00``."""
+    text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return _CONTROL.sub(lambda match: f"\\x{ord(match.group()):02x}", text)
+
+
+def not_text(value: Any, limit: int = 100_000) -> str | None:
+    """What in ``value`` (a string, or the lists and objects of a JSON body, keys included)
+    is not text that this server passes on: "a lone UTF-16 surrogate" (it cannot be
+    encoded as UTF-8, so no answer could quote it) or "a NUL character" (C strings and
+    paths end there); None if there is neither. Walks at most ``limit`` items."""
+    stack, seen = [value], 0
+    while stack and seen < limit:
+        item = stack.pop()
+        seen += 1
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return "a lone UTF-16 surrogate"
+            if "\0" in item:
+                return "a NUL character"
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return None
+
+
 def shown(value: Any) -> str:
-    """A value as a sentence quotes it: at most 40 characters."""
+    """A value as a sentence quotes it: at most 40 characters, escapes for what cannot be
+    encoded (:func:`escaped`)."""
     if isinstance(value, str):
-        return quoted(value)
+        return quoted(escaped(value))
     if value is None or isinstance(value, bool):
         return json.dumps(value)
     if isinstance(value, float):
@@ -108,9 +140,9 @@ def shown(value: Any) -> str:
         return text if len(text) <= 40 else f"a {len(text)}-digit number"
     try:
         text = json.dumps(value, ensure_ascii=False, default=str)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
         text = type(value).__name__
-    return quoted(text)
+    return quoted(escaped(text))
 
 
 def _is_number(value: Any) -> bool:
@@ -144,6 +176,9 @@ def screen_value(component, value: Any, label: str, roots: Sequence[str]) -> tup
     and the value to pass on."""
     from gradio import components as gc
 
+    bad = not_text(value)
+    if bad:
+        return f"{label} may not hold {bad}; got {shown(value)}.", value
     if isinstance(component, gc.ImageEditor):
         return _editor_problem(value, label, roots)
     if isinstance(component, gc.File):

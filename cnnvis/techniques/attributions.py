@@ -30,7 +30,8 @@ from ..images import resize_image
 from ..models.loading import VisModel
 from ..registry import SEED_MAX, Option, check_choice, technique
 from . import compiled
-from .base import MAX_BATCH, Attribution, Prepared, class_index, prepare, resolve
+from .base import MAX_BATCH, Attribution, Prepared, class_index, prepare, requested_classes, resolve
+from .gradients import input_gradients
 
 GRADIENT_BATCH = 16  # images per compiled gradient call (bounded by MAX_BATCH)
 MAX_SAMPLES = 256
@@ -45,9 +46,8 @@ class IntegratedGradients(Attribution):
     """An Integrated Gradients attribution and its completeness check.
 
     ``score`` and ``baseline_score`` are the class logit at the image and at the
-    baseline; ``total`` is the sum of the attributions at the model's input size (the
-    returned ``values`` are resized to the photo, which scales their sum by the area
-    ratio). Completeness says ``total == score - baseline_score`` as ``steps`` grows.
+    baseline; ``total`` is the sum of the attributions at the model's input size
+    (``native``; ``values``, resized to the photo, scale their sum by the area ratio). Completeness says ``total == score - baseline_score`` as ``steps`` grows.
     """
 
     score: float = 0.0
@@ -105,12 +105,61 @@ def _batch_size(model: VisModel, prepared: Prepared, batch_size: int | None, tot
     return compiled.even_batches(total, batch_size)
 
 
+def plain_gradients(
+    model: VisModel,
+    pixels: np.ndarray,
+    classes: np.ndarray,
+    *,
+    times_input: bool = False,
+    image_sizes=None,
+    pad: bool = False,
+) -> tuple[list[Attribution], np.ndarray]:
+    """The gradient (or gradient x input) of each image's class logit, for a batch, by
+    the one input-gradient core (:func:`cnnvis.techniques.gradients.input_gradients`)."""
+    grads, _, logits, resolved, _ = input_gradients(model, pixels, classes, guided=False, pad=pad)
+    sizes = image_sizes or [tuple(pixels.shape[1:3])] * len(pixels)
+    method, note = ("Gradient x input", "input measured from a black image") if times_input else ("Gradient", "")
+    results = []
+    for i in range(len(pixels)):
+        values = grads[i] * pixels[i] if times_input else grads[i]
+        results.append(
+            Attribution(
+                native=values.astype(np.float32, copy=False),
+                image_size=(int(sizes[i][0]), int(sizes[i][1])),
+                method=method,
+                model=model.name,
+                note=model.head_note(note),
+                **_target(model, int(resolved[i])),
+            )
+        )
+    return results, logits
+
+
+def _one(model, image, target_class, times_input: bool) -> Attribution:
+    model = resolve(model)
+    prepared = prepare(model, image)
+    results, _ = plain_gradients(
+        model, prepared.batch, requested_classes(model, target_class, 1), times_input=times_input,
+        image_sizes=[prepared.size],
+    )
+    return results[0]
+
+
+def _vanilla_gradient_batch(model, pixels, classes):
+    return plain_gradients(model, pixels, classes, pad=True)
+
+
+def _gradient_x_input_batch(model, pixels, classes):
+    return plain_gradients(model, pixels, classes, times_input=True, pad=True)
+
+
 @technique(
     title="Gradient",
     output="attribution",
     paper="Simonyan et al. 2014",
     summary="How much each pixel, changed a little, would change the class score. Fast and "
     "faithful to the model, but noisy.",
+    batch=_vanilla_gradient_batch,
 )
 def vanilla_gradient(
     model: VisModel | str,
@@ -119,17 +168,7 @@ def vanilla_gradient(
     target_class: int | str | None = None,
 ) -> Attribution:
     """The gradient of one class logit (default: the top class) with respect to the pixels."""
-    model = resolve(model)
-    prepared = prepare(model, image)
-    index = -1 if target_class is None else model.resolve_class(target_class)
-    grads, _, index = _gradients(model, prepared.batch, index)
-    return Attribution(
-        values=prepared.to_image_size(grads[0]),
-        method="Gradient",
-        model=model.name,
-        note=model.head_note(),
-        **_target(model, index),
-    )
+    return _one(model, image, target_class, times_input=False)
 
 
 @technique(
@@ -221,7 +260,8 @@ def smoothgrad(
         total += grads.sum(axis=0, dtype=np.float64)
     values = (total / samples).astype(np.float32)
     return Attribution(
-        values=prepared.to_image_size(values),
+        native=values,
+        image_size=prepared.size,
         method="SmoothGrad",
         model=model.name,
         note=model.head_note(
@@ -371,7 +411,8 @@ def integrated_gradients(
     expected = float(scores[-1] - scores[0])
     gap = abs(expected - total) / abs(expected) if expected else 0.0
     return IntegratedGradients(
-        values=prepared.to_image_size(attribution),
+        native=attribution,
+        image_size=prepared.size,
         method="Integrated Gradients",
         model=model.name,
         note=model.head_note(
@@ -394,6 +435,7 @@ def integrated_gradients(
     paper="Shrikumar et al. 2016",
     summary="The gradient multiplied by the pixel values: how much each pixel contributes "
     "compared with black. It is Integrated Gradients with a single step.",
+    batch=_gradient_x_input_batch,
 )
 def gradient_x_input(
     model: VisModel | str,
@@ -403,15 +445,4 @@ def gradient_x_input(
 ) -> Attribution:
     """The gradient times the input measured from black, ``grad f(x) * (x - 0)``, in pixel
     space: Integrated Gradients with a black baseline and a single right-Riemann step."""
-    model = resolve(model)
-    prepared = prepare(model, image)
-    index = -1 if target_class is None else model.resolve_class(target_class)
-    grads, _, index = _gradients(model, prepared.batch, index)
-    values = grads[0] * prepared.batch[0]
-    return Attribution(
-        values=prepared.to_image_size(values),
-        method="Gradient x input",
-        model=model.name,
-        note=model.head_note("input measured from a black image"),
-        **_target(model, index),
-    )
+    return _one(model, image, target_class, times_input=True)

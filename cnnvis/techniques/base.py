@@ -2,22 +2,31 @@
 
 A technique computes; it never draws. It takes a model and an image (anything
 :func:`cnnvis.load_image` accepts; normally uint8 RGB H x W x 3) plus keyword-only
-parameters, and returns float32 arrays with the metadata needed for captions.
-Maps and gradients are returned at the input image's resolution, aligned with it: the
-image is resized (whole, aspect ratio not kept) to the model's input size, and results
-are resized back with bilinear interpolation.
+parameters, and returns a result with the metadata needed for captions.
+
+The one result contract: a result carries its map at its **native** resolution, computed
+once (``.native``: a CAM at its layer's grid, e.g. 7 x 7; a gradient at the model's input
+size; the image is resized whole, aspect ratio not kept, to the model's input size), and
+the size of the photo it explains. ``.at(size)`` brings it to any size with the one
+resize of :func:`cnnvis.maps.at_size` (area averaging down, bilinear up); ``.heatmap``
+(heatmaps) and ``.values`` (attributions) are ``.at(photo size)``, computed on first use
+and kept. Metrics and dataset runs use ``.native`` (or ``.at`` their own size), so no
+map is resized up to the photo and back down.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Sequence
 
 import numpy as np
 
-from ..images import fit_within, load_image, resize_image, resize_map
+from ..images import fit_within, load_image, resize_image
+from ..maps import at_size
+from ..models.heads import top_class  # noqa: F401 - the one top-class rule, used here
 from ..models.loading import VisModel, as_vis_model
 from ..registry import check_choice, check_float, check_int  # noqa: F401 - the one style
 from . import compiled
@@ -36,17 +45,15 @@ class Prepared:
 
     @property
     def size(self) -> tuple[int, int]:
+        """The photo's (height, width): where a result's ``.heatmap``/``.values`` lie."""
         return self.image.shape[0], self.image.shape[1]
-
-    def to_image_size(self, values: np.ndarray) -> np.ndarray:
-        """Resize a map (h x w or h x w x c) computed at model size back onto the photo."""
-        if values.shape[:2] == self.size:
-            return values.astype(np.float32, copy=False)
-        return resize_map(values.astype(np.float32, copy=False), self.size)
 
 
 def as_image(image) -> np.ndarray:
-    """uint8 RGB H x W x 3 from anything the loader accepts (a valid array passes cheaply)."""
+    """uint8 RGB H x W x 3 from anything the loader accepts (a valid array passes cheaply;
+    a :class:`Prepared` gives its photo)."""
+    if isinstance(image, Prepared):
+        return image.image
     return load_image(image)
 
 
@@ -61,20 +68,32 @@ def model_input_size(model: VisModel, image: np.ndarray) -> tuple[int, int]:
 
 
 def prepare(model: VisModel, image) -> Prepared:
+    """The photo decoded and resized to the model's input size; a :class:`Prepared` that
+    already fits the model is returned as it is, so that one request prepares once."""
+    if isinstance(image, Prepared) and image.batch.shape[1:3] == model_input_size(model, image.image):
+        return image
     image = as_image(image)
     size = model_input_size(model, image)
     resized = image if image.shape[:2] == size else resize_image(image, size)
     return Prepared(image=image, batch=resized[None].astype(np.float32))
 
 
+def chunk_for(model: VisModel, size: Sequence[int], *, gradients: bool) -> int:
+    """Images per compiled call at input ``size``: bounded by pixels, and for a gradient
+    by the model's activation memory (:func:`cnnvis.techniques.compiled.gradient_batch_cap`)."""
+    chunk = compiled.capped_batch_size(size, MAX_BATCH)
+    return min(chunk, compiled.gradient_batch_cap(model)) if gradients else chunk
+
+
+def requested_classes(model: VisModel, target_class, count: int) -> np.ndarray:
+    """int32 class per image for the compiled functions: the one asked for, or -1 (each
+    image's top class, resolved in the graph by the rule of :mod:`cnnvis.models.heads`)."""
+    index = -1 if target_class is None else model.resolve_class(target_class)
+    return np.full(count, index, np.int32)
+
+
 def resolve(model) -> VisModel:
     return as_vis_model(model)
-
-
-def top_class(logits: np.ndarray) -> int:
-    """The package's one top-class rule: the index of the largest logit (the first one on
-    a tie), for one image's logits."""
-    return int(np.argmax(np.asarray(logits)))
 
 
 def class_index(model: VisModel, prepared: Prepared, target_class) -> int:
@@ -127,9 +146,11 @@ class DisplayedAsHtml(Displayed):
 
 @dataclass(frozen=True)
 class Heatmap(Displayed):
-    """A class-discriminative map (Grad-CAM and friends) at the image's resolution."""
+    """A class-discriminative map (Grad-CAM and friends) at its native resolution (the
+    CAM layer's grid, or the model's input for occlusion), for a photo of ``image_size``."""
 
-    heatmap: np.ndarray  # float32 H x W in [0, 1]
+    native: np.ndarray  # float32 h x w in [0, 1]
+    image_size: tuple[int, int]  # the photo's (height, width)
     method: str
     model: str
     layer: str
@@ -141,6 +162,15 @@ class Heatmap(Displayed):
     # the photo the map explains (uint8 H x W x 3), for drawing the map over it
     image: np.ndarray | None = field(default=None, repr=False, compare=False, kw_only=True)
 
+    def at(self, size: tuple[int, int]) -> np.ndarray:
+        """The map at ``size`` (height, width), float32 in [0, 1] (:func:`cnnvis.maps.at_size`)."""
+        return np.clip(at_size(self.native, size), 0.0, 1.0)
+
+    @cached_property
+    def heatmap(self) -> np.ndarray:
+        """float32 H x W in [0, 1], aligned with the photo: ``at(image_size)``, kept."""
+        return self.at(self.image_size)
+
     @property
     def caption(self) -> str:
         text = f"{self.method} · {self.model} · {self.layer} · {self.label} ({self.class_index})"
@@ -149,9 +179,17 @@ class Heatmap(Displayed):
 
 @dataclass(frozen=True)
 class Attribution(Displayed):
-    """A signed per-pixel gradient-like attribution at the image's resolution."""
+    """A signed per-pixel gradient-like attribution at its native resolution (the model's
+    input size), for a photo of ``image_size``.
 
-    values: np.ndarray  # float32 H x W x 3, signed
+    A composed attribution (Guided Grad-CAM) keeps its ``factors``, the attribution and
+    the heatmap grid it is multiplied by: ``at`` resizes each and multiplies, so the
+    product at the photo's size is the product of its parts there; ``native`` is that
+    product at the model's input size.
+    """
+
+    native: np.ndarray  # float32 h x w x 3, signed
+    image_size: tuple[int, int]  # the photo's (height, width)
     method: str
     model: str
     target: str  # what was differentiated, in words
@@ -160,11 +198,32 @@ class Attribution(Displayed):
     layer: str | None = None
     channel: int | None = None
     note: str = ""
+    factors: tuple[np.ndarray, np.ndarray] | None = None  # (h x w x 3 values, heatmap grid)
+
+    def at(self, size: tuple[int, int]) -> np.ndarray:
+        """The attribution at ``size`` (height, width), float32 (:func:`cnnvis.maps.at_size`)."""
+        if self.factors is None:
+            return at_size(self.native, size)
+        values, gate = self.factors
+        return (at_size(values, size) * np.clip(at_size(gate, size), 0.0, 1.0)[..., None]).astype(np.float32)
+
+    @cached_property
+    def values(self) -> np.ndarray:
+        """float32 H x W x 3, signed, aligned with the photo: ``at(image_size)``, kept."""
+        return self.at(self.image_size)
 
     @property
     def caption(self) -> str:
         text = f"{self.method} · {self.model} · {self.target}"
         return f"{text} · {self.note}" if self.note else text
+
+
+def gated(values: np.ndarray, gate: np.ndarray) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+    """``(native, factors)`` of an attribution ``values`` (h x w x 3) multiplied by a
+    heatmap grid ``gate`` (any size, in [0, 1]), for :class:`Attribution`."""
+    values = np.asarray(values, np.float32)
+    product = values * np.clip(at_size(gate, values.shape[:2]), 0.0, 1.0)[..., None]
+    return product.astype(np.float32), (values, np.asarray(gate, np.float32))
 
 
 def guided_note(gated: Sequence[str]) -> str:

@@ -2,8 +2,9 @@
 Guided Grad-CAM.
 
 Every CAM is "feature maps (+ gradients) -> weights -> weighted sum -> ReLU -> normalise",
-computed by one core, :func:`class_activation_map`; the variants differ only in the
-weighting function, which returns either one weight per channel (``C``) or one weight
+computed by one core, :func:`class_activation_maps`, for a batch of images (a single
+photo is its batch of one; dataset runs give it whole batches, through each technique's
+registered ``batch`` form); the variants differ only in the weighting function, which returns either one weight per channel (``C``) or one weight
 per position and channel (``h x w x C``, LayerCAM):
 
 - Grad-CAM (Selvaraju et al. 2017): the spatial mean of the gradient of the class logit.
@@ -24,8 +25,8 @@ Guided Grad-CAM is guided backpropagation multiplied by the upsampled Grad-CAM m
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
-from typing import Callable
+from dataclasses import dataclass, replace
+from typing import Callable, Sequence
 
 import numpy as np
 
@@ -33,13 +34,26 @@ from ..images import resize_map
 from ..models.loading import VisModel
 from . import compiled
 from ..registry import Option, technique
-from .base import MAX_BATCH, Attribution, Heatmap, Prepared, check_int, prepare, resolve
+from .base import (
+    MAX_BATCH,
+    Attribution,
+    Heatmap,
+    Prepared,
+    check_int,
+    chunk_for,
+    gated,
+    guided_note,
+    prepare,
+    requested_classes,
+    resolve,
+)
 from ..models.heads import softmax
-from .gradients import guided_backprop_prepared
+from .gradients import input_gradients
 
 EPSILON = 1e-12
 SCORE_CAM_BATCH = 32  # masked copies per compiled forward call at 224 x 224
 SCORE_CAM_SCORES = ("logit", "probability")
+EIGEN_NOTE = "class-agnostic (the same map for every class)"
 
 
 @dataclass(frozen=True)
@@ -48,7 +62,7 @@ class CamContext:
     model on masked copies of the input)."""
 
     model: VisModel
-    prepared: Prepared
+    pixels: np.ndarray  # float32 h x w x 3: the image at the model's input size
     class_index: int
 
 
@@ -161,9 +175,8 @@ def scorecam_weights(
     ``max_channels`` get weight 0. The masked copies go through the compiled forward
     pass ``batch_size`` at a time.
     """
-    model, prepared, index = context.model, context.prepared, context.class_index
+    model, image, index = context.model, context.pixels, context.class_index
     chosen = score_cam_channels(maps, max_channels)
-    image = prepared.batch[0]
     size = image.shape[:2]
     baseline = zero_input_pixel(model)
     difference = image - baseline
@@ -206,6 +219,56 @@ def combine(maps: np.ndarray, weights: np.ndarray) -> np.ndarray:
     return (cam / peak if peak > EPSILON else np.zeros_like(cam)).astype(np.float32)
 
 
+def class_activation_maps(
+    model: VisModel,
+    pixels: np.ndarray,
+    classes: np.ndarray,
+    *,
+    layer: str,
+    weighting: Weighting,
+    method: str,
+    gradients: bool = True,
+    note: str = "",
+    image_sizes: Sequence[tuple[int, int]] | None = None,
+    pad: bool = False,
+) -> tuple[list[Heatmap], np.ndarray]:
+    """The shared CAM core, for a batch: compiled passes (as many images per call as
+    memory allows) give maps, gradients (unless the weighting needs none) and logits;
+    per image, ``weighting`` turns them into weights and :func:`combine` does the rest.
+
+    ``pixels``: float32 N x h x w x 3 at the model's input size; ``classes``: int32 N
+    (-1: the image's top class); ``image_sizes``: each photo's size (default: the model's
+    input); ``pad``: see :func:`~cnnvis.techniques.compiled.run_chunked`. Returns the
+    heatmaps, at the layer's grid, and the logits (N x classes).
+    """
+    size = pixels.shape[1:3]
+    chunk = chunk_for(model, size, gradients=gradients)
+    fn = compiled.cam(model, layer, gradients=gradients)
+    maps, grads, logits, resolved = compiled.run_chunked(fn, chunk, pixels, classes, pad=pad)
+    sizes = image_sizes or [tuple(size)] * len(pixels)
+    note = model.head_note(note)
+    results = []
+    for i in range(len(pixels)):
+        index = int(resolved[i])
+        context = CamContext(model, pixels[i], index)
+        weights = np.asarray(weighting(maps[i], grads[i], context)).astype(np.float32)
+        results.append(
+            Heatmap(
+                native=combine(maps[i], weights),
+                image_size=(int(sizes[i][0]), int(sizes[i][1])),
+                method=method,
+                model=model.name,
+                layer=layer,
+                class_index=index,
+                label=model.class_label(index),
+                score=float(logits[i][index]),
+                weights=weights if weights.ndim == 1 else None,
+                note=note,
+            )
+        )
+    return results, logits
+
+
 def class_activation_map(
     model: VisModel,
     prepared: Prepared,
@@ -217,36 +280,45 @@ def class_activation_map(
     gradients: bool = True,
     note: str = "",
 ) -> Heatmap:
-    """The shared CAM core: one compiled pass gives maps, gradients (unless the weighting
-    needs none) and logits; ``weighting`` turns them into weights; :func:`combine` does
-    the rest."""
-    index = -1 if target_class is None else model.resolve_class(target_class)
-    maps, grads, logits, resolved = compiled.cam(model, layer, gradients=gradients)(
-        prepared.batch, np.array([index], np.int32)
-    )
-    maps, grads, logits = maps.numpy()[0], grads.numpy()[0], logits.numpy()[0]
-    index = int(resolved.numpy()[0])
-    context = CamContext(model, prepared, index)
-    weights = np.asarray(weighting(maps, grads, context)).astype(np.float32)
-    cam = combine(maps, weights)
-    return Heatmap(
-        heatmap=np.clip(prepared.to_image_size(cam), 0.0, 1.0),
-        method=method,
-        model=model.name,
+    """One photo's CAM: the batch of one of :func:`class_activation_maps`."""
+    results, _ = class_activation_maps(
+        model,
+        prepared.batch,
+        requested_classes(model, target_class, 1),
         layer=layer,
-        class_index=index,
-        label=model.class_label(index),
-        score=float(logits[index]),
-        weights=weights if weights.ndim == 1 else None,
-        note=model.head_note(note),
-        image=prepared.image,
+        weighting=weighting,
+        method=method,
+        gradients=gradients,
+        note=note,
+        image_sizes=[prepared.size],
     )
+    return replace(results[0], image=prepared.image)  # drawn over when displayed
+
+
+def _layer(model: VisModel, layer: str | None) -> str:
+    """The CAM layer: the one asked for (checked), else the head's feature map."""
+    layer = layer or model.default_layer
+    model.feature_layer(layer)
+    return layer
+
+
+def _batch(weighting: Weighting, method: str, gradients: bool = True, note: str = "") -> Callable:
+    """The batch form of a CAM technique with a fixed weighting (see
+    :attr:`cnnvis.registry.Technique.batch`)."""
+
+    def batch(model: VisModel, pixels: np.ndarray, classes: np.ndarray, *, layer: str | None = None):
+        return class_activation_maps(
+            model, pixels, classes, layer=_layer(model, layer), weighting=weighting, method=method,
+            gradients=gradients, note=note, pad=True,
+        )
+
+    batch.__name__ = batch.__qualname__ = f"batch_{method}"
+    return batch
 
 
 def _cam(model, image, target_class, layer, weighting, method, **options) -> Heatmap:
     model = resolve(model)
-    layer = layer or model.default_layer
-    model.feature_layer(layer)
+    layer = _layer(model, layer)
     return class_activation_map(
         model,
         prepare(model, image),
@@ -265,6 +337,7 @@ def _cam(model, image, target_class, layer, weighting, method, **options) -> Hea
     summary="Where in the photo the evidence for a class lies, from the gradient of the class "
     "score at a deep feature map. Coarse but class-specific.",
     featured=True,
+    batch=_batch(gradcam_weights, "Grad-CAM"),
 )
 def grad_cam(
     model: VisModel | str,
@@ -285,6 +358,7 @@ def grad_cam(
     summary="Like Grad-CAM, but each channel's weight counts only positive gradients, each "
     "position weighted by a closed-form factor. It covers more of an object, and several "
     "objects of the same class, better than Grad-CAM.",
+    batch=_batch(gradcam_plus_plus_weights, "Grad-CAM++"),
 )
 def grad_cam_plus_plus(
     model: VisModel | str,
@@ -304,6 +378,7 @@ def grad_cam_plus_plus(
     paper="Jiang et al. 2021",
     summary="Weights every position of every channel by its own positive gradient instead "
     "of one weight per channel. It stays sharp at early layers, where Grad-CAM blurs.",
+    batch=_batch(layercam_weights, "LayerCAM"),
 )
 def layer_cam(
     model: VisModel | str,
@@ -317,6 +392,46 @@ def layer_cam(
     (the weights are per position). The paper's tanh rescaling applies only when maps of
     several layers are fused, which this single-layer function does not do."""
     return _cam(model, image, target_class, layer, layercam_weights, "LayerCAM")
+
+
+def _score_cam_weighting(
+    model: VisModel, layer: str, size, batch_size: int | None, max_channels: int | None, score: str
+) -> tuple[Weighting, str]:
+    """Score-CAM's weighting with its options applied (batch size by default and capped
+    by pixels, channels checked against the layer's), and the words for its note."""
+    channels = model.info(layer).channels or 1
+    if batch_size is None:
+        batch_size = compiled.batch_size_for(size, SCORE_CAM_BATCH)
+    batch_size = compiled.capped_batch_size(size, batch_size)
+    if max_channels is not None:
+        max_channels = check_int("max_channels", max_channels, 1, channels)
+    used = channels if max_channels is None else max_channels
+    note = f"{score} scores; a masked forward pass per non-constant channel, {batch_size} per batch"
+    if used < channels:
+        note += f"; {used} of {channels} channels (highest activation variance)"
+    weighting = functools.partial(
+        scorecam_weights, batch_size=batch_size, max_channels=max_channels, score=score
+    )
+    return weighting, note
+
+
+def score_cam_batch(
+    model: VisModel,
+    pixels: np.ndarray,
+    classes: np.ndarray,
+    *,
+    layer: str | None = None,
+    batch_size: int | None = None,
+    max_channels: int | None = None,
+    score: str = "logit",
+):
+    """Score-CAM for a batch: one pass for the maps, then each image's masked passes."""
+    layer = _layer(model, layer)
+    weighting, note = _score_cam_weighting(model, layer, pixels.shape[1:3], batch_size, max_channels, score)
+    return class_activation_maps(
+        model, pixels, classes, layer=layer, weighting=weighting, method="Score-CAM",
+        gradients=False, note=note, pad=True,
+    )
 
 
 @technique(
@@ -368,6 +483,7 @@ def layer_cam(
     ),
     work="one forward pass per non-constant channel of the layer (1280 on MobileNetV2's "
     "default layer, 4032 on NASNetLarge's)",
+    batch=score_cam_batch,
 )
 def score_cam(
     model: VisModel | str,
@@ -396,22 +512,9 @@ def score_cam(
     variance (Faster Score-CAM), dividing the cost accordingly.
     """
     model = resolve(model)
-    layer = layer or model.default_layer
-    model.feature_layer(layer)
-    channels = model.info(layer).channels or 1
+    layer = _layer(model, layer)
     prepared = prepare(model, image)
-    if batch_size is None:
-        batch_size = compiled.batch_size_for(prepared.batch.shape[1:3], SCORE_CAM_BATCH)
-    batch_size = compiled.capped_batch_size(prepared.batch.shape[1:3], batch_size)
-    if max_channels is not None:
-        max_channels = check_int("max_channels", max_channels, 1, channels)
-    used = channels if max_channels is None else max_channels
-    note = f"{score} scores; a masked forward pass per non-constant channel, {batch_size} per batch"
-    if used < channels:
-        note += f"; {used} of {channels} channels (highest activation variance)"
-    weighting = functools.partial(
-        scorecam_weights, batch_size=batch_size, max_channels=max_channels, score=score
-    )
+    weighting, note = _score_cam_weighting(model, layer, prepared.batch.shape[1:3], batch_size, max_channels, score)
     return class_activation_map(
         model,
         prepared,
@@ -431,6 +534,7 @@ def score_cam(
     summary="The main pattern of a layer's activations (their first principal component), "
     "shown as a map. It needs no gradient and no class: it shows what stands out to the "
     "network, the same for every class.",
+    batch=_batch(eigencam_weights, "Eigen-CAM", gradients=False, note=EIGEN_NOTE),
 )
 def eigen_cam(
     model: VisModel | str,
@@ -452,8 +556,51 @@ def eigen_cam(
         eigencam_weights,
         "Eigen-CAM",
         gradients=False,
-        note="class-agnostic (the same map for every class)",
+        note=EIGEN_NOTE,
     )
+
+
+def guided_grad_cams(
+    model: VisModel,
+    pixels: np.ndarray,
+    classes: np.ndarray,
+    *,
+    layer: str | None = None,
+    image_sizes: Sequence[tuple[int, int]] | None = None,
+    pad: bool = False,
+) -> tuple[list[Attribution], np.ndarray]:
+    """Guided Grad-CAM for a batch: Grad-CAM by the one CAM core, then guided backprop
+    of the class each map resolved, the two composed per image (their ``factors``)."""
+    layer = _layer(model, layer)
+    cams, logits = class_activation_maps(
+        model, pixels, classes, layer=layer, weighting=gradcam_weights, method="Grad-CAM",
+        image_sizes=image_sizes, pad=pad,
+    )
+    resolved = np.array([cam.class_index for cam in cams], np.int32)
+    grads, _, _, _, gate_names = input_gradients(model, pixels, resolved, guided=True, pad=pad)
+    note = model.head_note(guided_note(sorted(gate_names)))
+    results = []
+    for cam, values in zip(cams, grads):
+        native, factors = gated(values, cam.native)
+        results.append(
+            Attribution(
+                native=native,
+                image_size=cam.image_size,
+                factors=factors,
+                method="Guided Grad-CAM",
+                model=model.name,
+                target=f"{cam.label} ({cam.class_index})",
+                class_index=cam.class_index,
+                label=cam.label,
+                layer=cam.layer,
+                note=note,
+            )
+        )
+    return results, logits
+
+
+def _guided_grad_cam_batch(model, pixels, classes, *, layer=None):
+    return guided_grad_cams(model, pixels, classes, layer=layer, pad=True)
 
 
 @technique(
@@ -463,6 +610,7 @@ def eigen_cam(
     summary="Guided backprop multiplied by the Grad-CAM map: fine detail, restricted to the "
     "region that supports the class.",
     own_tab=True,
+    batch=_guided_grad_cam_batch,
 )
 def guided_grad_cam(
     model: VisModel | str,
@@ -473,25 +621,8 @@ def guided_grad_cam(
 ) -> Attribution:
     """Guided backpropagation times the Grad-CAM map, for the same class."""
     model = resolve(model)
-    layer = layer or model.default_layer
-    model.feature_layer(layer)
     prepared = prepare(model, image)
-    cam = class_activation_map(
-        model,
-        prepared,
-        layer=layer,
-        target_class=target_class,
-        weighting=gradcam_weights,
-        method="Grad-CAM",
+    results, _ = guided_grad_cams(
+        model, prepared.batch, requested_classes(model, target_class, 1), layer=layer, image_sizes=[prepared.size]
     )
-    guided = guided_backprop_prepared(model, prepared, target_class=cam.class_index)
-    return Attribution(
-        values=(guided.values * cam.heatmap[..., None]).astype(np.float32),
-        method="Guided Grad-CAM",
-        model=model.name,
-        target=guided.target,
-        class_index=cam.class_index,
-        label=cam.label,
-        layer=cam.layer,
-        note=guided.note,
-    )
+    return results[0]

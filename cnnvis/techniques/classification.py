@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..models.loading import VisModel
-from ..models.heads import sigmoid, softmax  # noqa: F401 - the package's one rule of each
+from ..models.heads import ranked, sigmoid, softmax  # noqa: F401 - the package's one rule of each
 from ..registry import Option, technique
 from . import compiled
 from .base import DisplayedAsHtml, check_int, prepare, resolve
@@ -49,10 +49,11 @@ def logits(model: VisModel | str, image) -> np.ndarray:
 
 
 def predictions_from_logits(model: VisModel, values: np.ndarray, top: int) -> Predictions:
-    """The ``top`` classes by logit (the one top-class rule: the largest logit, also the
-    most probable class; ties go to the lower index, as ``argmax``)."""
+    """The ``top`` classes by logit (the one top-class rule of :mod:`cnnvis.models.heads`:
+    the largest logit, also the most probable class; ties go to the lower index), with
+    probabilities by the model's head."""
     probabilities = model.probabilities(values)
-    order = np.argsort(-values.astype(np.float64), kind="stable")[:top]
+    order = ranked(values, top)
     wnids = None
     if model.uses_imagenet_classes:
         from ..models.labels import imagenet_classes

@@ -53,7 +53,8 @@ SIZE_MULTIPLE = 32  # the largest stride of keras.applications models
 
 
 def _pick(values: tf.Tensor, index: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-    """values[b, index[b]] per example; a negative index means "the largest value"."""
+    """values[b, index[b]] per example; a negative index means "the largest value" (the
+    first one on a tie: the top-class rule of :mod:`cnnvis.models.heads`, in the graph)."""
     index = tf.where(index < 0, tf.argmax(values, axis=-1, output_type=tf.int32), index)
     return tf.gather(values, index, batch_dims=1), index
 
@@ -267,6 +268,33 @@ def even_batches(total: int, batch_size: int) -> int:
     last call does not trace a second shape."""
     calls = math.ceil(total / max(1, batch_size))
     return max(1, math.ceil(total / calls))
+
+
+def run_chunked(fn: Callable, chunk: int, pixels, *rest, pad: bool = False) -> list:
+    """``fn(pixels, *rest)`` over a batch, ``chunk`` images per call (evenly split),
+    each output as a NumPy array concatenated along the batch axis.
+
+    ``pad``: a call of one image is padded to two (the image twice, the copy dropped). On
+    CPUs, TensorFlow's kernels may round differently for a batch of one; dataset runs pad
+    so that every image's numbers are independent of how the batch was split
+    (``--batch-size``). A single photo is not padded (it would double the work).
+    """
+    import numpy as np
+
+    total = pixels.shape[0]
+    chunk = even_batches(total, max(1, chunk))
+    parts: list[list] = []
+    for start in range(0, total, chunk):
+        args = [a[start : start + chunk] for a in (pixels, *rest)]
+        single = pad and args[0].shape[0] == 1
+        if single:
+            args = [np.concatenate([a, a]) for a in args]
+        outputs = fn(*args)
+        outputs = outputs if isinstance(outputs, (tuple, list)) else (outputs,)
+        parts.append([o.numpy()[:1] if single else o.numpy() for o in outputs])
+    if len(parts) == 1:
+        return parts[0]
+    return [np.concatenate([p[k] for p in parts]) for k in range(len(parts[0]))]
 
 
 def capped_batch_size(size: Sequence[int], batch_size: int) -> int:

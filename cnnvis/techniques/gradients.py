@@ -17,7 +17,7 @@ from ..errors import ParameterError
 from ..models.loading import VisModel
 from . import compiled
 from ..registry import technique
-from .base import Attribution, Prepared, check_int, guided_note, prepare, resolve
+from .base import Attribution, Prepared, check_int, chunk_for, guided_note, prepare, resolve
 
 
 def _target_index(model: VisModel, target_class, layer: str | None, channel) -> int:
@@ -32,6 +32,28 @@ def _target_index(model: VisModel, target_class, layer: str | None, channel) -> 
     return -1 if channel is None else check_int("channel", channel, 0, channels - 1)
 
 
+def input_gradients(
+    model: VisModel,
+    pixels: np.ndarray,
+    indices: np.ndarray,
+    *,
+    guided: bool,
+    layer: str | None = None,
+    pad: bool = False,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, set]:
+    """The one input-gradient core, for a batch (float32 N x h x w x 3 pixels at the
+    model's input size, one int32 index per image: a class, a channel of ``layer``, or -1
+    for the top one): d objective / d pixels, the objective values, the logits, the
+    resolved indices, and the activations gated (guided). As many images per compiled
+    call as memory allows; ``pad``: see :func:`~cnnvis.techniques.compiled.run_chunked`."""
+    fn = compiled.input_gradient(model, guided=guided, layer=layer)
+    chunk = chunk_for(model, pixels.shape[1:3], gradients=True)
+    grads, objective, logits, resolved = compiled.run_chunked(
+        fn, chunk, pixels.astype(np.float32, copy=False), np.asarray(indices, np.int32), pad=pad
+    )
+    return grads, objective, logits, resolved, fn.gated
+
+
 def input_gradient(
     model: VisModel,
     prepared: Prepared,
@@ -41,14 +63,16 @@ def input_gradient(
     layer: str | None = None,
     channel: int | None = None,
 ) -> tuple[np.ndarray, int, float, set]:
-    """d objective / d pixels at model size, the resolved index, the objective value and
-    the activations gated (guided). The objective is a class logit or a channel's mean."""
+    """One photo's gradient (the batch of one of :func:`input_gradients`): d objective /
+    d pixels at model size, the resolved index, the objective value and the activations
+    gated (guided). The objective is a class logit or a channel's mean."""
     if layer is not None:
         model.feature_layer(layer)
     index = _target_index(model, target_class, layer, channel)
-    fn = compiled.input_gradient(model, guided=guided, layer=layer)
-    grads, objective, _, resolved = fn(prepared.batch, np.array([index], np.int32))
-    return grads.numpy()[0], int(resolved.numpy()[0]), float(objective.numpy()[0]), fn.gated
+    grads, objective, _, resolved, gated = input_gradients(
+        model, prepared.batch, np.array([index], np.int32), guided=guided, layer=layer
+    )
+    return grads[0], int(resolved[0]), float(objective[0]), gated
 
 
 def _target_words(model: VisModel, index: int, layer: str | None) -> tuple[str, dict]:
@@ -67,13 +91,30 @@ def guided_backprop_prepared(
     target, fields = _target_words(model, index, layer)
     note = guided_note(sorted(gated))
     return Attribution(
-        values=prepared.to_image_size(grads),
+        native=grads,
+        image_size=prepared.size,
         method="Guided backprop",
         model=model.name,
         target=target,
         note=note if layer is not None else model.head_note(note),
         **fields,
     )
+
+
+def guided_backprop_batch(model: VisModel, pixels: np.ndarray, classes: np.ndarray):
+    """Guided backprop of each image's class (see :attr:`cnnvis.registry.Technique.batch`)."""
+    grads, _, logits, resolved, gated = input_gradients(model, pixels, classes, guided=True, pad=True)
+    note = model.head_note(guided_note(sorted(gated)))
+    results = []
+    for i in range(len(pixels)):
+        target, fields = _target_words(model, int(resolved[i]), None)
+        results.append(
+            Attribution(
+                native=grads[i], image_size=tuple(pixels.shape[1:3]), method="Guided backprop",
+                model=model.name, target=target, note=note, **fields,
+            )
+        )
+    return results, logits
 
 
 @technique(
@@ -84,6 +125,7 @@ def guided_backprop_prepared(
     "signals at every ReLU. Sharp, but known to be weakly class-specific (Adebayo et al. 2018).",
     own_tab=True,
     work="`channel`: with a `layer`, one of its channels (0 … channels − 1) instead of a class",
+    batch=guided_backprop_batch,
 )
 def guided_backprop(
     model: VisModel | str,

@@ -19,10 +19,12 @@ most important place. The signed mean drop is returned too, in ``drop``.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
 from ..errors import ParameterError
+from ..maps import at_size
 from ..models.loading import VisModel
 from . import compiled
 from ..registry import Option, technique
@@ -39,9 +41,14 @@ EPSILON = 1e-12
 class Occlusion(Heatmap):
     """An occlusion-sensitivity heatmap plus the signed mean probability drop."""
 
-    drop: np.ndarray | None = None  # float32 H x W, mean of p(image) - p(occluded)
+    native_drop: np.ndarray | None = None  # float32 h x w (model input), mean of p(image) - p(occluded)
     probability: float = 0.0  # the class probability of the unoccluded image
     windows: int = 0  # occluded copies evaluated
+
+    @cached_property
+    def drop(self) -> np.ndarray | None:
+        """The signed mean probability drop at the photo's size (float32 H x W), kept."""
+        return None if self.native_drop is None else at_size(self.native_drop, self.image_size)
 
 
 def window_starts(length: int, window: int, stride: int) -> list[int]:
@@ -168,7 +175,8 @@ def occlusion(
     peak = float(positive.max())
     heatmap = positive / peak if peak > EPSILON else np.zeros_like(positive)
     return Occlusion(
-        heatmap=np.clip(prepared.to_image_size(heatmap), 0.0, 1.0),
+        native=heatmap.astype(np.float32, copy=False),
+        image_size=prepared.size,
         method="Occlusion",
         model=model.name,
         layer="input",
@@ -178,7 +186,7 @@ def occlusion(
         note=model.head_note(
             f"{window}-pixel {fill} window, stride {stride}, {len(positions)} copies"
         ),
-        drop=prepared.to_image_size(drop),
+        native_drop=drop,
         probability=probability,
         windows=len(positions),
         image=prepared.image,

@@ -19,6 +19,8 @@ from starlette.middleware import Middleware
 from . import page as shared_area
 from .components import Page
 from ..serving.lanes import LANES
+from ..serving.connections import HeartbeatMiddleware
+from ..serving.hosts import HostMiddleware
 from ..serving.responses import ResponseHeadersMiddleware
 from ..serving.file_bounds import MAX_MODEL_FILE_BYTES
 from ..serving.screening import ScreeningMiddleware
@@ -62,11 +64,15 @@ LAUNCH_KWARGS: dict[str, Any] = {
     "max_file_size": MAX_MODEL_FILE_BYTES,
     "show_error": False,  # unexpected errors stay in the log
     "footer_links": ["api", "gradio", "settings"],
-    # Outermost first: nosniff and downloads-only for non-images on every response; one
+    # Outermost first: nosniff and downloads-only for non-images on every response; only
+    # the allowed host names (DNS rebinding, cnnvis.serving.hosts); who has a live
+    # heartbeat (cnnvis.serving.connections: uploaded models are held for them only); one
     # file per upload and the cache's size bound; every event's inputs screened (SECURITY.md).
     "app_kwargs": {
         "middleware": [
             Middleware(ResponseHeadersMiddleware),
+            Middleware(HostMiddleware),
+            Middleware(HeartbeatMiddleware),
             Middleware(UploadMiddleware),
             Middleware(ScreeningMiddleware, extra_roots=[EXAMPLES_DIR]),
         ],
