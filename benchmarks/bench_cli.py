@@ -17,7 +17,11 @@ each command in a fresh process (``python -m cnnvis ...`` with that checkout on
   row can be read from OUT/results.parquet (polled every 50 ms), until the command ends,
   and the lines it wrote to stderr (there is no terminal, so no progress bar: every line
   is start-up noise or a message);
-- with ``--ray``, the stderr lines of the same run on ``--engine ray``.
+- with ``--ray``, the stderr lines of the same run on ``--engine ray``;
+- the same explain run in a process that has already imported TensorFlow and loaded the
+  model (``cnnvis.explain_dataset``), from ``run.write(out)`` on: the seconds until the
+  first row can be read (the work's own start: tracing and the first batch) and until
+  the end.
 
 The seconds depend on the machine and its load; compare checkouts measured in the same
 run (the ratios printed), never figures from different machines.
@@ -65,22 +69,33 @@ def timed(checkout: Path, argv: list[str], cwd: Path) -> tuple[float, int, str]:
     return time.perf_counter() - start, done.returncode, done.stderr
 
 
-def first_row_seconds(out: Path, start: float, stop: threading.Event, found: list[float]) -> None:
-    """Poll OUT/results.parquet until a part file can be read with a row in it."""
+def readable_row(out: Path) -> bool:
+    """Whether OUT/results.parquet has a published part file with a row in it."""
     import pyarrow.parquet as pq
 
     folder = out / "results.parquet"
-    while not stop.is_set():
-        if folder.is_dir():
-            for part in sorted(folder.glob("*.parquet")):
-                if part.name.startswith((".", "_")):
-                    continue
-                try:
-                    if pq.read_metadata(part).num_rows > 0:
-                        found.append(time.perf_counter() - start)
-                        return
-                except Exception:  # noqa: BLE001 - being written: try again
-                    pass
+    if folder.is_dir():
+        for part in sorted(folder.glob("*.parquet")):
+            if part.name.startswith((".", "_")):
+                continue
+            try:
+                if pq.read_metadata(part).num_rows > 0:
+                    return True
+            except Exception:  # noqa: BLE001 - being written: try again
+                pass
+    return False
+
+
+def first_row_seconds(out: Path, start: float, stop: threading.Event, found: list[float]) -> None:
+    """Poll OUT/results.parquet every 50 ms until a row can be read (once more after
+    ``stop``: rows published only at the end count at the end)."""
+    while True:
+        stopping = stop.is_set()
+        if readable_row(out):
+            found.append(time.perf_counter() - start)
+            return
+        if stopping:
+            return
         time.sleep(0.05)
 
 
@@ -95,12 +110,46 @@ def explain_run(checkout: Path, photos: Path, weights: Path, cwd: Path, engine: 
     poller = threading.Thread(target=first_row_seconds, args=(out, start, stop, found), daemon=True)
     poller.start()
     done = subprocess.run(command(checkout, *argv, str(photos)), cwd=cwd, env=environment(checkout), capture_output=True, text=True)
-    total = time.perf_counter() - start
     stop.set()
     poller.join()
+    total = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"{checkout}: explain failed:\n{done.stderr[-2000:]}")
     return {"first_row": found[0] if found else float("nan"), "total": total, "stderr_lines": len(done.stderr.splitlines()), "stderr": done.stderr}
+
+
+WARM = """
+import sys, threading, time
+from pathlib import Path
+sys.path.insert(0, sys.argv[1])
+import cnnvis
+from cnnvis.datasets import explain_dataset
+run = explain_dataset("MobileNetV2", sys.argv[2], ["grad_cam"], weights_dir=sys.argv[3])
+sys.path.insert(0, sys.argv[5])
+from bench_cli import first_row_seconds
+out = Path(sys.argv[4])
+start = time.perf_counter()
+stop, found = threading.Event(), []
+poller = threading.Thread(target=first_row_seconds, args=(out, start, stop, found), daemon=True)
+poller.start()
+run.write(out)
+stop.set(); poller.join()
+total = time.perf_counter() - start
+print(found[0] if found else float("nan"), total)
+"""
+
+
+def warm_run(checkout: Path, photos: Path, weights: Path, cwd: Path) -> dict:
+    """The explain run from run.write() on, TensorFlow and the model already loaded."""
+    out = cwd / f"out-warm-{checkout.name}"
+    shutil.rmtree(out, ignore_errors=True)
+    argv = [sys.executable, "-c", WARM, str(checkout), str(photos), str(weights), str(out), str(ROOT / "benchmarks")]
+    env = {**environment(checkout), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        raise SystemExit(f"{checkout}: the warm run failed:\n{done.stderr[-2000:]}")
+    first, total = (float(x) for x in done.stdout.split()[-2:])
+    return {"first_row": first, "total": total}
 
 
 def measure(checkout: Path, photos: Path | None, weights: Path | None, cwd: Path, ray: bool) -> dict:
@@ -111,6 +160,7 @@ def measure(checkout: Path, photos: Path | None, weights: Path | None, cwd: Path
     results["mistake"] = statistics.median(seconds for seconds, _, _ in mistakes)
     if photos is not None and weights is not None:
         results["explain"] = explain_run(checkout, photos, weights, cwd)
+        results["warm"] = warm_run(checkout, photos, weights, cwd)
         if ray:
             results["ray"] = explain_run(checkout, photos, weights, cwd, engine="ray")
     return results
@@ -153,6 +203,8 @@ def main() -> None:
         line(f"explain {n} photos: first row readable", [m["explain"]["first_row"] for m in measured.values()])
         line(f"explain {n} photos: command ends", [m["explain"]["total"] for m in measured.values()])
         line("explain: stderr lines (no terminal)", [m["explain"]["stderr_lines"] for m in measured.values()], 0)
+        line("model loaded, from write(): first row", [m["warm"]["first_row"] for m in measured.values()])
+        line("model loaded, from write(): the end", [m["warm"]["total"] for m in measured.values()])
         if args.ray:
             line("explain --engine ray: stderr lines", [m["ray"]["stderr_lines"] for m in measured.values()], 0)
         if args.show_stderr:

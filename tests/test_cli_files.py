@@ -147,14 +147,17 @@ def test_names_that_are_not_utf8_are_kept_escaped_in_rows_and_error_rows(capsys,
     with open(os.path.join(raw, b"\xff\xfe notes.jpg"), "w") as handle:
         handle.write("not a photo")
     out = tmp_path / "out"
-    status, stdout, stderr = run_cli(capsys, "explain", *tiny_args, "--methods", "grad_cam,eigen_cam", "--quiet", "--out", out, folder)
+    status, stdout, stderr = run_cli(capsys, "explain", *tiny_args, "--methods", "grad_cam,eigen_cam", "--png", "--quiet", "--out", out, folder)
     assert status == 0, stderr
     assert "Explained 3 images with 2 method(s): 6 rows" in stdout
-    paths = read_results(out).column("path").to_pylist()
+    table = read_results(out)
+    paths = table.column("path").to_pylist()
     assert [os.path.basename(p) for p in paths].count(NOT_UTF8_STORED) == 2
+    for picture in table.column("png").to_pylist():  # overlays get names of plain characters
+        assert picture.isascii() and "\\" not in picture and (out / picture).is_file()
     assert error_rows(out)["\\xff\\xfe notes.jpg"][0] == "NotAnImageError"
     # --resume recognises the escaped names: nothing is done twice
-    status, stdout, _ = run_cli(capsys, "explain", *tiny_args, "--methods", "grad_cam,eigen_cam", "--quiet", "--resume", "--out", out, folder)
+    status, stdout, _ = run_cli(capsys, "explain", *tiny_args, "--methods", "grad_cam,eigen_cam", "--png", "--quiet", "--resume", "--out", out, folder)
     assert status == 0 and "Explained 0 images" in stdout and "4 already done" in stdout
     assert read_results(out).num_rows == 6
 
@@ -287,3 +290,28 @@ def test_the_ray_engine_is_given_only_regular_files_with_utf8_names(tmp_path):
     errors = error_rows(tmp_path / "out")
     assert sorted(errors) == sorted(["y.png", "huge.png", NOT_UTF8_STORED])
     assert "not UTF-8 text" in errors[NOT_UTF8_STORED][1] and "pipe (FIFO)" in errors["y.png"][1]
+
+
+# ----- the security documentation names these tests ---------------------------------------
+CASES_HEADING = "### Dataset runs survive any folder (checked by the tests named)"
+
+
+def test_the_security_documentation_lists_each_case_with_a_test_that_exists():
+    import re
+    import sys
+
+    from .conftest import ROOT
+
+    documents = [ROOT / "SECURITY.md", *sorted((ROOT / "docs").glob("**/*.md"))]
+    [text] = [p.read_text() for p in documents if p.exists() and CASES_HEADING in p.read_text()]
+    section = text.split(CASES_HEADING, 1)[1].split("\n#", 1)[0]
+    rows = [line for line in section.splitlines() if line.startswith("| ") and not line.startswith("| A folder holds")]
+    assert len(rows) >= 10
+    here = sys.modules[__name__]
+    for row in rows:
+        named = re.findall(r"`((?:tests/\w+\.py::)?test_\w+)`", row.rsplit("|", 2)[-2])
+        assert named, f"a case without its test: {row[:60]}"
+        for name in named:
+            module, _, test = name.rpartition("::")
+            source = (ROOT / module).read_text() if module else None
+            assert (f"def {test}(" in source) if source else callable(getattr(here, test, None)), name

@@ -39,9 +39,10 @@ def tiny(tiny_path):
 
 # ----- the light name lists are the registries' ---------------------------------------------
 def test_the_method_list_is_the_registrys_map_methods_with_their_run_options():
-    from cnnvis.datasets.explain import implementation_of, map_methods
+    from cnnvis.datasets.batched import run_options
+    from cnnvis.datasets.explain import map_methods
 
-    table = {name: tuple(implementation_of(name).options) for name in map_methods()}
+    table = {name: tuple(run_options(technique)) for name, technique in map_methods().items()}
     assert choices.MAP_METHODS == table, f"update cnnvis/datasets/choices.py MAP_METHODS to {table!r}"
     assert list(choices.MAP_METHODS) == list(table)  # the registry's order, in --help too
 

@@ -29,7 +29,7 @@ MAP_METHODS: dict[str, tuple[str, ...]] = {
     "grad_cam": (),
     "grad_cam_plus_plus": (),
     "layer_cam": (),
-    "score_cam": ("batch_size", "max_channels", "score"),
+    "score_cam": ("max_channels", "batch_size", "score"),
     "eigen_cam": (),
     "guided_grad_cam": (),
     "occlusion": ("window", "stride", "fill", "batch_size"),
