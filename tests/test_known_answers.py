@@ -203,6 +203,21 @@ def test_a_result_carries_its_native_map_and_brings_it_to_any_size():
     np.testing.assert_array_equal(cnnvis.grad_cam(model, prepared, layer="features", target_class=1).heatmap, cam.heatmap)
 
 
+def test_the_top_class_is_decided_one_way_on_every_path():
+    """Tied logits: the compiled functions (in the graph), classify and the dataset rows
+    all take the first largest logit, the rule of cnnvis.models.heads."""
+    keras_model = cam_model(classes=4)
+    kernel, bias = keras_model.get_layer("logits").get_weights()
+    keras_model.get_layer("logits").set_weights([np.zeros_like(kernel), np.array([0.0, 2.0, 2.0, 1.0], np.float32)])
+    model, image = wrap(keras_model), seeded_image(seed=4)
+    assert cnnvis.models.heads.top_class(np.array([0.0, 2.0, 2.0, 1.0])) == 1
+    assert cnnvis.classify(model, image)[0].index == 1
+    assert cnnvis.grad_cam(model, image, layer="features").class_index == 1
+    assert cnnvis.vanilla_gradient(model, image).class_index == 1
+    assert cnnvis.smoothgrad(model, image, samples=2).class_index == 1
+    assert cnnvis.occlusion(model, image, window=8, stride=8).class_index == 1
+
+
 def test_guided_grad_cam_is_the_product_of_its_parts():
     model = wrap(cam_model())
     image = seeded_image(seed=5)
