@@ -102,7 +102,7 @@ def test_a_heatmap_is_drawn_over_its_photo_with_its_caption(results, image):
 
 
 def test_without_its_photo_a_heatmap_shows_the_map_alone():
-    bare = cnnvis.Heatmap(np.eye(8, dtype=np.float32), "m", "net", "layer", 0, "cat", 1.0)
+    bare = cnnvis.Heatmap(np.eye(8, dtype=np.float32), (8, 8), "m", "net", "layer", 0, "cat", 1.0)
     assert bare.image is None
     assert bare.picture().shape[1] == render.DISPLAY_SIDE
 

@@ -65,6 +65,7 @@ def test_keras_home_is_where_keras_get_file_caches(tmp_path):
     assert not hasattr(file_utils.get_file, "_cnnvis_wraps") or "test" not in file_utils.get_file._cnnvis_wraps
 
 
+@pytest.mark.fullsize
 def test_keras_applications_fetch_their_weights_through_the_replaceable_get_file():
     spec = REGISTRY["MobileNetV2"]
     assert availability.keras_weights_file(spec) == availability.weights_table()["MobileNetV2"].keras_file
