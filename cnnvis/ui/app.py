@@ -88,6 +88,7 @@ def build_demo(
             for tab in tabs:
                 tab(page)
         shared_area.follow(page, summary, panel)  # after the tabs: their pickers are known
+    demo.cnnvis_page = page  # what main() precomputes the long tabs' openings from
     return apply_queue(demo, settings or current())
 
 
@@ -141,5 +142,7 @@ def main(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
     args = parse_args(argv)
     configure(settings_from(args))
     compute_device()  # chosen now, as --device says (cnnvis.models.devices logs which)
-    start_warm_up()
+    page = getattr(demo, "cnnvis_page", None)
+    setting = current().precompute
+    start_warm_up(then=None if page is None else lambda: shared_area.precompute_openings(page, setting))
     launch(demo, server_name=args.host, server_port=args.port, share=args.share)

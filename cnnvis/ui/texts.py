@@ -40,6 +40,15 @@ BOX_NOTE = (
     "The box, in pixels of the photo: (x0, y0) its top left corner, (x1, y1) its bottom right one."
 )
 
+# Where the class every tab explains came from, under each class picker (one choice for
+# the whole page: issue 24 asks that every tab says which class and why).
+CLASS_FROM = {
+    "top": "The photo's top class, as the model predicts it. Pick another here, in any "
+    "tab, or click a prediction above: every tab then explains it.",
+    "clicked": "Clicked in the top-5 predictions above; every tab explains this class.",
+    "picked": "Picked in the {tab} tab; every tab explains this class.",
+}
+
 # How an option's values read in a radio or dropdown, in the order they are offered
 # (values not listed here come after these, as the registry orders them, shown as they are).
 CHOICE_WORDS = {
