@@ -226,10 +226,16 @@ def run_button(text: str, visible: bool = True) -> gr.Button:
 
 
 def results_gallery(
-    label: str, *, preview: bool = True, columns: int = 2, elem_id: str | None = None
+    label: str,
+    *,
+    preview: bool = True,
+    columns: int = 2,
+    elem_id: str | None = None,
+    labelled: bool = False,
 ) -> gr.Gallery:
     """Lossless PNGs with captions, downloadable one by one or all (rendered by the tab;
-    the handlers encode the pictures themselves, see pictures.files)."""
+    the handlers encode the pictures themselves, see pictures.files). ``labelled``: its
+    pictures carry labels drawn in them, kept at their size on a phone (texts.CSS)."""
     return gr.Gallery(
         label=label,
         format="png",
@@ -242,6 +248,7 @@ def results_gallery(
         interactive=False,
         render=False,
         elem_id=elem_id,
+        elem_classes=["results-gallery", *(["labelled-pictures"] if labelled else [])],
     )
 
 
@@ -253,6 +260,11 @@ def empty_table(what: str) -> dict:
 
 def technique_text(technique: Technique) -> str:
     return f"{technique.summary} *({technique.paper})*"
+
+
+# The techniques whose pictures carry labels drawn in them (sheets of filters, maps and
+# feature visualisations, the sanity check's grid).
+LABELLED = ("filters", "feature_maps", "feature_visualization", "randomization_check")
 
 
 @dataclass(frozen=True)
@@ -277,7 +289,7 @@ def technique_tab(
     is ``key`` (default: the technique's name), its element id ``tab-<key>``."""
     title = title or technique.title
     key = key or technique.name
-    gallery = gallery or results_gallery(title)
+    gallery = gallery or results_gallery(title, labelled=technique.name in LABELLED)
     with gr.Tab(title, id=key, elem_id=f"tab-{key}") as tab:
         explanation = gr.Markdown(text or technique_text(technique), elem_classes="technique-text")
         with gr.Row():

@@ -67,7 +67,49 @@ CSS = """
 .gallery-container caption.caption {
   white-space: normal; overflow-wrap: anywhere; max-width: 100%; padding: 0 1em;
 }
-.gallery-container .media-button { height: calc(100% - 104px) !important; }
+/* A result gallery's preview (issue 24) takes the room its picture and its whole caption
+   need, in the page's flow, instead of a fixed box: no caption line lost under the
+   thumbnails, no empty blurred band above a wide picture on a phone. */
+.results-gallery { height: auto !important; }
+.results-gallery .gallery-container .preview {
+  position: relative !important; inset: auto !important; height: auto !important;
+  display: flex !important; flex-direction: column; align-items: stretch; gap: 6px;
+  padding-top: 36px;  /* the download, fullscreen and close buttons */
+}
+.results-gallery .gallery-container .preview ~ .grid-wrap { display: none !important; }
+.results-gallery .preview .media-button {
+  height: auto !important; max-height: none !important; width: 100%; flex: none;
+}
+.results-gallery .preview .media-button img {
+  width: 100%; height: auto; max-height: 560px; object-fit: contain;
+}
+.results-gallery .preview caption.caption {
+  display: block; position: static; white-space: normal; overflow: visible; max-height: none;
+  text-overflow: clip;
+}
+.results-gallery .preview .thumbnails {
+  flex: none; position: static !important; transform: none !important; margin: 0 auto;
+}
+/* the preview no longer covers a grid: no blur, the gallery's label shows plainly */
+.results-gallery .gallery-container .preview {
+  backdrop-filter: none !important; background: transparent !important;
+}
+/* Pictures whose labels are drawn in them (filter and map sheets, the sanity grid, the
+   charts) keep their own size on a phone, in a strip that scrolls sideways: shrunk to
+   the screen their labels would be about 5 px high; at their size they are 12 px or more. */
+@media (max-width: 640px) {
+  .labelled-pictures .preview .media-button { overflow-x: auto; }
+  .labelled-pictures .preview .media-button img {
+    width: auto !important; max-width: none !important; max-height: none !important;
+  }
+  #faithfulness-chart .image-frame, #trust-chart .image-frame { overflow-x: auto; }
+  #faithfulness-chart img, #trust-chart img {
+    width: auto !important; max-width: none !important; max-height: none !important;
+  }
+}
+/* pickers: a long entry ends before the arrow instead of running under it */
+.wrap-inner .secondary-wrap input { text-overflow: ellipsis; padding-right: 4px; }
+.wrap-inner .secondary-wrap { min-width: 0; }
 /* grids of maps: the caption's start (rank, method, areas) on two lines, the whole
    caption on hover (a click shows it whole below the picture, in the gallery's preview) */
 .gallery-container .caption-label {
