@@ -410,8 +410,10 @@ def endpoints_of(name: str):
 
 def test_a_refused_photo_is_said_once_per_session():
     page.REFUSED.clear()
-    assert not page.refused_again("session-a", "/tmp/broken.jpg")  # said
-    assert page.refused_again("session-a", "/tmp/broken.jpg")  # the same upload's second change
+    assert not page.refused_again("session-a", "/tmp/broken.jpg", now=100.0)  # said
+    assert page.refused_again("session-a", "/tmp/broken.jpg", now=100.5)  # the upload's second change
+    # the same file uploaded again later is said again
+    assert not page.refused_again("session-a", "/tmp/broken.jpg", now=100.0 + page.REFUSAL_WINDOW + 1)
     assert not page.refused_again("session-b", "/tmp/broken.jpg")  # another visitor: said
     assert not page.refused_again("session-a", "/tmp/other.jpg")
     assert not page.refused_again(None, "/tmp/broken.jpg") and not page.refused_again(None, "/tmp/broken.jpg")
@@ -447,3 +449,34 @@ def test_your_models_words_agree_with_the_classes_the_page_shows(tmp_path):
             assert "numbered" not in words and "1000 classes, read as ImageNet's" in words
         finally:
             own_model.free_session(session)
+
+
+def test_the_feature_maps_tab_opens_on_a_layer_that_is_not_saturated(vis):
+    """Issue 24: out_relu's maps are saturated blocks (7x7, about 38 % of the shown values
+    at ReLU6's cap of 6 on the cat); the tab opens on a layer whose maps are pictures."""
+    from .app_helpers import CAT, WEIGHTS
+
+    if WEIGHTS != "real":
+        pytest.skip("needs MobileNetV2's ImageNet weights (random weights saturate nothing)")
+    photo = cnnvis.load_image(CAT)
+    opened = page.opening_values(the_page(), opener("feature_maps"), vis)["layer"]
+    shares = {}
+    for layer in (opened, "out_relu"):
+        [maps] = cnnvis.feature_maps(vis, photo, layer, count=16, order="most_active")
+        shares[layer] = float((maps.maps >= 6.0 - 1e-3).mean())
+    assert shares[opened] < 0.1 < shares["out_relu"], shares
+
+
+def test_picking_a_method_shows_its_result_at_once_when_it_is_quick(vis):
+    """In the Heatmaps tab, picking Grad-CAM++ (quick) shows its result with no button
+    pressed; Score-CAM (long) shows one only once computed (by a Run, kept)."""
+    opening.RESULTS.clear()
+    each = opener("grad_cam")
+    [reopened] = [fn for fn in app.demo.fns.values() if fn.api_name == "grad_cam_reopened_0"]
+    values = page.opening_values(the_page(), each, vis)
+    for method, shown in (("grad_cam_plus_plus", True), ("score_cam", False)):
+        arguments = [{"tab": "grad_cam"}, *({**values, "method": method}[n] for n in each.inputs)]
+        gallery = reopened.fn(*arguments)[each.outputs["gallery"]]
+        assert bool(pictures_of(gallery)) == shown, method
+        if shown:
+            assert "Grad-CAM++" in gallery[0][1]

@@ -144,5 +144,6 @@ def main(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
     compute_device()  # chosen now, as --device says (cnnvis.models.devices logs which)
     page = getattr(demo, "cnnvis_page", None)
     setting = current().precompute
-    start_warm_up(then=None if page is None else lambda: shared_area.precompute_openings(page, setting))
+    then = None if page is None else lambda: shared_area.precompute_openings(page, setting)
+    start_warm_up(then=then)
     launch(demo, server_name=args.host, server_port=args.port, share=args.share)

@@ -61,6 +61,8 @@ class Opener:
     outputs: dict[str, Any]
     parent: str | None = None  # the key of the tab it sits in (Compare's checks)
     pick: Callable[[dict[str, Any]], tuple[str, Callable, dict[str, Any], str]] | None = None
+    # more triggers that show the tab's result again (a method picked in the tab)
+    also: list[Callable] = field(default_factory=list)
 
     def chosen(self, values: Mapping[str, Any]) -> tuple[str, Callable, dict[str, Any], str]:
         if self.pick is not None:
@@ -207,7 +209,8 @@ def _wraps(handler: Callable) -> Callable:
 
 def _keep(opener_key: str, names: Sequence[str], args, kwargs, result) -> None:
     values = dict(zip(names, args)) | {k: v for k, v in kwargs.items() if k in names}
-    RESULTS.put(result_key(opener_key, values), result if isinstance(result, dict) else {"_": result})
+    kept = result if isinstance(result, dict) else {"_": result}
+    RESULTS.put(result_key(opener_key, values), kept)
 
 
 # ----- opening a tab --------------------------------------------------------------------
@@ -312,6 +315,7 @@ def wire(
                     shown |= {opener.outputs[n]: v for n, v in result.items()}
             return shown
 
+        selected.__cnnvis_lane__ = "quick"  # type: ignore[attr-defined]
         return selected
 
     def refresh(state, *args, progress=gr.Progress()):
@@ -326,6 +330,9 @@ def wire(
             shown |= {opener.outputs[name]: value for name, value in result.items()}
         return shown
 
+    # In the quick lane's queue (concurrency_id "quick"); each computation then takes its
+    # own lane inside (cnnvis.ui.work.compute), and a long tab only looks in the cache.
+    refresh.__cnnvis_lane__ = "quick"  # type: ignore[attr-defined] - see lanes.lane_of
     for number, trigger in enumerate(triggers):
         helper(
             trigger, refresh, [opened, *inputs], outputs,
@@ -346,14 +353,18 @@ def wire(
             result = open_result(opener, values, progress)
             return {opened: state, **{opener.outputs[n]: v for n, v in result.items()}}
 
+        selected.__cnnvis_lane__ = "quick"  # type: ignore[attr-defined]
         return selected, tab_inputs
 
     for opener in openers:
         fn, tab_inputs = selecting(opener)
-        helper(
-            opener.tab.select, fn, [opened, *tab_inputs], [opened, *opener.outputs.values()],
-            name=f"{opener.key}_opened", concurrency_id="quick", show_progress="minimal",
-        )
+        triggers_of = {f"{opener.key}_opened": opener.tab.select}
+        triggers_of |= {f"{opener.key}_reopened_{i}": t for i, t in enumerate(opener.also)}
+        for name, trigger in triggers_of.items():
+            helper(
+                trigger, fn, [opened, *tab_inputs], [opened, *opener.outputs.values()],
+                name=name, concurrency_id="quick", show_progress="minimal",
+            )
     for key, (tab, _) in registry.groups.items():
         members = [o for o in openers if o.parent == key]
         group_inputs = component_list(members, "inputs")

@@ -5,6 +5,7 @@ class pickers in step with the model and the photo; ``/classify``."""
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Sequence
 
@@ -161,21 +162,26 @@ def model_layers(
 
 
 # A photo refused, by session: Gradio 6.31 reports one upload as two changes, and the
-# second must not say the refusal again ("Error (2)"). Bounded: the oldest are forgotten.
-REFUSED: OrderedDict[str, str] = OrderedDict()
+# second must not say the refusal again ("Error (2)"). The same file uploaded again later
+# is said again: a refusal is remembered for REFUSAL_WINDOW seconds. Bounded: the oldest
+# sessions are forgotten.
+REFUSED: OrderedDict[str, tuple[str, float]] = OrderedDict()
 MAX_REFUSED = 256
+REFUSAL_WINDOW = 10.0
 _refused_lock = threading.Lock()
 
 
-def refused_again(session: str | None, image: str | None) -> bool:
-    """Whether ``image`` is the photo this session was last refused (said once already);
-    remembers it otherwise."""
+def refused_again(session: str | None, image: str | None, now: float | None = None) -> bool:
+    """Whether ``image`` is the photo this session was refused in the last REFUSAL_WINDOW
+    seconds (said once already); remembers it otherwise."""
     if not session or not image:
         return False
+    now = time.monotonic() if now is None else now
     with _refused_lock:
-        if REFUSED.get(session) == image:
+        before = REFUSED.get(session)
+        if before is not None and before[0] == image and now - before[1] < REFUSAL_WINDOW:
             return True
-        REFUSED[session] = image
+        REFUSED[session] = (image, now)
         REFUSED.move_to_end(session)
         while len(REFUSED) > MAX_REFUSED:
             REFUSED.popitem(last=False)
@@ -263,7 +269,12 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
     # A photo that cannot be read is refused in one sentence, and the box is emptied (it
     # would show a broken picture); the tabs then empty themselves (the photo changed).
     endpoints.helper(
-        looked.failure, lambda: (None, None), [], [page.image, panel], name="photo_refused", queue=False
+        looked.failure,
+        lambda: (None, None),
+        [],
+        [page.image, panel],
+        name="photo_refused",
+        queue=False,
     )
     triggers = [looked.success]
     # The picker's words as they are when the page opens (the settings are read at launch,
@@ -333,7 +344,9 @@ def precompute_openings(page: Page, setting: str = "all") -> int:
     the background after the warm-up, never on the request path)."""
     vis = work.get_model(DEFAULT_MODEL)
     return opening.precompute(
-        page.openers, lambda opener: opening_values(page, opener, vis), opening.precompute_wanted(setting)
+        page.openers,
+        lambda opener: opening_values(page, opener, vis),
+        opening.precompute_wanted(setting),
     )
 
 

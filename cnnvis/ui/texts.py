@@ -6,8 +6,10 @@ from __future__ import annotations
 INTRO = """
 # cnnvis · what do ImageNet CNNs see?
 Pick a photo (or click an example) and one of the 40 ImageNet networks of
-`keras.applications`, then open a tab and press its button. Every picture can be
-downloaded as a PNG, and every tab is also an API endpoint ("Use via API", at the bottom).
+`keras.applications`, then open a tab: it shows what the network sees in the photo, and
+its button runs it again with your settings (the slow tabs show a result once it has been
+computed). Every picture can be downloaded as a PNG, and every tab is also an API endpoint
+("Use via API", at the bottom).
 """
 
 FILTERS_NOTE = (

@@ -214,9 +214,8 @@ def method_tab(page: Page, output: str, title: str, key: str) -> None:
     every = dict(shared) | {
         f"{t.name}__{name}": control for t in techniques for name, control in options[t.name].items()
     }
-    page.openers.add(
-        Opener(key, tab.tab, endpoints[first.name], first.cost, every, outputs, pick=pick)
-    )
+    opener = Opener(key, tab.tab, endpoints[first.name], first.cost, every, outputs, pick=pick)
+    page.openers.add(opener)
 
     def show_method(name: str | None) -> dict:
         """The picked method's explanation, Run button, layer picker and options; the
@@ -234,7 +233,10 @@ def method_tab(page: Page, output: str, title: str, key: str) -> None:
 
     shown = [tab.text, *([layer] if layer else []), *buttons.values()]
     shown += [control for controls in options.values() for control in controls.values()]
-    helper(method.change, show_method, [method], shown, name=f"{key}_method_changed", queue=False)
+    changed = helper(
+        method.change, show_method, [method], shown, name=f"{key}_method_changed", queue=False
+    )
+    opener.also.append(changed.success)  # the picked method's result, if quick or kept
 
 
 def attributions_tab(page: Page) -> None:
