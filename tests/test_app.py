@@ -215,7 +215,8 @@ def test_random_weights_are_said_in_captions(vis):
 def test_predictions_panel_fills_the_class_pickers_with_the_top_classes_first(vis):
     label, choices = page.predictions(str(CAT), MODEL)
     assert len(label) == 5
-    assert choices[0] == (inputs.TOP_CLASS, inputs.TOP_CLASS)
+    # the top-class entry names the class it stands for (issue 24); its value is unchanged
+    assert choices[0] == (f"{inputs.TOP_CLASS}: {choices[1][0]}", inputs.TOP_CLASS)
     assert [value for _, value in choices[1:6]] == list(label)
     assert len(choices) == 1001 and len({value for _, value in choices}) == 1001
     assert choices[1][0].endswith("%)")

@@ -269,9 +269,11 @@ def pointing_game_tab(page: Page, target: gr.Dropdown, also: Sequence[gr.Number]
     # "input", not "change": Gradio 6.31's editor reports no change for a drawing made on
     # a photo it received while its tab was hidden. Queued, one at a time: Gradio decodes
     # the drawing's pictures before show_box runs.
+    # "always_last": a stroke that ends while the box of the one before is being found is
+    # sent when that ends (the default for .input, "once", drops it: the box missed it).
     helper(
         drawing.input, show_box, [drawing, page.image], fields, name="box_drawn",
-        concurrency_id="drawing", concurrency_limit=1,
+        concurrency_id="drawing", concurrency_limit=1, trigger_mode="always_last",
     )
     inputs = {"image": page.image, "model": page.model, "target_class": target, "methods": methods}
     inputs |= {**box, **options}
