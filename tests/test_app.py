@@ -727,27 +727,6 @@ def test_the_box_drawn_on_the_photo_is_the_bounding_box_of_the_ink():
     assert set(event(app.demo, "box_drawn").fn(None).values()) == {None}
 
 
-def test_the_box_drawn_on_a_smaller_copy_is_in_pixels_of_the_photo():
-    """Issue 24: the photo is drawn on at most 512 pixels long (the editor sends its layers
-    back on every stroke); the box comes back in the photo's pixels, edges included."""
-    layer = np.zeros((50, 80, 4), np.uint8)
-    layer[10:20, 30:35, 3] = 255
-    layer[40, 60, 3] = 200
-    drawing = {"background": None, "layers": [layer], "composite": None}
-    assert inputs.box_drawn(drawing, (100, 160)) == (60, 20, 121, 81)
-    assert inputs.box_drawn(drawing, (50, 80)) == (30, 10, 60, 40)
-    full = np.zeros((50, 80, 4), np.uint8)
-    full[..., 3] = 255  # everything drawn: the whole photo, not one pixel beyond
-    assert inputs.box_drawn({"layers": [full]}, (333, 500)) == (0, 0, 499, 332)
-    shown = event(app.demo, "photo_drawing").fn(str(CAT))
-    [picture] = [v for v in shown.values() if isinstance(v, np.ndarray)]
-    height, width = inputs.read_image(str(CAT)).shape[:2]
-    assert max(picture.shape[:2]) == min(checks.DRAWING_SIDE, max(height, width))
-    corners = event(app.demo, "box_drawn").fn(drawing, str(CAT))
-    scale = width / 80
-    assert {c.label: v for c, v in corners.items()}["x0"] == int(30 * scale)
-
-
 def test_the_drawing_area_follows_the_photo(tmp_path):
     follow = event(app.demo, "photo_drawing")
     updates = follow.fn(str(CAT))

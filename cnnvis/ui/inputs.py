@@ -145,17 +145,8 @@ def parse_channels(text: str | None) -> list[int]:
     return [int(part) for part in parts]
 
 
-def photo_shape(path: str | None) -> tuple[int, int] | None:
-    """The photo's (height, width) as the methods see it, or None."""
-    photo = photo_or_none(path)
-    return None if photo is None else photo.shape[:2]
-
-
-def box_drawn(
-    drawing: Mapping | None, shape: tuple[int, int] | None = None
-) -> tuple[int, int, int, int] | None:
-    """The box (x0, y0, x1, y1) around everything drawn on the photo, or None; in pixels
-    of a photo of ``shape`` (height, width) when the drawing was made on a smaller copy."""
+def box_drawn(drawing: Mapping | None) -> tuple[int, int, int, int] | None:
+    """The box (x0, y0, x1, y1) around everything drawn on the photo, or None."""
     ink = [
         np.asarray(layer)[..., 3] > 0
         for layer in (drawing or {}).get("layers") or ()
@@ -166,18 +157,7 @@ def box_drawn(
     ys, xs = np.nonzero(np.logical_or.reduce(ink))
     if xs.size == 0:
         return None
-    box = (int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max()))
-    drawn_height, drawn_width = ink[0].shape
-    if shape is None or tuple(shape) == (drawn_height, drawn_width):
-        return box
-    sy, sx = shape[0] / drawn_height, shape[1] / drawn_width  # pixel edges, scaled
-    x0, y0, x1, y1 = box
-    return (
-        int(x0 * sx),
-        int(y0 * sy),
-        min(int((x1 + 1) * sx) - 1, shape[1] - 1),
-        min(int((y1 + 1) * sy) - 1, shape[0] - 1),
-    )
+    return int(xs.min()), int(ys.min()), int(xs.max()), int(ys.max())
 
 
 # ----- what the components accept ---------------------------------------------------------

@@ -28,8 +28,7 @@ from ..components import (
     technique_text,
 )
 from ..endpoints import helper, publish
-from ...images import fit_within
-from ..inputs import box_drawn, method_list, parse_class, photo_or_none, photo_shape, read_image
+from ..inputs import box_drawn, method_list, parse_class, photo_or_none, read_image
 from ..texts import BOX_NOTE, COMPARE_INTRO, COMPARE_SANITY_NOTE, POINTING_TEXT, SANITY_TEXT
 from .trust import TRUST, trust_report_tab
 
@@ -39,7 +38,6 @@ POINTING = cnnvis.TECHNIQUES["pointing_games"]
 # The checks' endpoints were published under these names before the registry named them.
 SANITY_API, POINTING_API = "sanity_check", "pointing_game"
 CORNERS = ("x0", "y0", "x1", "y1")
-DRAWING_SIDE = 512  # the longest side of the photo drawn on in the Pointing game tab
 
 
 # ----- handlers (each one endpoint) ---------------------------------------------------------
@@ -247,17 +245,11 @@ def pointing_game_tab(page: Page, target: gr.Dropdown, also: Sequence[gr.Number]
         run = run_button("Play the pointing game")
 
     def show_photo(image: str | None) -> dict:
-        """The drawing area shows the photo, at most DRAWING_SIDE pixels long (the editor
-        sends its layers back as PNGs on every stroke: a quarter of the pixels of a
-        1024-pixel photo fill the corners about four times sooner); the box is cleared."""
-        photo = photo_or_none(image)
-        if photo is not None:
-            photo = fit_within(photo, DRAWING_SIDE)
-        return {drawing: photo, **{corner: None for corner in fields}}
+        """The drawing area shows the photo (as the methods see it); the box is cleared."""
+        return {drawing: photo_or_none(image), **{corner: None for corner in fields}}
 
-    def show_box(drawn, image: str | None = None) -> dict:
-        """The box drawn, in pixels of the photo as the methods see it."""
-        corners = box_drawn(drawn, photo_shape(image)) or (None,) * 4
+    def show_box(drawn) -> dict:
+        corners = box_drawn(drawn) or (None,) * 4
         return {**dict(zip(also, corners)), **dict(zip(box.values(), corners))}
 
     fields = [*box.values(), *also]
@@ -272,7 +264,7 @@ def pointing_game_tab(page: Page, target: gr.Dropdown, also: Sequence[gr.Number]
     # "always_last": a stroke that ends while the box of the one before is being found is
     # sent when that ends (the default for .input, "once", drops it: the box missed it).
     helper(
-        drawing.input, show_box, [drawing, page.image], fields, name="box_drawn",
+        drawing.input, show_box, [drawing], fields, name="box_drawn",
         concurrency_id="drawing", concurrency_limit=1, trigger_mode="always_last",
     )
     inputs = {"image": page.image, "model": page.model, "target_class": target, "methods": methods}
