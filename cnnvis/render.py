@@ -263,6 +263,24 @@ def saliency(gradient: np.ndarray, *, clip_percentile: float = 99.5) -> np.ndarr
     return maps.saliency(gradient, clip_percentile=_check_percentile(clip_percentile))
 
 
+# How the app shows an attribution first (its display default): the magnitude, capped at
+# the 99th percentile of the map (Smilkov et al. 2017, SmoothGrad, section 3: "we cap
+# outlying values at the 99th percentile"). A signed gradient drawn around mid-grey reads
+# as grey noise to a student; its magnitude shows where the evidence is.
+DISPLAY_PERCENTILE = 99.0
+
+
+def attribution_image(
+    gradient: np.ndarray, *, clip_percentile: float = DISPLAY_PERCENTILE, cmap: str = "gray"
+) -> np.ndarray:
+    """What is shown of an attribution (guided backprop, gradients, SmoothGrad, IG...) by
+    default: ``max_c |g|`` per pixel (the largest magnitude over the colour channels,
+    Simonyan et al. 2014), divided by its ``clip_percentile`` (default the 99th) and
+    clipped to [0, 1], through ``cmap`` (default grey: black = no effect, white = the
+    strongest 1 %). The sign is left out; :func:`gradient_image` draws it."""
+    return colorize(saliency(gradient, clip_percentile=clip_percentile), cmap)
+
+
 def gradient_image(
     gradient: np.ndarray, *, mode: str = "signed", clip_percentile: float = 99.5
 ) -> np.ndarray:

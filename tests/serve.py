@@ -121,6 +121,9 @@ def app_process(log: Path, *args: str, env: dict | None = None) -> Iterator[tupl
         "GRADIO_ANALYTICS_ENABLED": "False",
         "HF_HUB_OFFLINE": "1",
         "CNNVIS_OFFLINE": "1",
+        # no long tab's opening result computed in the background (minutes of CPU beside
+        # the tests); a test that wants some passes --precompute
+        "CNNVIS_PRECOMPUTE": "none",
         **(env or {}),
     }
     command = [sys.executable, "app.py", "--host", "127.0.0.1", "--port", str(port), *args]

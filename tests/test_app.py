@@ -141,14 +141,22 @@ def test_feature_maps_give_a_sheet_and_an_overlay_at_photo_size(vis, photo_shape
     assert "6 channels" in items[0][1]
 
 
-def test_guided_backprop_gives_signed_picture_and_saliency(vis, photo_shape):
+def test_guided_backprop_gives_its_magnitude_first_then_its_signs(vis, photo_shape):
+    """Issue 24: the magnitude, capped at the 99th percentile, is what a student reads
+    first (a signed map around mid-grey reads as grey noise); the signs come second."""
     items = classic.guided_backprop(str(CAT), MODEL, "top class")
     decoded = check_gallery(items, 2, "Guided backprop", MODEL, "guided rule at every ReLU")
     assert [caption.split(" · ")[-1] for _, caption in items] == [
-        "signed, grey = no effect",
-        "saliency, bright = strong effect",
+        pictures.MAGNITUDE_WORDS,
+        pictures.SIGNED_WORDS,
     ]
     assert all(picture.shape == photo_shape for picture, _ in decoded)
+    magnitude, signed = (picture.astype(int) for picture, _ in decoded)
+    # grey on black: the top 1 % of the map at white, most of the photo far darker; the
+    # signed picture sits around mid-grey instead
+    assert (magnitude[..., 0] == magnitude[..., 2]).all()
+    assert magnitude.max() == 255 and (magnitude[..., 0] == 255).mean() <= 0.02
+    assert np.median(magnitude) < 100 and 100 < np.median(signed) < 156
 
 
 @pytest.mark.parametrize(
@@ -207,7 +215,8 @@ def test_random_weights_are_said_in_captions(vis):
 def test_predictions_panel_fills_the_class_pickers_with_the_top_classes_first(vis):
     label, choices = page.predictions(str(CAT), MODEL)
     assert len(label) == 5
-    assert choices[0] == (inputs.TOP_CLASS, inputs.TOP_CLASS)
+    # the top-class entry names the class it stands for (issue 24); its value is unchanged
+    assert choices[0] == (f"{inputs.TOP_CLASS}: {choices[1][0]}", inputs.TOP_CLASS)
     assert [value for _, value in choices[1:6]] == list(label)
     assert len(choices) == 1001 and len({value for _, value in choices}) == 1001
     assert choices[1][0].endswith("%)")
@@ -563,7 +572,7 @@ def test_each_method_endpoint_draws_its_result(vis, photo_shape, name):
     if technique.output == "heatmap":
         assert items[0][1].endswith("over the photo")
     else:
-        assert items[1][1].endswith("saliency, bright = strong effect")
+        assert items[0][1].endswith(pictures.MAGNITUDE_WORDS)
 
 
 def test_integrated_gradients_says_its_completeness_gap(vis):

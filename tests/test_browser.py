@@ -1,4 +1,5 @@
-"""The page in headless Chromium: `python app.py` started as a user would, an example
+"""The page in headless Chromium at 1400 px (a desktop) and 420 px (a phone): `python
+app.py` started as a user would, every tab opening on its result (issue 24), an example
 clicked and a photo uploaded, every tab run, a screenshot of each saved.
 
 Screenshots go to artifacts/screenshots/<tab>.png. Skipped only where Chromium or
@@ -30,6 +31,8 @@ CHROMIUM = (
     or "/usr/bin/chromium"
 )
 PNG = re.compile(r"\.png$")
+DESKTOP, PHONE = 1400, 420  # the widths the page is checked at (viewport pixels)
+TOP_CLASS = re.compile(r"^top class")  # the entry names the class: "top class: 285 · ..."
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 BUTTONS = {
     "filters": "Show filters",
@@ -44,6 +47,13 @@ LAYERS = {  # each tab's layer picker: its label, and its value for MobileNetV2
     "feature_maps": ("Layer", "block_3_expand_relu · 56×56×144"),  # maps that read as pictures
     "grad_cam": ("Layer", "out_relu · 7×7×1280"),
     "guided_grad_cam": ("Grad-CAM layer", "out_relu · 7×7×1280"),
+}
+OPENED = {  # the start of each quick tab's caption
+    "filters": "Filters",
+    "feature_maps": "Feature maps",
+    "guided_backprop": "Guided backprop",
+    "grad_cam": "Grad-CAM",
+    "guided_grad_cam": "Guided Grad-CAM",
 }
 TITLES = {
     "filters": "Filters",
@@ -71,7 +81,9 @@ pytestmark = pytest.mark.browser
 def server(tmp_path_factory):
     """`python app.py` on a free port, as the Space runs it (command line and warm-up)."""
     log = tmp_path_factory.mktemp("server") / "app.log"
-    with app_process(log, *app_cli_args()) as (url, _):
+    # the Attributions tab's SmoothGrad computed in the background after the warm-up, so
+    # that the tab opens on it (the other long tabs would take minutes of CPU here)
+    with app_process(log, *app_cli_args(), "--precompute", "attributions") as (url, _):
         yield url, log
 
 
@@ -91,7 +103,7 @@ def page(server):
                 "--no-first-run",
             ],
         )
-        page = browser.new_page(viewport={"width": 1280, "height": 1000})
+        page = browser.new_page(viewport={"width": DESKTOP, "height": 1000})
         page.goto(url)
         yield page
         browser.close()
@@ -134,6 +146,8 @@ def finished(panel, count: int, text: str, timeout: int = 90_000):
 
 def test_page_opens_with_a_photo_its_predictions_and_the_layers_of_the_model(page, server):
     expect(page.get_by_text("sees 224×224 pixels")).to_be_visible(timeout=60_000)
+    # the first tab opens on its result: no button pressed (issue 24)
+    finished(page.locator("#tab-filters"), 1, "Filters · MobileNetV2")
     predictions = page.locator(".block", has=page.get_by_text("its top-5 classes")).last
     expect(predictions).to_contain_text(
         "Egyptian cat" if WEIGHTS == "real" else "·", timeout=30_000
@@ -147,6 +161,84 @@ def test_page_opens_with_a_photo_its_predictions_and_the_layers_of_the_model(pag
         time.sleep(0.5)
 
 
+def test_a_long_tab_opens_on_its_result_computed_in_the_background(page, server):
+    """The Attributions tab opens on SmoothGrad (long work) for the example photo: computed
+    once after the warm-up (--precompute attributions), shown at once when the tab opens,
+    as a magnitude capped at the 99th percentile (issue 24)."""
+    deadline = time.monotonic() + 300
+    while "attributions tab's opening result is ready" not in server[1].read_text():
+        assert time.monotonic() < deadline, server[1].read_text()[-2000:]
+        time.sleep(0.5)
+    open_tab(page, "Attributions")
+    panel = page.locator("#tab-attributions")
+    finished(panel, 2, "SmoothGrad · MobileNetV2", timeout=20_000)
+    expect(panel).to_contain_text("magnitude, bright = strong effect (capped at the 99th percentile)")
+    expect(panel.get_by_role("button", name="Run SmoothGrad", exact=True)).to_be_visible()
+    open_tab(page, "Filters")
+
+
+def geometry(panel) -> dict:
+    """Where a gallery's preview puts its picture, caption and thumbnails (viewport
+    pixels), the picture's scale (shown / its own width), and whether the caption is whole."""
+    return panel.evaluate(
+        """p => {
+          const one = s => p.querySelector(s);
+          const box = e => { if (!e) return null; const r = e.getBoundingClientRect();
+                             return {top: r.top, bottom: r.bottom, width: r.width}; };
+          const img = one('.preview .media-button img');
+          const caption = one('.preview caption.caption');
+          return {
+            block: box(one('.results-gallery')), picture: box(img), caption: box(caption),
+            thumbnails: box(one('.preview .thumbnails')),
+            scale: img && img.naturalWidth ? img.clientWidth / img.naturalWidth : null,
+            whole: caption ? caption.scrollHeight <= caption.clientHeight + 1 : null,
+          };
+        }"""
+    )
+
+
+GRID_LABEL_PX = 12  # render.grid's label size in the picture (charts' smallest text: 12.5 px)
+
+
+def labels_readable(panel, selector: str = ".preview .media-button img") -> None:
+    """The pictures' drawn labels show at 11 px or more: shown at 11/12 of their size at least."""
+    scales = panel.locator(selector).evaluate_all(
+        "imgs => imgs.map(i => i.naturalWidth ? i.clientWidth / i.naturalWidth : 0)"
+    )
+    assert scales and min(scales) * GRID_LABEL_PX >= 11, scales
+
+
+def test_on_a_phone_captions_are_whole_labels_readable_and_nothing_above_results(page, server):
+    """At 420 px: each tab opens on its result; every caption is whole (not cut, not under
+    the thumbnails); pictures with labels drawn in them show those labels at 11 px or more;
+    no empty band sits between the gallery's top and its picture."""
+    url, _ = server
+    phone = page.context.browser.new_page(viewport={"width": PHONE, "height": 900})
+    try:
+        phone.goto(url)
+        expect(phone.get_by_text("sees 224×224 pixels")).to_be_visible(timeout=60_000)
+        for title, key, count, labelled in (
+            ("Filters", "filters", 1, True),
+            ("Feature maps", "feature_maps", 2, True),
+            ("Heatmaps", "grad_cam", 2, False),
+            ("Guided backprop", "guided_backprop", 2, False),
+        ):
+            open_tab(phone, title)
+            panel = phone.locator(f"#tab-{key}")
+            finished(panel, count, "MobileNetV2")
+            phone.wait_for_timeout(500)  # the picture laid out
+            shown = geometry(panel)
+            assert shown["whole"], (key, shown)
+            assert shown["caption"]["bottom"] <= shown["thumbnails"]["top"] + 1, (key, shown)
+            assert shown["picture"]["top"] - shown["block"]["top"] <= 48, (key, shown)  # its label row
+            if labelled:
+                labels_readable(panel)
+            SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+            panel.screenshot(path=SCREENSHOTS / f"phone_{key}.png")
+    finally:
+        phone.close()
+
+
 def test_an_example_photo_fills_the_input_and_updates_the_predictions(page):
     page.locator("#examples img[src*='espresso']").first.click()
     predictions = page.locator(".block", has=page.get_by_text("its top-5 classes")).last
@@ -155,16 +247,25 @@ def test_an_example_photo_fills_the_input_and_updates_the_predictions(page):
     expect(page.locator("img[src*='espresso']").first).to_be_visible()
 
 
-def test_a_broken_upload_gets_a_clear_message(page, tmp_path):
+def test_a_broken_upload_gets_a_clear_message_once_and_clears_the_old_results(page, tmp_path):
+    open_tab(page, "Heatmaps")  # showing the previous photo's Grad-CAM
+    panel = page.locator("#tab-grad_cam")
+    expect(panel.locator("button.thumbnail-item").first).to_be_attached(timeout=60_000)
     page.locator("input[type=file]").first.set_input_files(truncated_jpeg(tmp_path))
     expect(errors(page).first).to_contain_text("damaged or incomplete", timeout=30_000)
     # the photo box is emptied (no broken picture): it offers an upload again
     expect(page.locator("input[type=file]").first).to_be_attached(timeout=10_000)
     photo = page.locator(".block", has=page.get_by_text("Photo (upload, paste or webcam)")).first
     expect(photo.locator("img[src*='upload']")).to_have_count(0, timeout=10_000)
+    # the old photo's results are gone: the top-5 and the open tab's pictures
+    expect(panel.locator("button.thumbnail-item")).to_have_count(0, timeout=30_000)
+    predictions = page.locator(".block", has=page.get_by_text("its top-5 classes")).last
+    expect(predictions.locator("[data-testid$='-confidence-set']")).to_have_count(0)
+    # said once (Gradio 6.31 reports one upload as two changes): no second toast, no "(2)"
+    page.wait_for_timeout(3000)
+    expect(errors(page)).to_have_count(1)
+    expect(page.get_by_text("Error (2)")).to_have_count(0)
     errors(page).locator("button.toast-close").first.click()
-    # Gradio 6.31 reports one upload as two changes, so the message may come a second
-    # time, in a toast of its own that closes by itself after 10 s.
     expect(errors(page)).to_have_count(0, timeout=15_000)
 
 
@@ -182,6 +283,8 @@ def test_each_tab_shows_its_results(page, tab):
     if tab in LAYERS:  # filled and preselected for the model, like every tab's picker
         label, value = LAYERS[tab]
         expect(panel.get_by_label(label, exact=True)).to_have_value(value, timeout=10_000)
+    if tab != "deep_dream":  # a quick technique: its result on opening, no button pressed
+        finished(panel, 2 if tab != "filters" else 1, f"{OPENED[tab]} · MobileNetV2")
     panel.get_by_role("button", name=BUTTONS[tab], exact=True).click()
     thumbnails = panel.locator("button.thumbnail-item")
     expect(thumbnails.first).to_be_visible(timeout=60_000)
@@ -269,6 +372,12 @@ def test_compare_ranks_the_quick_methods(page):
     finished(panel, ticked, "#1 ", timeout=120_000)
     expect(panel.locator("#faithfulness-chart img")).to_have_attribute("src", PNG)
     shoot(page, "compare")
+    page.set_viewport_size({"width": PHONE, "height": 900})  # the chart on a phone
+    try:
+        page.wait_for_timeout(500)
+        labels_readable(panel, "#faithfulness-chart img")
+    finally:
+        page.set_viewport_size({"width": DESKTOP, "height": 1000})
 
 
 def test_sanity_check(page):
@@ -278,6 +387,13 @@ def test_sanity_check(page):
     finished(panel, 1, "Model randomisation · MobileNetV2")
     expect(panel).to_contain_text("Guided backprop ρ")  # the table
     shoot(page, "sanity_check")
+    page.set_viewport_size({"width": PHONE, "height": 900})  # the grid's labels on a phone
+    try:
+        page.wait_for_timeout(500)
+        labels_readable(panel)
+        assert geometry(panel)["whole"]
+    finally:
+        page.set_viewport_size({"width": DESKTOP, "height": 1000})
 
 
 def test_pointing_game_takes_the_box_drawn_on_the_photo(page):
@@ -357,20 +473,30 @@ def test_stopping_a_deep_dream_keeps_the_dream_and_says_where(page, monkeypatch)
             dreamer.close()
 
 
-def test_clicking_a_prediction_sets_the_class_of_every_tab(page):
+def test_clicking_a_prediction_sets_the_class_of_every_tab_and_every_tab_says_so(page):
     predictions = page.locator(".block", has=page.get_by_text("its top-5 classes")).last
     second = predictions.locator("[data-testid$='-confidence-set']").nth(1)
     chosen = second.get_attribute("data-testid").removesuffix("-confidence-set")
     second.click()
+    label = chosen.split(" · ", 1)[1]
     for tab, titles in (("guided_backprop", ("Guided backprop",)), ("grad_cam", ("Heatmaps",))):
         open_tab(page, *titles)
-        picker = page.locator(f"#tab-{tab}").get_by_label("Class to explain", exact=True)
+        panel = page.locator(f"#tab-{tab}")
+        if tab == "grad_cam":  # an earlier test picked Score-CAM (long: shown after a run)
+            pick(page, panel, "Method", "Grad-CAM")
+        picker = panel.get_by_label("Class to explain", exact=True)
         expect(picker).to_have_value(re.compile(f"^{re.escape(chosen)}"), timeout=10_000)
+        expect(panel).to_contain_text("Clicked in the top-5 predictions above")  # where from
+        expect(panel.locator("caption.caption")).to_contain_text(label, timeout=60_000)  # and shown
     # one pick in one tab sets every tab's class too: back to the top class for what follows
-    pick(page, page.locator("#tab-grad_cam"), "Class to explain", "top class")
+    panel = page.locator("#tab-grad_cam")
+    panel.get_by_label("Class to explain", exact=True).click()
+    page.get_by_role("option", name=TOP_CLASS).first.click()
     open_tab(page, "Guided backprop")
-    picker = page.locator("#tab-guided_backprop").get_by_label("Class to explain", exact=True)
-    expect(picker).to_have_value("top class", timeout=10_000)
+    panel = page.locator("#tab-guided_backprop")
+    picker = panel.get_by_label("Class to explain", exact=True)
+    expect(picker).to_have_value(TOP_CLASS, timeout=10_000)
+    expect(panel).to_contain_text("The photo's top class")
 
 
 TOP_TABS = (
@@ -383,7 +509,7 @@ def test_on_a_phone_every_tab_is_one_tap_away(page, server):
     """At 420 x 900 every tab, and every tab inside Compare, is a visible button of the
     tab bar (the bar wraps: no "⋯" menu to open first); one tab runs."""
     url, _ = server
-    phone = page.context.browser.new_page(viewport={"width": 420, "height": 900})
+    phone = page.context.browser.new_page(viewport={"width": PHONE, "height": 900})
     try:
         phone.goto(url)
         expect(phone.get_by_text("sees 224×224 pixels")).to_be_visible(timeout=60_000)
@@ -451,7 +577,7 @@ def test_your_model_is_loaded_for_this_page_and_every_tab_explains_it(page, tmp_
     open_tab(page, "Heatmaps")
     heatmaps = page.locator("#tab-grad_cam")
     expect(heatmaps.get_by_label("Layer", exact=True)).to_have_value("features · 32×32×8", timeout=30_000)
-    expect(chooser).to_have_value("top class")  # goldfish let go: the model has 3 classes
+    expect(chooser).to_have_value(TOP_CLASS)  # goldfish let go: the model has 3 classes
     pick(page, heatmaps, "Method", "Grad-CAM")  # an earlier test may have chosen another
     heatmaps.get_by_role("button", name="Run Grad-CAM", exact=True).click()
     finished(heatmaps, 2, "Grad-CAM · tiny_mine · features")

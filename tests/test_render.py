@@ -512,3 +512,21 @@ def test_deletion_insertion_chart_depends_on_the_curves_and_leaves_pyplot_alone(
 def test_deletion_insertion_chart_rejects_bad_input(curves, kwargs):
     with pytest.raises(ParameterError):
         render.deletion_insertion_chart(curves, **kwargs)
+
+
+def test_attribution_image_shows_the_magnitude_capped_at_the_99th_percentile():
+    """The app's display default for attributions (issue 24): max |g| over the channels,
+    white from the 99th percentile up, black where there is no effect, the sign left out."""
+    gradient = np.zeros((10, 10, 3))
+    gradient[..., 1] = np.arange(100).reshape(10, 10) / 99.0  # 0 .. 1
+    gradient[0, 0] = (-1000.0, 0.0, 0.0)  # one outlier, negative: its magnitude counts
+    picture = render.attribution_image(gradient)
+    assert picture.shape == (10, 10, 3) and picture.dtype == np.uint8
+    assert (picture[..., 0] == picture[..., 1]).all()  # grey
+    assert picture[0, 0].tolist() == [255, 255, 255]  # the outlier, at the cap
+    assert picture[0, 1, 0] < 5  # next to no effect: black
+    p99 = np.percentile(np.abs(gradient).max(axis=2), 99)
+    expected = np.rint(np.clip(gradient[5, 5, 1] / p99, 0, 1) * 255)
+    assert abs(int(picture[5, 5, 0]) - expected) <= 1
+    signed = render.gradient_image(gradient)  # the sign is drawn there: zero at mid-grey
+    assert signed[0, 1, 0] == 128 and signed[0, 1, 1] > 128 and signed[0, 0, 0] < 128

@@ -95,6 +95,7 @@ def build_demo(
             for tab in tabs:
                 tab(page)
         shared_area.follow(page, summary, panel)  # after the tabs: their pickers are known
+    demo.cnnvis_page = page  # what main() precomputes the long tabs' openings from
     return apply_queue(demo, settings or current())
 
 
@@ -162,5 +163,10 @@ def main(
         share=args.share,
         prevent_thread_lock=True,
     )
-    start_warm_up()  # after the URL: a model load would compete with the server's start
+    # After the URL: a model load would compete with the server's start. Once warm, the
+    # example photo's results are precomputed for the tabs that open on them.
+    page = getattr(demo, "cnnvis_page", None)
+    setting = current().precompute
+    then = None if page is None else lambda: shared_area.precompute_openings(page, setting)
+    start_warm_up(then=then)
     demo.block_thread()

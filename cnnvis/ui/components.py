@@ -16,8 +16,9 @@ import cnnvis
 from .. import render
 from ..models.labels import imagenet_classes
 from ..registry import Option, Technique, map_methods
+from .opening import Opener, Openers, remembering
 from .inputs import TOP_CLASS, accept_any_names, accept_any_text, class_choice, parse_class
-from .texts import CHOICE_WORDS
+from .texts import CHOICE_WORDS, CLASS_FROM
 
 # How a layer picker is filled for a model: (its choices, its value), by the model. Each
 # value is the technique at its best, from the model's spec: the first convolution (the
@@ -42,6 +43,23 @@ class Page:
     model: gr.Dropdown
     layer_pickers: dict[gr.Dropdown, str] = field(default_factory=dict)  # picker -> its kind
     class_pickers: list[gr.Dropdown] = field(default_factory=list)
+    openers: Openers = field(default_factory=Openers)  # what each tab shows on opening
+
+    def opens(
+        self,
+        tab: gr.Tab,
+        key: str,
+        handler: Callable,
+        lane: str,
+        inputs: dict[str, Any],
+        outputs: dict[str, Any],
+        *,
+        parent: str | None = None,
+    ) -> Callable:
+        """The tab ``tab`` opens on ``handler``'s result for ``inputs`` (its Run button's:
+        :mod:`.opening`); returns ``handler`` keeping its finished results for that."""
+        self.openers.add(Opener(key, tab, handler, lane, dict(inputs), dict(outputs), parent))
+        return remembering(key, handler, list(inputs))
 
 
 # ----- pickers ------------------------------------------------------------------------------
@@ -100,11 +118,13 @@ def class_choices(
         (f"{class_choice(p.index, vis)} ({p.probability:.0%})", class_choice(p.index, vis))
         for p in top
     ]
+    # the entry "top class" says which class that is for this photo
+    top_entry = f"{TOP_CLASS}: {first[0][0]}" if first else TOP_CLASS
     shown = {p.index for p in top}
     own = vis is not None and not vis.uses_imagenet_classes
     indices = range(vis.num_classes) if own else (c.index for c in imagenet_classes())
     rest = [(class_choice(i, vis),) * 2 for i in indices if i not in shown]
-    return [(TOP_CLASS, TOP_CLASS), *first, *rest]
+    return [(top_entry, TOP_CLASS), *first, *rest]
 
 
 def class_kept(chosen: str | None, choices: Sequence[tuple[str, str]]) -> str:
@@ -123,7 +143,7 @@ def class_picker(page: Page) -> gr.Dropdown:
     """The class to explain; its entries follow the photo's predictions."""
     picker = gr.Dropdown(
         label="Class to explain",
-        info="The photo's top predictions come first; type to search all 1000 classes.",
+        info=CLASS_FROM["top"],
         choices=class_choices(),
         value=TOP_CLASS,
         allow_custom_value=True,
@@ -206,10 +226,16 @@ def run_button(text: str, visible: bool = True) -> gr.Button:
 
 
 def results_gallery(
-    label: str, *, preview: bool = True, columns: int = 2, elem_id: str | None = None
+    label: str,
+    *,
+    preview: bool = True,
+    columns: int = 2,
+    elem_id: str | None = None,
+    labelled: bool = False,
 ) -> gr.Gallery:
     """Lossless PNGs with captions, downloadable one by one or all (rendered by the tab;
-    the handlers encode the pictures themselves, see pictures.files)."""
+    the handlers encode the pictures themselves, see pictures.files). ``labelled``: its
+    pictures carry labels drawn in them, kept at their size on a phone (texts.CSS)."""
     return gr.Gallery(
         label=label,
         format="png",
@@ -222,6 +248,7 @@ def results_gallery(
         interactive=False,
         render=False,
         elem_id=elem_id,
+        elem_classes=["results-gallery", *(["labelled-pictures"] if labelled else [])],
     )
 
 
@@ -235,10 +262,16 @@ def technique_text(technique: Technique) -> str:
     return f"{technique.summary} *({technique.paper})*"
 
 
+# The techniques whose pictures carry labels drawn in them (sheets of filters, maps and
+# feature visualisations, the sanity check's grid).
+LABELLED = ("filters", "feature_maps", "feature_visualization", "randomization_check")
+
+
 @dataclass(frozen=True)
 class TabParts:
     gallery: gr.Gallery
     text: gr.Markdown
+    tab: gr.Tab
 
 
 @contextlib.contextmanager
@@ -256,12 +289,12 @@ def technique_tab(
     is ``key`` (default: the technique's name), its element id ``tab-<key>``."""
     title = title or technique.title
     key = key or technique.name
-    gallery = gallery or results_gallery(title)
-    with gr.Tab(title, id=key, elem_id=f"tab-{key}"):
+    gallery = gallery or results_gallery(title, labelled=technique.name in LABELLED)
+    with gr.Tab(title, id=key, elem_id=f"tab-{key}") as tab:
         explanation = gr.Markdown(text or technique_text(technique), elem_classes="technique-text")
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
-                yield TabParts(gallery, explanation)
+                yield TabParts(gallery, explanation, tab)
             with gr.Column(scale=2):
                 gallery.render()
                 for component in below:

@@ -4,6 +4,9 @@ class pickers in step with the model and the photo; ``/classify``."""
 
 from __future__ import annotations
 
+import threading
+import time
+from collections import OrderedDict
 from collections.abc import Sequence
 
 import gradio as gr
@@ -12,13 +15,14 @@ import cnnvis
 
 from ..models import availability
 from ..models.availability import WeightsStatus
-from ..errors import CnnvisError
+from ..errors import CnnvisError, ImageError
 from ..models.weights import resolve_weights_dir
 from . import endpoints
 from ..serving import sessions as own_model
-from . import work
+from . import opening, work
 from .components import Page, class_choices, class_kept, layer_cleared, layer_update
-from .inputs import class_choice, pass_original_upload, read_image
+from .inputs import TOP_CLASS, class_choice, pass_original_upload, read_image
+from .texts import CLASS_FROM
 from .settings import DEFAULT_EXAMPLE, DEFAULT_MODEL, EXAMPLES_DIR, compute_device, current
 
 CLASSIFY = cnnvis.TECHNIQUES["classify"]
@@ -165,6 +169,33 @@ def model_layers(
     return model_summary(vis), vis
 
 
+# A photo refused, by session: Gradio 6.31 reports one upload as two changes, and the
+# second must not say the refusal again ("Error (2)"). The same file uploaded again later
+# is said again: a refusal is remembered for REFUSAL_WINDOW seconds. Bounded: the oldest
+# sessions are forgotten.
+REFUSED: OrderedDict[str, tuple[str, float]] = OrderedDict()
+MAX_REFUSED = 256
+REFUSAL_WINDOW = 10.0
+_refused_lock = threading.Lock()
+
+
+def refused_again(session: str | None, image: str | None, now: float | None = None) -> bool:
+    """Whether ``image`` is the photo this session was refused in the last REFUSAL_WINDOW
+    seconds (said once already); remembers it otherwise."""
+    if not session or not image:
+        return False
+    now = time.monotonic() if now is None else now
+    with _refused_lock:
+        before = REFUSED.get(session)
+        if before is not None and before[0] == image and now - before[1] < REFUSAL_WINDOW:
+            return True
+        REFUSED[session] = (image, now)
+        REFUSED.move_to_end(session)
+        while len(REFUSED) > MAX_REFUSED:
+            REFUSED.popitem(last=False)
+        return False
+
+
 # ----- the area and its events ------------------------------------------------------------
 
 
@@ -207,15 +238,25 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
     class_pickers: Sequence[gr.Dropdown] = list(page.class_pickers)
     layer_pickers = dict(page.layer_pickers)
 
-    def show_predictions(image, model, progress=gr.Progress()):
-        label, choices = predictions(image, model, progress)
+    def show_predictions(image, model, request: gr.Request = None, progress=gr.Progress()):
+        try:
+            label, choices = predictions(image, model, progress)
+        except ImageError:
+            if refused_again(getattr(request, "session_hash", None), image):
+                return {panel: None}  # said once already: Gradio reports an upload twice
+            raise
         return {panel: label, **{picker: gr.update(choices=choices) for picker in class_pickers}}
 
     def show_predictions_for_model(image, model, chosen=None, progress=gr.Progress()):
         """As show_predictions, for another model: a class it does not have is let go."""
         label, choices = predictions(image, model, progress)
         value = class_kept(chosen, choices)
-        return {panel: label, **{picker: gr.update(choices=choices, value=value) for picker in class_pickers}}
+        let_go = value == TOP_CLASS and chosen != TOP_CLASS  # back to the top class: say so
+        said = {"info": CLASS_FROM["top"]} if let_go else {}
+        return {
+            panel: label,
+            **{picker: gr.update(choices=choices, value=value, **said) for picker in class_pickers},
+        }
 
     def show_layers(model, progress=gr.Progress()):
         """The model's summary and every layer picker filled for it, or emptied when the
@@ -234,8 +275,16 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
         page.image.change, show_predictions, photo, refresh, name="photo_predictions", lane=LANE
     )
     # A photo that cannot be read is refused in one sentence, and the box is emptied (it
-    # would show a broken picture).
-    endpoints.helper(looked.failure, lambda: None, [], [page.image], name="photo_refused", queue=False)
+    # would show a broken picture); the tabs then empty themselves (the photo changed).
+    endpoints.helper(
+        looked.failure,
+        lambda: (None, None),
+        [],
+        [page.image, panel],
+        name="photo_refused",
+        queue=False,
+    )
+    triggers = [looked.success]
     # The picker's words as they are when the page opens (the settings are read at launch,
     # after the page was built); it reads folders only, nothing is loaded.
     endpoints.helper(
@@ -250,7 +299,7 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
             name=f"{source}_layers",
             lane=LANE,
         )
-        endpoints.helper(
+        predicted = endpoints.helper(
             filled.success,
             show_predictions_for_model,
             [*photo, *class_pickers[:1]],  # one class for the page: every picker has its value
@@ -258,7 +307,10 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
             name=f"{source}_predictions",
             lane=LANE,
         )
-    one_class_choice(panel, class_pickers)
+        triggers.append(predicted.success)
+    triggers += one_class_choice(panel, class_pickers)
+    # Each tab opens on its result, and follows the photo, the model and the class.
+    opening.wire(page.demo, page.openers, first_tab(page), triggers, endpoints.helper)
     # /classify needs a photo; the panel above just empties without one, and classifies
     # each photo by itself: the endpoint has no button on the page.
     endpoints.publish_without_button(
@@ -269,26 +321,103 @@ def follow(page: Page, summary: gr.Markdown, panel: gr.Label) -> None:
     )
 
 
-def one_class_choice(panel: gr.Label, class_pickers: Sequence[gr.Dropdown]) -> None:
+def first_tab(page: Page) -> str:
+    """The key of the tab the page opens on: the first one built."""
+    [first, *_] = page.openers.openers
+    return first.parent or first.key
+
+
+def opening_values(page: Page, opener: opening.Opener, vis: cnnvis.VisModel) -> dict:
+    """The values a tab's inputs have when the page opens on its example photo with the
+    default model ``vis``: the layers preselected for it, the top class, each control's
+    default."""
+    values = {}
+    for name, component in opener.inputs.items():
+        if component is page.image:
+            values[name] = str(DEFAULT_EXAMPLE)
+        elif component is page.model:
+            values[name] = DEFAULT_MODEL
+        elif component in page.layer_pickers:
+            values[name] = layer_update(vis, page.layer_pickers[component])["value"]
+        elif any(component is picker for picker in page.class_pickers):
+            values[name] = TOP_CLASS
+        else:
+            values[name] = component.value
+    return values
+
+
+def precompute_openings(page: Page, setting: str = "all") -> int:
+    """Compute the long tabs' results for the example photo the page opens on, at their
+    defaults, so that those tabs open on results too (:func:`opening.precompute`; run in
+    the background after the warm-up, never on the request path)."""
+    vis = work.get_model(DEFAULT_MODEL)
+    return opening.precompute(
+        page.openers,
+        lambda opener: opening_values(page, opener, vis),
+        opening.precompute_wanted(setting),
+    )
+
+
+
+def one_class_choice(panel: gr.Label, class_pickers: Sequence[gr.Dropdown]) -> list:
     """One class for the whole page: clicking a prediction of the top-5 panel, or picking
     a class in any tab, sets every tab's class picker (``.input``: a visitor's change
-    only, so the pickers set here do not set each other again)."""
+    only, so the pickers set here do not set each other again). Returns the events' ends,
+    after which the open tab follows the class."""
 
     def clicked(evt: gr.SelectData) -> dict:
-        return {picker: gr.update(value=evt.value) for picker in class_pickers}
+        return {
+            picker: gr.update(value=evt.value, info=CLASS_FROM["clicked"])
+            for picker in class_pickers
+        }
 
-    endpoints.helper(panel.select, clicked, [], list(class_pickers), name="class_clicked", queue=False)
+    events = [
+        endpoints.helper(
+            panel.select, clicked, [], list(class_pickers), name="class_clicked", queue=False
+        ).success
+    ]
     for source in class_pickers:
         others = [picker for picker in class_pickers if picker is not source]
-        endpoints.helper(
-            source.input, setting(others), [source], others, name="class_picked", queue=False
+        events.append(
+            endpoints.helper(
+                source.input,
+                setting(source, others),
+                [source],
+                list(class_pickers),
+                name="class_picked",
+                queue=False,
+            ).success
         )
+    return events
 
 
-def setting(pickers: Sequence[gr.Dropdown]):
-    """A handler that sets ``pickers`` to the value it is given."""
+def class_from(value: str | None, tab: str) -> str:
+    """Where the page's class came from, in words: the top class, or picked in ``tab``."""
+    if not value or str(value).strip() == TOP_CLASS:
+        return CLASS_FROM["top"]
+    return CLASS_FROM["picked"].format(tab=tab)
+
+
+def tab_title(component: gr.components.Component) -> str:
+    """The title of the top-level tab ``component`` is in."""
+    block, title = component, "this"
+    while block is not None:
+        if isinstance(block, gr.Tab):
+            title = block.label
+        block = getattr(block, "parent", None)
+    return title
+
+
+def setting(source: gr.Dropdown, others: Sequence[gr.Dropdown]):
+    """A handler that sets ``others`` to the value picked in ``source`` and tells every
+    picker where it was picked."""
+    tab = tab_title(source)
 
     def picked(value: str) -> dict:
-        return {picker: gr.update(value=value) for picker in pickers}
+        words = class_from(value, tab)
+        return {
+            source: gr.update(info=words),
+            **{picker: gr.update(value=value, info=words) for picker in others},
+        }
 
     return picked

@@ -101,14 +101,20 @@ def heatmap_gallery(model, photo: np.ndarray, result, colormap: str, opacity: fl
 
 
 def attribution_gallery(model, result: cnnvis.Attribution, extra: str = "") -> Gallery:
+    """An attribution as a student reads it first, its magnitude capped at the 99th
+    percentile (:func:`cnnvis.render.attribution_image`), then its signs."""
     text = caption(model, result.caption + extra)
     return [
-        (render.gradient_image(result.values), f"{text} · signed, grey = no effect"),
         (
-            render.gradient_image(result.values, mode="abs"),
-            f"{text} · saliency, bright = strong effect",
+            render.attribution_image(result.values),
+            f"{text} · {MAGNITUDE_WORDS}",
         ),
+        (render.gradient_image(result.values), f"{text} · {SIGNED_WORDS}"),
     ]
+
+
+MAGNITUDE_WORDS = "magnitude, bright = strong effect (capped at the 99th percentile)"
+SIGNED_WORDS = "signed, grey = no effect"
 
 
 def map_picture(photo: np.ndarray, method: str, values: np.ndarray) -> np.ndarray:

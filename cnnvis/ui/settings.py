@@ -44,6 +44,9 @@ class Settings:
     long_concurrency: int = 1  # long computations at once, beside the quick ones
     long_queue: int = LONG_QUEUE  # long computations waiting at most; more: "busy, try in N s"
     device: str = "auto"  # "auto", "cpu" or "gpu" (cnnvis.models.devices)
+    # The long tabs whose results for the example photo are computed in the background
+    # after the warm-up, so that they open on results: "all", "none" or tab keys.
+    precompute: str = "all"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] = os.environ) -> Settings:
@@ -56,6 +59,7 @@ class Settings:
             long_concurrency=int(env.get("CNNVIS_LONG_CONCURRENCY", "1")),
             long_queue=int(env.get("CNNVIS_LONG_QUEUE", str(LONG_QUEUE))),
             device=env.get("CNNVIS_DEVICE", "auto").strip().lower() or "auto",
+            precompute=env.get("CNNVIS_PRECOMPUTE", "all").strip().lower() or "all",
         )
 
     def __post_init__(self) -> None:
@@ -177,6 +181,14 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         help="auto: the GPU if TensorFlow finds one; cpu: never a GPU; gpu: refuse to start "
         "without one (default: $CNNVIS_DEVICE or auto)",
     )
+    parser.add_argument(
+        "--precompute",
+        default=env.precompute,
+        help="the long tabs (Deep Dream, SmoothGrad, the checks...) whose results for the "
+        "example photo are computed in the background after the warm-up, so that they open "
+        "on results: all, none, or tab ids such as attributions,deep_dream "
+        "(default: $CNNVIS_PRECOMPUTE or all)",
+    )
     parser.add_argument("--share", action="store_true", help="also open a public gradio.live link")
     return parser.parse_args(argv)
 
@@ -191,4 +203,5 @@ def settings_from(args: argparse.Namespace) -> Settings:
         long_concurrency=args.long_concurrency,
         long_queue=args.long_queue,
         device=args.device,
+        precompute=args.precompute,
     )

@@ -6,8 +6,10 @@ from __future__ import annotations
 INTRO = """
 # cnnvis · what do ImageNet CNNs see?
 Pick a photo (or click an example) and one of the 40 ImageNet networks of
-`keras.applications`, then open a tab and press its button. Every picture can be
-downloaded as a PNG, and every tab is also an API endpoint ("Use via API", at the bottom).
+`keras.applications`, then open a tab: it shows what the network sees in the photo, and
+its button runs it again with your settings (the slow tabs show a result once it has been
+computed). Every picture can be downloaded as a PNG, and every tab is also an API endpoint
+("Use via API", at the bottom).
 """
 
 FILTERS_NOTE = (
@@ -40,6 +42,15 @@ BOX_NOTE = (
     "The box, in pixels of the photo: (x0, y0) its top left corner, (x1, y1) its bottom right one."
 )
 
+# Where the class every tab explains came from, under each class picker (one choice for
+# the whole page: issue 24 asks that every tab says which class and why).
+CLASS_FROM = {
+    "top": "The photo's top class, as the model predicts it. Pick another here, in any "
+    "tab, or click a prediction above: every tab then explains it.",
+    "clicked": "Clicked in the top-5 predictions above; every tab explains this class.",
+    "picked": "Picked in the {tab} tab; every tab explains this class.",
+}
+
 # How an option's values read in a radio or dropdown, in the order they are offered
 # (values not listed here come after these, as the registry orders them, shown as they are).
 CHOICE_WORDS = {
@@ -58,7 +69,49 @@ CSS = """
 .gallery-container caption.caption {
   white-space: normal; overflow-wrap: anywhere; max-width: 100%; padding: 0 1em;
 }
-.gallery-container .media-button { height: calc(100% - 104px) !important; }
+/* A result gallery's preview (issue 24) takes the room its picture and its whole caption
+   need, in the page's flow, instead of a fixed box: no caption line lost under the
+   thumbnails, no empty blurred band above a wide picture on a phone. */
+.results-gallery { height: auto !important; }
+.results-gallery .gallery-container .preview {
+  position: relative !important; inset: auto !important; height: auto !important;
+  display: flex !important; flex-direction: column; align-items: stretch; gap: 6px;
+  padding-top: 36px;  /* the download, fullscreen and close buttons */
+}
+.results-gallery .gallery-container .preview ~ .grid-wrap { display: none !important; }
+.results-gallery .preview .media-button {
+  height: auto !important; max-height: none !important; width: 100%; flex: none;
+}
+.results-gallery .preview .media-button img {
+  width: 100%; height: auto; max-height: 560px; object-fit: contain;
+}
+.results-gallery .preview caption.caption {
+  display: block; position: static; white-space: normal; overflow: visible; max-height: none;
+  text-overflow: clip;
+}
+.results-gallery .preview .thumbnails {
+  flex: none; position: static !important; transform: none !important; margin: 0 auto;
+}
+/* the preview no longer covers a grid: no blur, the gallery's label shows plainly */
+.results-gallery .gallery-container .preview {
+  backdrop-filter: none !important; background: transparent !important;
+}
+/* Pictures whose labels are drawn in them (filter and map sheets, the sanity grid, the
+   charts) keep their own size on a phone, in a strip that scrolls sideways: shrunk to
+   the screen their labels would be about 5 px high; at their size they are 12 px or more. */
+@media (max-width: 640px) {
+  .labelled-pictures .preview .media-button { overflow-x: auto; }
+  .labelled-pictures .preview .media-button img {
+    width: auto !important; max-width: none !important; max-height: none !important;
+  }
+  #faithfulness-chart .image-frame, #trust-chart .image-frame { overflow-x: auto; }
+  #faithfulness-chart img, #trust-chart img {
+    width: auto !important; max-width: none !important; max-height: none !important;
+  }
+}
+/* pickers: a long entry ends before the arrow instead of running under it */
+.wrap-inner .secondary-wrap input { text-overflow: ellipsis; padding-right: 4px; }
+.wrap-inner .secondary-wrap { min-width: 0; }
 /* grids of maps: the caption's start (rank, method, areas) on two lines, the whole
    caption on hover (a click shows it whole below the picture, in the gallery's preview) */
 .gallery-container .caption-label {

@@ -116,8 +116,9 @@ def working(progress: gr.Progress, what: str, fraction: float = 0.3) -> None:
 # ----- start-up ---------------------------------------------------------------------------
 
 
-def warm_up(model: str = DEFAULT_MODEL) -> None:
-    """Load ``model`` and trace the functions most requests need, off the request path."""
+def warm_up(model: str = DEFAULT_MODEL, then: Callable[[], Any] | None = None) -> None:
+    """Load ``model`` and trace the functions most requests need, off the request path;
+    then call ``then`` (the long tabs' opening results: :mod:`.opening`)."""
     try:
         with LANES["quick"].hold("warm-up"):  # model work like any request's
             vis = get_model(model)
@@ -129,9 +130,19 @@ def warm_up(model: str = DEFAULT_MODEL) -> None:
         log.info("%s is ready (%s weights)", vis.name, vis.weights)
     except Exception as error:  # the app still serves; the first request will say what is wrong
         log.warning("Warm-up of %s failed: %s", model, error)
+        return
+    if then is not None:
+        try:
+            then()
+        except Exception as error:  # noqa: BLE001 - the page still serves, tabs open empty
+            log.warning("Precomputing the tabs' opening results failed: %s", error)
 
 
-def start_warm_up(model: str = DEFAULT_MODEL) -> threading.Thread:
-    thread = threading.Thread(target=warm_up, args=(model,), name="cnnvis-warm-up", daemon=True)
+def start_warm_up(
+    model: str = DEFAULT_MODEL, then: Callable[[], Any] | None = None
+) -> threading.Thread:
+    thread = threading.Thread(
+        target=warm_up, args=(model, then), name="cnnvis-warm-up", daemon=True
+    )
     thread.start()
     return thread

@@ -30,7 +30,7 @@ from ..components import (
 from ..endpoints import helper, publish
 from ..inputs import box_drawn, method_list, parse_class, photo_or_none, read_image
 from ..texts import BOX_NOTE, COMPARE_INTRO, COMPARE_SANITY_NOTE, POINTING_TEXT, SANITY_TEXT
-from .trust import trust_report_tab
+from .trust import TRUST, trust_report_tab
 
 COMPARE = cnnvis.TECHNIQUES["compare"]
 RANDOMIZATION = cnnvis.TECHNIQUES["randomization_check"]
@@ -130,7 +130,7 @@ def quick_methods() -> tuple[list[str], str]:
 
 
 def compare_tab(page: Page) -> None:
-    with gr.Tab("Compare", id="compare", elem_id="tab-compare"):
+    with gr.Tab("Compare", id="compare", elem_id="tab-compare") as tab:
         gr.Markdown(COMPARE_INTRO, elem_classes="technique-text")
         target = class_picker(page)
         with gr.Tabs(overflow_behavior="wrap"):  # every check one tap away on a phone
@@ -138,6 +138,7 @@ def compare_tab(page: Page) -> None:
             deletion_insertion_tab(page, target)
             sanity_check_tab(page, target)
             pointing_game_tab(page, target, also=list(report_box.values()))
+    page.openers.group("compare", tab, first=TRUST.name)
 
 
 def deletion_insertion_tab(page: Page, target: gr.Dropdown) -> None:
@@ -172,7 +173,11 @@ def deletion_insertion_tab(page: Page, target: gr.Dropdown) -> None:
         "methods": methods,
         **options,
     }
-    publish(run, compare, COMPARE, inputs, {"maps": tab.gallery, "chart": chart})
+    outputs = {"maps": tab.gallery, "chart": chart}
+    handler = page.opens(
+        tab.tab, "deletion_insertion", compare, COMPARE.cost, inputs, outputs, parent="compare"
+    )
+    publish(run, handler, COMPARE, inputs, outputs)
 
 
 def sanity_check_tab(page: Page, target: gr.Dropdown) -> None:
@@ -200,14 +205,11 @@ def sanity_check_tab(page: Page, target: gr.Dropdown) -> None:
         "methods": methods,
         **options,
     }
-    publish(
-        run,
-        sanity_check,
-        RANDOMIZATION,
-        inputs,
-        {"maps": tab.gallery, "table": table},
-        name=SANITY_API,
+    outputs = {"maps": tab.gallery, "table": table}
+    handler = page.opens(
+        tab.tab, "sanity_check", sanity_check, RANDOMIZATION.cost, inputs, outputs, parent="compare"
     )
+    publish(run, handler, RANDOMIZATION, inputs, outputs, name=SANITY_API)
 
 
 def pointing_game_tab(page: Page, target: gr.Dropdown, also: Sequence[gr.Number] = ()) -> None:
@@ -259,9 +261,11 @@ def pointing_game_tab(page: Page, target: gr.Dropdown, also: Sequence[gr.Number]
     # "input", not "change": Gradio 6.31's editor reports no change for a drawing made on
     # a photo it received while its tab was hidden. Queued, one at a time: Gradio decodes
     # the drawing's pictures before show_box runs.
+    # "always_last": a stroke that ends while the box of the one before is being found is
+    # sent when that ends (the default for .input, "once", drops it: the box missed it).
     helper(
         drawing.input, show_box, [drawing], fields, name="box_drawn",
-        concurrency_id="drawing", concurrency_limit=1,
+        concurrency_id="drawing", concurrency_limit=1, trigger_mode="always_last",
     )
     inputs = {"image": page.image, "model": page.model, "target_class": target, "methods": methods}
     inputs |= {**box, **options}
@@ -271,12 +275,8 @@ def pointing_game_tab(page: Page, target: gr.Dropdown, also: Sequence[gr.Number]
         "x1": "the box's right edge.",
         "y1": "the box's bottom edge.",
     }
-    publish(
-        run,
-        pointing_game,
-        POINTING,
-        inputs,
-        {"maps": tab.gallery, "table": hits},
-        name=POINTING_API,
-        docs=docs,
+    outputs = {"maps": tab.gallery, "table": hits}
+    handler = page.opens(
+        tab.tab, "pointing_game", pointing_game, POINTING.cost, inputs, outputs, parent="compare"
     )
+    publish(run, handler, POINTING, inputs, outputs, name=POINTING_API, docs=docs)

@@ -127,7 +127,9 @@ def filters_tab(page: Page) -> None:
         run = run_button("Show filters")
     docs = {"layer": "a convolution with a spatial kernel; empty for the model's first one."}
     inputs = {"model": page.model, "layer": layer, **options}
-    publish(run, filters, FILTERS, inputs, {"gallery": tab.gallery}, docs=docs)
+    outputs = {"gallery": tab.gallery}
+    handler = page.opens(tab.tab, "filters", filters, FILTERS.cost, inputs, outputs)
+    publish(run, handler, FILTERS, inputs, outputs, docs=docs)
 
 
 def feature_maps_tab(page: Page) -> None:
@@ -150,7 +152,9 @@ def feature_maps_tab(page: Page) -> None:
         "colormap": colormap,
     }
     docs = {"layer": "a layer name; empty for the model's default (the last feature map)."}
-    publish(run, feature_maps, FEATURE_MAPS, inputs, {"gallery": tab.gallery}, docs=docs)
+    outputs = {"gallery": tab.gallery}
+    handler = page.opens(tab.tab, "feature_maps", feature_maps, FEATURE_MAPS.cost, inputs, outputs)
+    publish(run, handler, FEATURE_MAPS, inputs, outputs, docs=docs)
 
 
 def guided_backprop_tab(page: Page) -> None:
@@ -158,7 +162,11 @@ def guided_backprop_tab(page: Page) -> None:
         target = class_picker(page)
         run = run_button("Run guided backprop")
     inputs = {"image": page.image, "model": page.model, "target_class": target}
-    publish(run, guided_backprop, GUIDED_BACKPROP, inputs, {"gallery": tab.gallery})
+    outputs = {"gallery": tab.gallery}
+    handler = page.opens(
+        tab.tab, "guided_backprop", guided_backprop, GUIDED_BACKPROP.cost, inputs, outputs
+    )
+    publish(run, handler, GUIDED_BACKPROP, inputs, outputs)
 
 
 def guided_grad_cam_tab(page: Page) -> None:
@@ -170,4 +178,8 @@ def guided_grad_cam_tab(page: Page) -> None:
         run = run_button("Run Guided Grad-CAM")
     inputs = {"image": page.image, "model": page.model, "layer": layer, "target_class": target}
     docs = {"layer": "the Grad-CAM layer; empty for the model's default."}
-    publish(run, guided_grad_cam, GUIDED_GRAD_CAM, inputs, {"gallery": tab.gallery}, docs=docs)
+    outputs = {"gallery": tab.gallery}
+    handler = page.opens(
+        tab.tab, "guided_grad_cam", guided_grad_cam, GUIDED_GRAD_CAM.cost, inputs, outputs
+    )
+    publish(run, handler, GUIDED_GRAD_CAM, inputs, outputs, docs=docs)

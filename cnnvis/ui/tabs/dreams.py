@@ -143,7 +143,9 @@ def deep_dream_tab(page: Page) -> None:
             stop = gr.Button("Stop", variant="stop")
     inputs = {"image": page.image, "model": page.model, "layers": layers, **options}
     docs = {"layers": f"1 to {MAX_LAYERS} layer names; empty for the model's default dream layers."}
-    publish(run, deep_dream, DEEP_DREAM, inputs, {"gallery": tab.gallery}, docs=docs)
+    outputs = {"gallery": tab.gallery}
+    handler = page.opens(tab.tab, "deep_dream", deep_dream, DEEP_DREAM.cost, inputs, outputs)
+    publish(run, handler, DEEP_DREAM, inputs, outputs, docs=docs)
     publish(
         stop, stop_deep_dream, DEEP_DREAM, {}, {}, name="stop_deep_dream", description=STOP_DREAM_DOC
     )
@@ -307,14 +309,16 @@ def feature_visualization_tab(page: Page) -> None:
         "channels": 'for "channels", channel indices such as "3, 17, 42" (overrides count); empty for the first ones.',
         "classes": f'for "class", 1 to {MAX_IMAGES} classes: indices, labels, ImageNet ids or picker entries.',
     }
-    publish(
-        run,
+    outputs = {"gallery": tab.gallery}
+    handler = page.opens(
+        tab.tab,
+        "feature_visualization",
         feature_visualization,
-        FEATURE_VISUALIZATION,
+        FEATURE_VISUALIZATION.cost,
         inputs,
-        {"gallery": tab.gallery},
-        docs=docs,
+        outputs,
     )
+    publish(run, handler, FEATURE_VISUALIZATION, inputs, outputs, docs=docs)
     publish(
         stop,
         stop_feature_visualization,

@@ -32,6 +32,7 @@ from ..components import (
 )
 from ..endpoints import helper, publish
 from ..inputs import layer_name, parse_class, read_image
+from ..opening import Opener, remembering
 
 # The drawing parameters of each kind of map, after the method's own.
 DRAWING = {"heatmap": ("colormap", "opacity"), "attribution": ()}
@@ -194,10 +195,27 @@ def method_tab(page: Page, output: str, title: str, key: str) -> None:
             )
         shared["method"] = method
         buttons = {t.name: run_button(f"Run {t.title}", visible=t is first) for t in techniques}
+    outputs = {"gallery": tab.gallery}
+    endpoints = {}
     for t in techniques:
         controls = {**shared, **options[t.name]}
         inputs = {p: controls[p] for p in method_parameters(t)}
-        publish(buttons[t.name], method_endpoint(t), t, inputs, {"gallery": tab.gallery}, docs=DOCS)
+        endpoints[t.name] = method_endpoint(t)
+        handler = remembering(t.name, endpoints[t.name], list(inputs))
+        publish(buttons[t.name], handler, t, inputs, outputs, docs=DOCS)
+
+    def pick(values: dict) -> tuple:
+        """The picked method's cache name, endpoint, values and lane, from the tab's."""
+        picked = chosen(values.get("method"), output)
+        own = {p: values[f"{picked.name}__{p}"] for p in options[picked.name]}
+        given = {p: own.get(p, values.get(p)) for p in method_parameters(picked)}
+        return picked.name, endpoints[picked.name], given, picked.cost
+
+    every = dict(shared) | {
+        f"{t.name}__{name}": control for t in techniques for name, control in options[t.name].items()
+    }
+    opener = Opener(key, tab.tab, endpoints[first.name], first.cost, every, outputs, pick=pick)
+    page.openers.add(opener)
 
     def show_method(name: str | None) -> dict:
         """The picked method's explanation, Run button, layer picker and options; the
@@ -215,7 +233,10 @@ def method_tab(page: Page, output: str, title: str, key: str) -> None:
 
     shown = [tab.text, *([layer] if layer else []), *buttons.values()]
     shown += [control for controls in options.values() for control in controls.values()]
-    helper(method.change, show_method, [method], shown, name=f"{key}_method_changed", queue=False)
+    changed = helper(
+        method.change, show_method, [method], shown, name=f"{key}_method_changed", queue=False
+    )
+    opener.also.append(changed.success)  # the picked method's result, if quick or kept
 
 
 def attributions_tab(page: Page) -> None:

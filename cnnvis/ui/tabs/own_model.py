@@ -101,7 +101,21 @@ def picked(name: str | None) -> tuple[dict, str]:
     every tab's pickers), and what was loaded, in words."""
     held = own_model.HELD.get(own_model.current_session(), str(name or ""))
     choices = [own_model.picker_entry(held), *shared_area.model_choices()]
-    return gr.update(choices=choices, value=held.name), own_model.describe(held)
+    return gr.update(choices=choices, value=held.name), loaded_words(held)
+
+
+NUMBERED = "classes (numbered; give a class-names file to name them)"
+
+
+def loaded_words(held) -> str:
+    """What was loaded, in words (:func:`cnnvis.serving.sessions.describe`), saying the
+    classes as the page shows them: a 1000-class model without a names file is read with
+    ImageNet's names (its top-5 and class pickers show them), not as numbered classes."""
+    words = own_model.describe(held)
+    if held.vis.uses_imagenet_classes:
+        words = words.replace(NUMBERED, "classes, read as ImageNet's and named as such (give a "
+                              "class-names file if they are others)")
+    return words
 
 
 def free(request: gr.Request) -> None:

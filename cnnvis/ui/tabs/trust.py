@@ -130,7 +130,7 @@ def trust_report(
 
 def trust_report_tab(page: Page, target: gr.Dropdown) -> dict[str, gr.Number]:
     """The Trust report tab; returns its box fields (the Pointing game tab fills them)."""
-    with gr.Tab(TRUST.title, id="trust_report", elem_id="tab-trust_report"):
+    with gr.Tab(TRUST.title, id="trust_report", elem_id="tab-trust_report") as tab:
         gr.Markdown(TRUST_TEXT, elem_classes="technique-text")
         with gr.Row():
             with gr.Column(scale=1, min_width=300):
@@ -183,7 +183,10 @@ def trust_report_tab(page: Page, target: gr.Dropdown) -> dict[str, gr.Number]:
         **box,
     }
     outputs = {"summary": summary, "table": table, "maps": maps, "chart": chart, "report": data}
-    publish(run, trust_report, TRUST, inputs, outputs, docs=BOX_DOCS)
+    handler = page.opens(
+        tab, "trust_report", trust_report, TRUST.cost, inputs, outputs, parent="compare"
+    )
+    publish(run, handler, TRUST, inputs, outputs, docs=BOX_DOCS)
     return box
 
 
