@@ -12,7 +12,7 @@ Techniques compute float32 arrays; :mod:`cnnvis.render` turns them into pictures
 The package is organised in wings: :mod:`cnnvis.models` (names to logits),
 :mod:`cnnvis.techniques` (one module per family of methods), :mod:`cnnvis.evaluation`
 (which explanation to trust), :mod:`cnnvis.datasets` (folders and Parquet),
-:mod:`cnnvis.ui` (the page) and :mod:`cnnvis.serving` (what guards and schedules its
+:mod:`cnnvis.training` (explanations during ``model.fit``), :mod:`cnnvis.ui` (the page) and :mod:`cnnvis.serving` (what guards and schedules its
 requests). The public names are the explicit re-exports of ``cnnvis/__init__.pyi``, which
 IDEs read; here each is loaded on first use, so ``import cnnvis`` stays light until a model
 is touched.

@@ -64,7 +64,11 @@ from .techniques.cam import (
     layer_cam as layer_cam,
     score_cam as score_cam,
 )
-from .techniques.classification import Prediction as Prediction, classify as classify
+from .techniques.classification import (
+    Prediction as Prediction,
+    Predictions as Predictions,
+    classify as classify,
+)
 from .techniques.deep_dream import (
     Dream as Dream,
     DreamFrame as DreamFrame,
@@ -101,6 +105,9 @@ from .evaluation.trust import TrustReport as TrustReport, trust_report as trust_
 
 # datasets
 from .datasets import explain_dataset as explain_dataset
+
+# training
+from .training import ExplainCallback as ExplainCallback
 
 # every technique by name
 from .registry import TECHNIQUES as TECHNIQUES

@@ -10,21 +10,27 @@ Inputs are image files, folders (recursive), glob patterns and text files listin
 attribution techniques (``cnnvis.TECHNIQUES``). A mistake (an unknown name, a number out
 of bounds, a missing file) ends the command with one sentence and exit status 2; a file
 that cannot be read as an image does not: it is reported and the run goes on.
+
+Start-up: the parser and the checks of names and inputs need no TensorFlow
+(:mod:`cnnvis.datasets.choices`), so ``--help`` answers at once and a mistake is reported
+before TensorFlow loads. TensorFlow is then imported with its native start-up lines
+filtered (:mod:`cnnvis.serving.native_log`) unless ``--verbose`` is given.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import logging
 import os
 import sys
 from typing import Sequence
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # TensorFlow's start-up chatter
 os.environ.setdefault("TF_FORCE_GPU_ALLOW_GROWTH", "true")  # share a GPU with others
 
 USER_ERROR = 2
 INTERRUPTED = 130
+RUN_MANIFEST = "run.json"  # cnnvis.datasets.parquet.MANIFEST (a test checks), without importing pyarrow
 
 
 # ----- argument types -------------------------------------------------------------------
@@ -61,17 +67,16 @@ def _options(items) -> dict[str, dict]:
 
 # ----- the parser -----------------------------------------------------------------------
 def _method_help() -> str:
-    from .datasets.explain import map_methods
+    from .datasets.choices import MAP_METHODS
 
-    return ", ".join(map_methods())
+    return ", ".join(MAP_METHODS)
 
 
 def _options_help() -> str:
-    """Each method's options, from the registry's declarations."""
-    from .datasets.explain import implementation_of, map_methods
+    """Each method's options (the registry's declarations, as cnnvis.datasets.choices holds them)."""
+    from .datasets.choices import MAP_METHODS
 
-    listed = [(name, implementation_of(name).options) for name in map_methods()]
-    return "; ".join(f"{name}: {', '.join(options)}" for name, options in listed if options)
+    return "; ".join(f"{name}: {', '.join(options)}" for name, options in MAP_METHODS.items() if options)
 
 
 def _add_model(parser: argparse.ArgumentParser) -> None:
@@ -113,6 +118,13 @@ def _add_work(parser: argparse.ArgumentParser) -> None:
         "--workers", type=int, help="threads decoding photos ahead of the model (default: half the CPU cores)"
     )
     group.add_argument("--quiet", action="store_true", help="no progress bar")
+    _add_verbose(group)
+
+
+def _add_verbose(group) -> None:
+    group.add_argument(
+        "--verbose", action="store_true", help="show TensorFlow's (and Ray's) own start-up and log lines"
+    )
 
 
 def _add_explanation(parser: argparse.ArgumentParser, methods_help: str) -> None:
@@ -194,7 +206,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_model(evaluate)
     _add_explanation(evaluate, methods_help)
-    from .datasets.evaluation import METRICS
+    from .datasets.choices import METRICS
 
     measures = evaluate.add_argument_group("measures")
     measures.add_argument(
@@ -227,7 +239,54 @@ def build_parser() -> argparse.ArgumentParser:
         description="Every registry model with its input size, preprocessing and where its ImageNet weights come from.",
     )
     models.add_argument("--weights-dir", help="folder of <Model>.weights.h5 files (default: $CNNVIS_WEIGHTS_DIR)")
+    _add_verbose(models)
     return parser
+
+
+# ----- checks before TensorFlow loads ---------------------------------------------------
+def check_early(args) -> None:
+    """The mistakes that need no TensorFlow, in the order the package checks them
+    (metrics, the model, methods and options, the inputs, the output folder): a missing
+    file or an unknown name is reported in a second. Expanded inputs replace
+    ``args.inputs``, so the folders are walked once."""
+    from .datasets import choices
+    from .datasets.inputs import expand_inputs
+
+    if args.command == "models":
+        return
+    if args.command == "evaluate":
+        args.metrics = choices.check_metrics(args.metrics)
+    choices.check_model(args.model)
+    choices.check_weights(args.model, args.weights)
+    if args.command in ("explain", "evaluate"):
+        choices.check_names(args.methods, _options(args.options), choices.MAP_METHODS)
+    args.inputs = expand_inputs(args.inputs)
+    if args.command == "explain" and not args.resume:
+        out_dir = os.path.abspath(args.out)
+        if os.path.exists(os.path.join(out_dir, RUN_MANIFEST)):
+            from .datasets.files import shown_name
+            from .errors import ParameterError, quoted
+
+            raise ParameterError(
+                f"The folder {quoted(shown_name(out_dir))} already holds a run; add --resume to go on "
+                "with it, or choose another --out."
+            )
+
+
+def start_tensorflow(verbose: bool) -> None:
+    """Import TensorFlow and Keras now. Unless ``verbose``: its native start-up lines
+    (oneDNN, "Could not find cuda drivers", printed before its log level is read) are
+    filtered, and its Python loggers keep to errors."""
+    if verbose or "tensorflow" in sys.modules:
+        return
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # the native lines after start-up
+    from .serving.native_log import quiet_native_start
+
+    with quiet_native_start():
+        import keras  # noqa: F401
+        import tensorflow  # noqa: F401
+    for name in ("tensorflow", "absl", "keras", "ray", "ray.data"):
+        logging.getLogger(name).setLevel(logging.ERROR)
 
 
 # ----- commands -------------------------------------------------------------------------
@@ -259,17 +318,25 @@ def run_explain(args) -> int:
         ray_workers=args.ray_workers,
         **_explain_arguments(args),
     )
-    summary = run.write(args.out, resume=args.resume, progress=not args.quiet)
-    for name in summary.set_aside:
-        print(f"An incomplete part file of an earlier run, {name}, was set aside (renamed .incomplete-{name}).", file=sys.stderr)
+    from .datasets.files import shown_name
+
+    summary = run.write(args.out, resume=args.resume, progress=not args.quiet, verbose=args.verbose)
+    for name in map(shown_name, summary.set_aside):
+        print(
+            f"A part file of an earlier run that could not be read whole, {name}, was set aside "
+            f"(renamed .incomplete-{name}); its photos were done again.",
+            file=sys.stderr,
+        )
+    if summary.left_out:
+        print(f"{summary.left_out} input file(s) inside the output folder were left out (the output is never an input).", file=sys.stderr)
     done = f"; {summary.skipped} already done" if summary.skipped else ""
     print(
         f"Explained {summary.images} images with {len(run.settings.methods)} method(s): {summary.rows} rows "
         f"in {summary.seconds:.1f} s ({summary.rate:.2f} images/s){done}."
     )
     if summary.errors:
-        print(f"{summary.errors} file(s) could not be read: see {os.path.join(summary.out, 'errors.parquet')}.")
-    print(f"Results: {os.path.join(summary.out, 'results.parquet')}")
+        print(f"{summary.errors} file(s) could not be read: see {shown_name(os.path.join(summary.out, 'errors.parquet'))}.")
+    print(f"Results: {shown_name(os.path.join(summary.out, 'results.parquet'))}")
     return 0
 
 
@@ -286,11 +353,13 @@ def run_evaluate(args) -> int:
         random_maps=args.random_maps,
         **_explain_arguments(args),
     )
+    from .datasets.files import shown_name
+
     files = evaluation.write(args.out, progress=not args.quiet)
     print(evaluation.table())
     if evaluation.errors:
-        print(f"{len(evaluation.errors)} file(s) could not be read: see {files['errors']}.")
-    print(f"Written: {files['summary']}, {files['images']}")
+        print(f"{len(evaluation.errors)} file(s) could not be read: see {shown_name(files['errors'])}.")
+    print(f"Written: {shown_name(files['summary'])}, {shown_name(files['images'])}")
     return 0
 
 
@@ -299,6 +368,7 @@ def run_classify(args) -> int:
 
     from .datasets.classify import classify_dataset
     from .datasets.decode import FileError
+    from .datasets.files import shown_name, stored_name
 
     results = classify_dataset(
         args.model,
@@ -321,13 +391,13 @@ def run_classify(args) -> int:
         for result in results:
             if isinstance(result, FileError):
                 errors += 1
-                print(f"{result.path}: {result.error}", file=sys.stderr)
+                print(f"{shown_name(result.path)}: {result.error}", file=sys.stderr)
                 continue
             shown = "  ".join(f"{p.rank}. {p.label} {p.probability:.3f}" for p in result.predictions)
-            print(f"{result.path}\t{shown}")
+            print(f"{shown_name(result.path)}\t{shown}")
             if writer is not None:
                 for p in result.predictions:
-                    writer.writerow([result.path, p.rank, p.index, p.wnid or "", p.label, repr(p.probability), repr(p.logit)])
+                    writer.writerow([stored_name(result.path), p.rank, p.index, p.wnid or "", p.label, repr(p.probability), repr(p.logit)])
     finally:
         if handle is not None:
             handle.close()
@@ -367,12 +437,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        check_early(args)
+        start_tensorflow(args.verbose)
         return COMMANDS[args.command](args)
     except CnnvisError as error:
         print(f"cnnvis {args.command}: error: {error}", file=sys.stderr)
         return USER_ERROR
     except OSError as error:  # the output folder or a list file: the system said no
-        where = f" ({os.path.basename(str(error.filename))})" if error.filename else ""
+        from .datasets.files import shown_name
+
+        where = f" ({shown_name(os.path.basename(str(error.filename)))})" if error.filename else ""
         print(f"cnnvis {args.command}: error: {error.strerror or error}{where}.", file=sys.stderr)
         return USER_ERROR
     except KeyboardInterrupt:

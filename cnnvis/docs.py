@@ -1,5 +1,5 @@
 """The documentation that the technique registry writes: the README's table of techniques
-and SECURITY.md's table of parameter bounds.
+and the parameter bounds of docs/security.md.
 
 Each table sits in its file between two marker comments. ``python scripts/make_docs.py``
 rewrites them from the registry; a test fails when a committed table differs from what
@@ -52,7 +52,7 @@ def bounds_table() -> str:
 
 
 TABLES = {"techniques": techniques_table, "bounds": bounds_table}
-FILES = {"techniques": "README.md", "bounds": "SECURITY.md"}
+FILES = {"techniques": "README.md", "bounds": "docs/security.md"}
 
 
 def block(kind: str) -> str:

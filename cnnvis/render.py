@@ -14,7 +14,12 @@ Conventions:
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import math
+import sys
+from pathlib import Path
 from typing import Sequence
 
 import matplotlib
@@ -755,3 +760,261 @@ def trust_chart(
     rgba = np.asarray(canvas.buffer_rgba())
     picture = np.ascontiguousarray(rgba[:, :, :3], dtype=np.uint8)
     return _exact_size(picture, height, width)
+
+
+# --------------------------------------------------------------------------- sheets
+
+
+def enlarge(picture: np.ndarray, min_side: int) -> np.ndarray:
+    """Nearest-neighbour enlargement by a whole factor until the shorter side is at least
+    ``min_side``, so that small maps stay crisp as thumbnails."""
+    picture = to_uint8(picture)
+    factor = max(1, -(-_check_positive_int(min_side, "min_side") // min(picture.shape[:2])))
+    return np.ascontiguousarray(np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1))
+
+
+def filter_sheet(kernels: np.ndarray, indices: Sequence[int], *, rgb: bool) -> np.ndarray:
+    """A convolution's kernels on one sheet, each on its own scale (grey = 0) so its
+    pattern shows: ``rgb`` kernels ``(n, kh, kw, 3)`` as colour pictures; others
+    ``(n, k, kh, kw)`` as one strip per filter, its kernel on each input channel."""
+    kernels = np.asarray(kernels)
+    side = kernels.shape[1] if rgb else kernels.shape[-1]
+    upscale = max(4, 64 // side)
+    if rgb:
+        cells = [kernel_image(k, upscale=upscale) for k in kernels]
+        columns = None  # grid's default: about square
+    else:
+        cells = [_kernel_strip(slices, upscale) for slices in kernels]
+        columns = math.ceil(math.sqrt(len(cells) / kernels.shape[1]))  # about square
+    return grid(cells, [f"#{i}" for i in indices], columns=columns)
+
+
+def _kernel_strip(slices: np.ndarray, upscale: int) -> np.ndarray:
+    scale = float(np.abs(slices).max()) or None
+    pictures = [kernel_image(s, scale=scale, upscale=upscale, cmap="RdBu_r") for s in slices]
+    return grid(pictures, columns=len(pictures), pad=1)
+
+
+def feature_map_sheet(maps: np.ndarray, channels: Sequence[int], *, cmap: str = "viridis") -> np.ndarray:
+    """Feature maps ``(n, h, w)`` in a grid, each stretched to its own range, captioned
+    with its channel."""
+    cells = [enlarge(feature_map_image(m, cmap=cmap), 96) for m in maps]
+    columns = min(len(cells), 4 if len(cells) <= 16 else 8)
+    return grid(cells, [f"channel {c}" for c in channels], columns=columns)
+
+
+def picture_sheet(images: Sequence[np.ndarray], labels: Sequence[str]) -> np.ndarray:
+    """Pictures (float RGB 0-255 or uint8) side by side, each labelled."""
+    pictures = [to_uint8(picture) for picture in images]
+    columns = min(len(pictures), 4 if len(pictures) <= 8 else 8)
+    return grid(pictures, list(labels), columns=columns)
+
+
+# --------------------------------------------------------------------------- results
+#
+# What a technique's or a check's result looks like when it shows itself: in Jupyter
+# (``_repr_png_`` / ``_repr_html_``), with ``result.show()`` and ``result.save(path)``.
+# The result classes only call :func:`result_picture`, :func:`result_html`, :func:`show`
+# and :func:`save` (from their display methods); the drawing is all here. Results are
+# recognised by their class name (this module never imports the techniques, so it never
+# imports TensorFlow).
+
+DISPLAY_SIDE = 224  # small maps are enlarged to at least this, so a notebook shows them
+
+
+def _titled(picture: np.ndarray, caption: str) -> np.ndarray:
+    """``picture`` with ``caption`` in a band below it (shortened to the width)."""
+    return add_caption(picture, caption)
+
+
+def _pair(left: np.ndarray, right: np.ndarray, texts: Sequence[str], caption: str) -> np.ndarray:
+    cells = [enlarge(left, DISPLAY_SIDE), enlarge(right, DISPLAY_SIDE)]
+    return _titled(grid(cells, list(texts), columns=2), caption)
+
+
+def heatmap_picture(
+    heatmap: np.ndarray,
+    caption: str,
+    *,
+    image: np.ndarray | None = None,
+    cmap: str = "jet",
+    alpha: float = 0.5,
+) -> np.ndarray:
+    """A class map (values in [0, 1]): over its photo when given, and alone, captioned."""
+    alone = colorize(heatmap, cmap)
+    if image is None:
+        return _titled(enlarge(alone, DISPLAY_SIDE), caption)
+    return _pair(overlay(image, heatmap, alpha=alpha, cmap=cmap), alone,
+                 ("over the photo", "the map, 0 to 1"), caption)
+
+
+def attribution_picture(values: np.ndarray, caption: str) -> np.ndarray:
+    """A signed attribution: signed (grey = no effect) and its saliency (bright = strong)."""
+    return _pair(gradient_image(values), gradient_image(values, mode="abs"),
+                 ("signed, grey = no effect", "saliency, bright = strong effect"), caption)
+
+
+def prediction_chart(labels: Sequence[str], probabilities: Sequence[float], *, title: str = "",
+                     width: int = 560, dpi: int = 100) -> np.ndarray:
+    """Top classes as horizontal bars of their probability, the most probable on top."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    values = np.asarray(probabilities, dtype=np.float64)
+    if not labels or values.shape != (len(labels),):
+        raise ParameterError("prediction_chart needs one probability per label.")
+    height = max(_CHART_MIN_SIDE, 60 + 28 * len(labels))
+    dpi = _check_chart_frame(width, height, dpi, 1.0)
+    figure = Figure(figsize=(width / dpi, height / dpi), dpi=dpi)
+    canvas = FigureCanvasAgg(figure)
+    ax = figure.subplots()
+    rows = np.arange(len(labels))[::-1]
+    ax.barh(rows, values, color="tab:blue")
+    ax.set_yticks(rows, [str(label) for label in labels], fontsize=8)
+    for row, value in zip(rows, values):
+        ax.text(min(value, 1.0) + 0.01, row, f"{value:.1%}", va="center", fontsize=8)
+    ax.set_xlim(0.0, 1.15)
+    ax.set_xlabel("probability", fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+    if title:
+        ax.set_title(str(title), fontsize=9)
+    figure.tight_layout()
+    canvas.draw()
+    picture = np.ascontiguousarray(np.asarray(canvas.buffer_rgba())[:, :, :3], dtype=np.uint8)
+    return _exact_size(picture, height, width)
+
+
+def _trust_maps(result) -> np.ndarray | None:
+    image = getattr(result, "image", None)
+    if image is None:
+        return None
+    cells = [enlarge(overlay(image, m.map), 160) for m in result.methods]
+    return grid(cells, [f"{m.title}: {m.verdict}" for m in result.methods], columns=min(len(cells), 6))
+
+
+def _draw_trust(result) -> np.ndarray:
+    chart = trust_chart(result.panels, title=f"{result.caption} · {result.summary}")
+    pictures = _trust_maps(result)
+    return chart if pictures is None else grid([pictures, chart], columns=1, pad=0)
+
+
+def _draw_randomization(result) -> np.ndarray:
+    cells, texts = [], []
+    for method, original, steps in zip(result.methods, result.original_maps, result.maps):
+        for step, values in zip(result.steps, (original, *steps)):
+            cells.append(enlarge(colorize(values, "jet"), 96))
+            texts.append(f"{method} · {step}")
+    return _titled(grid(cells, texts, columns=len(result.steps)), result.caption)
+
+
+def _draw_predictions(result) -> np.ndarray:
+    labels = [f"{p.label} ({p.index})" for p in result]
+    title = getattr(result, "caption", "")
+    return prediction_chart(labels, [p.probability for p in result], title=title)
+
+
+_DRAWERS = {
+    "Heatmap": lambda r: heatmap_picture(r.heatmap, r.caption, image=getattr(r, "image", None)),
+    "Attribution": lambda r: attribution_picture(r.values, r.caption),
+    "FeatureMaps": lambda r: _titled(feature_map_sheet(r.maps, r.channels), r.caption),
+    "Filters": lambda r: _titled(filter_sheet(r.kernels, r.filter_indices, rgb=r.rgb), r.caption),
+    "Dream": lambda r: _titled(enlarge(r.image, DISPLAY_SIDE), r.caption),
+    "DreamFrame": lambda r: _titled(enlarge(r.image, DISPLAY_SIDE), f"Deep Dream · {r.where}"),
+    "FeatureVisualization": lambda r: _titled(
+        picture_sheet([enlarge(i, 128) for i in r.images], r.captions), r.caption
+    ),
+    "FeatureVisFrame": lambda r: _titled(
+        picture_sheet([enlarge(i, 128) for i in r.images], [f"{v:.2g}" for v in r.objective]),
+        f"Feature visualisation · {r.where}",
+    ),
+    "Predictions": _draw_predictions,
+    "TrustReport": _draw_trust,
+    "Faithfulness": lambda r: deletion_insertion_chart(r.curves, baseline=r.baseline, title=r.caption),
+    "Comparison": lambda r: deletion_insertion_chart(r.curves, baseline=r.baseline, title=r.caption),
+    "RandomizationCheck": _draw_randomization,
+}
+
+
+def _drawer(result):
+    for kind in type(result).__mro__:
+        if kind.__name__ in _DRAWERS:
+            return _DRAWERS[kind.__name__]
+    raise ParameterError(f"cnnvis cannot draw a {type(result).__name__}.")
+
+
+def result_picture(result) -> np.ndarray:
+    """Any of the package's results as one uint8 RGB picture with its caption: a class
+    map over its photo, an attribution signed and as saliency, a grid of feature maps or
+    filters, a prediction chart, the trust report's maps with verdicts and its curves,
+    deletion/insertion curves, the randomisation check's maps, a dream."""
+    return _drawer(result)(result)
+
+
+def png_bytes(picture: np.ndarray) -> bytes:
+    """``picture`` (anything :func:`to_uint8` takes) encoded as PNG."""
+    with io.BytesIO() as buffer:
+        Image.fromarray(to_uint8(picture)).save(buffer, format="png")
+        return buffer.getvalue()
+
+
+def _img_tag(picture: np.ndarray, alt: str) -> str:
+    data = base64.b64encode(png_bytes(picture)).decode("ascii")
+    return f'<img src="data:image/png;base64,{data}" alt="{html.escape(alt)}" style="max-width:100%">'
+
+
+def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    head = "".join(f"<th style='text-align:left'>{html.escape(str(h))}</th>" for h in header)
+    body = "".join(
+        "<tr>" + "".join(f"<td style='text-align:left'>{html.escape(str(v))}</td>" for v in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def result_html(result) -> str:
+    """A result as an HTML fragment for a notebook: the prediction table; the trust
+    report's summary, verdict table and picture; for the others, the picture."""
+    kind = {k.__name__ for k in type(result).__mro__}
+    if "Predictions" in kind:
+        rows = [(p.rank, p.label, p.index, f"{p.probability:.1%}", f"{p.logit:.3f}") for p in result]
+        note = f"<p>{html.escape(result[0].note)}</p>" if result and result[0].note else ""
+        return _table(("rank", "class", "index", "probability", "logit"), rows) + note
+    if "TrustReport" in kind:
+        rows = [(m.rank, m.title, m.verdict, f"{m.faithfulness:+.2f}", m.reason) for m in result.methods]
+        return (
+            f"<p><b>{html.escape(result.caption)}</b></p><p>{html.escape(result.summary)} "
+            f"{html.escape(result.note)}</p>"
+            + _table(("rank", "method", "verdict", "faithfulness", "reason"), rows)
+            + _img_tag(result_picture(result), result.caption)
+        )
+    caption = str(getattr(result, "caption", type(result).__name__))
+    return _img_tag(result_picture(result), caption)
+
+
+def save(result, path) -> Path:
+    """Write ``result``'s picture to ``path`` (PNG, JPEG... by the suffix; ``.html``
+    writes :func:`result_html`) and return the path."""
+    target = Path(path)
+    if target.suffix.lower() in (".html", ".htm"):
+        target.write_text(result_html(result), encoding="utf-8")
+        return target
+    try:
+        Image.fromarray(result_picture(result)).save(target)
+    except (KeyError, ValueError) as error:  # Pillow: unknown or missing suffix
+        raise ParameterError(
+            f"Cannot save a picture as {quoted(target.name)}: end the name with .png, .jpg or .html."
+        ) from error
+    return target
+
+
+def show(result) -> None:
+    """Show ``result``: inline in a notebook (IPython's display), else in the system's
+    image viewer (Pillow's ``Image.show``)."""
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is not None and getattr(shell, "kernel", None) is not None:
+        from IPython.display import display
+
+        display(result)
+        return
+    Image.fromarray(result_picture(result)).show()

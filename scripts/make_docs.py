@@ -1,5 +1,5 @@
 """Rewrite the tables the technique registry generates: the README's techniques and
-SECURITY.md's parameter bounds (see cnnvis/docs.py). Run after adding or changing a
+docs/security.md's parameter bounds (see cnnvis/docs.py). Run after adding or changing a
 technique: python scripts/make_docs.py"""
 
 from __future__ import annotations

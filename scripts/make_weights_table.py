@@ -19,7 +19,9 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
-from cnnvis import availability  # noqa: E402
+import keras  # noqa: E402
+
+from cnnvis.models import availability  # noqa: E402
 from cnnvis.models.loading import REGISTRY  # noqa: E402
 
 
@@ -31,7 +33,7 @@ def main() -> None:
         parameters = spec.build(None).count_params()
         rows.append((name, file, parameters))
         print(f"{name}: {file}, {parameters * 4 / 1e6:.1f} MB", flush=True)
-    availability.write_table(rows)
+    availability.write_table(rows, keras.__version__)
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 from pathlib import Path
 
@@ -57,10 +58,60 @@ def cat_image():
     return cnnvis.load_image(EXAMPLES / "cat.jpg")
 
 
+# The everyday loop (``pytest --quick``) leaves out what takes minutes: full-size models
+# (the registry's or the real weights), app servers and the browser.
+QUICK_LEAVES_OUT = ("slow", "fullsize", "server", "browser")
+# Tests that ask for these fixtures build a full-size model, or start the app's server.
+FULLSIZE_FIXTURES = {"weights_dir", "mobilenet_v2"}
+SERVER_FIXTURES = {"server", "client"}
+
+
+def pytest_addoption(parser):
+    parser.addoption(
+        "--quick",
+        action="store_true",
+        help="the everyday loop: no full-size model, no app server, no browser (markers "
+        + ", ".join(QUICK_LEAVES_OUT)
+        + ")",
+    )
+
+
 @pytest.hookimpl(tryfirst=True)  # before xdist's, which reads the groups into node ids
 def pytest_collection_modifyitems(config, items):
     """With xdist's loadgroup: every test of a module on one worker (module-scoped servers
-    start once), but the slow per-model tests spread over the workers."""
+    start once), but the slow per-model tests spread over the workers. With --quick: only
+    the tests that build no full-size model and start no server or browser."""
     for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if FULLSIZE_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.fullsize)
+        if SERVER_FIXTURES & fixtures:
+            item.add_marker(pytest.mark.server)
         if item.get_closest_marker("slow") is None:
             item.add_marker(pytest.mark.xdist_group(item.module.__name__))
+    if config.getoption("--quick"):
+        kept = [i for i in items if not any(i.get_closest_marker(m) for m in QUICK_LEAVES_OUT)]
+        left_out = [i for i in items if i not in kept]
+        config.hook.pytest_deselected(items=left_out)
+        items[:] = kept
+
+
+@pytest.fixture(autouse=True)
+def _quick_builds_no_full_size_model(request, monkeypatch):
+    """In the quick loop, building a registry model or starting a server fails the test at
+    once: a test that needs one must say so (``@pytest.mark.fullsize`` / ``server``), so
+    the loop stays quick."""
+    if not request.config.getoption("--quick"):
+        return
+    from cnnvis.models.specs import ModelSpec
+
+    def refuse_model(spec, *args, **kwargs):
+        raise AssertionError(f"the quick loop built {spec.name}: mark the test fullsize")
+
+    def refuse_server(*args, **kwargs):
+        raise AssertionError("the quick loop started a server: mark the test server")
+
+    monkeypatch.setattr(ModelSpec, "build", refuse_model)
+    gradio = sys.modules.get("gradio")
+    if gradio is not None:
+        monkeypatch.setattr(gradio.Blocks, "launch", refuse_server)

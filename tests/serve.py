@@ -22,6 +22,18 @@ import pytest
 from gradio_client import Client
 
 ROOT = Path(__file__).resolve().parents[1]
+# A client waits this long for any one answer: far above any wait a correct server makes
+# on a busy 2-core machine, so a test fails on what was served, never on the clock.
+CLIENT_TIMEOUT_S = 1800
+
+
+def patient_client(url: str, **kwargs) -> Client:
+    """A gradio_client for tests: no analytics, quiet, and no HTTP time-out that a busy
+    machine could trip (``CLIENT_TIMEOUT_S``)."""
+    kwargs.setdefault("verbose", False)
+    return Client(
+        url, analytics_enabled=False, httpx_kwargs={"timeout": CLIENT_TIMEOUT_S}, **kwargs
+    )
 
 
 def free_port() -> int:
@@ -54,7 +66,7 @@ def served(settings, delete_cache: tuple[int, int] | None = None, **launch) -> I
     downloads = tempfile.mkdtemp(prefix="cnnvis-client-")
     client = None
     try:
-        client = Client(url, verbose=False, analytics_enabled=False, download_files=downloads)
+        client = patient_client(url, download_files=downloads)
         yield client, url
     finally:
         if client is not None:

@@ -8,7 +8,7 @@ import re
 from pathlib import Path
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError, ValidationError
 from PIL import Image
 
@@ -30,7 +30,7 @@ from .app_helpers import (
     text_file,
     truncated_jpeg,
 )
-from .serve import close_and_wait, free_port
+from .serve import close_and_wait, free_port, patient_client
 
 
 # gradio's queue (pandas 3) warns on every event; nothing to do with the app.
@@ -49,7 +49,7 @@ def client():
     )
     client = None
     try:
-        client = Client(url, verbose=False, analytics_enabled=False)
+        client = patient_client(url)
         yield client
     finally:
         if client is not None:
@@ -535,11 +535,16 @@ def test_uploads_over_the_size_limit_are_refused(client, tmp_path):
     )
 
 
+def http_page_blocks() -> list[str]:
+    """The Python blocks of docs/http-api.md, in order."""
+    page = (Path(__file__).resolve().parents[1] / "docs" / "http-api.md").read_text()
+    return [block.split("```", 1)[0] for block in page.split("```python\n")[1:]]
+
+
 def readme_http_example() -> str:
-    """The Python block of the README's "The HTTP API" section."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## The HTTP API", 1)[1].split("\n## ", 1)[0]
-    return section.split("```python\n", 1)[1].split("```", 1)[0]
+    """The HTTP API page's example of every endpoint (its block that calls /load_model)."""
+    (block,) = [block for block in http_page_blocks() if 'api_name="/load_model"' in block]
+    return block
 
 
 def test_readme_http_example_covers_every_endpoint():
@@ -550,25 +555,22 @@ def test_readme_http_example_covers_every_endpoint():
 
 
 def readme_own_model_block() -> str:
-    """The README's "Your own Keras model" Python block (it saves cat_or_dog.keras)."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## The Python API", 1)[1].split("\n## ", 1)[0]
-    blocks = [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
-    (block,) = [block for block in blocks if "load_keras_file" in block]
+    """The HTTP API page's first block: it saves cat_or_dog.keras and its class names."""
+    (block,) = [block for block in http_page_blocks() if 'model.save("cat_or_dog.keras")' in block]
     return block
 
 
 def test_readme_http_example_runs(client, monkeypatch, tmp_path):
-    """The README's gradio_client calls, as written, against this server, in a folder
-    with the example photos and the model file that the README's Python block saves."""
+    """The HTTP API page's gradio_client calls, as written, against this server, in a
+    folder with the example photos and the model file that the page's first block saves."""
     example = readme_http_example()
     address = 'Client("http://127.0.0.1:7860/")'
     assert address in example
     (tmp_path / "examples").symlink_to(Path(__file__).resolve().parents[1] / "examples")
     monkeypatch.chdir(tmp_path)
-    exec(compile(readme_own_model_block(), "README.md", "exec"), {})
+    exec(compile(readme_own_model_block(), "docs/http-api.md", "exec"), {})
     namespace: dict = {}
-    exec(compile(example.replace(address, "_client"), "README.md", "exec"), {"_client": client}, namespace)
+    exec(compile(example.replace(address, "_client"), "docs/http-api.md", "exec"), {"_client": client}, namespace)
     assert namespace["mine"] == "Your model: cat_or_dog"
     assert {c["label"] for c in namespace["mine_top"]["confidences"]} == {"0 · cat", "1 · dog"}
     assert len(namespace["top5"]["confidences"]) == 5

@@ -648,6 +648,7 @@ def test_compare_ranks_maps_by_faithfulness_with_a_chart(vis, photo_shape):
     assert chart.dtype == np.uint8 and chart.shape == (900, 760, 3)
 
 
+@pytest.mark.fullsize
 def test_sanity_check_shows_maps_per_step_and_their_correlations(vis):
     result = checks.sanity_check(
         str(CAT), MODEL, "top class", ["grad_cam", "vanilla_gradient"], 2, 0

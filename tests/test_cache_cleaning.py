@@ -55,6 +55,7 @@ def test_results_and_uploads_in_the_cache_are_deleted(server, corpus):
     works(client)
 
 
+@pytest.mark.server
 def test_a_server_after_a_fast_cleaning_one_keeps_its_uploads(corpus):
     """Each launch gets its own schedule: Gradio writes its delete_cache lifespan into the
     app_kwargs it is given, so with one shared dict every later server of the process also

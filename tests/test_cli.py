@@ -74,7 +74,13 @@ def test_the_entry_point_runs_as_a_module_and_a_console_script(capsys, monkeypat
     scripts = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["scripts"]
     module, _, function = scripts["cnnvis"].partition(":")
     assert (module, function) == ("cnnvis.cli", "main")
-    assert "cnnvis.datasets" in tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    setuptools_table = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    import setuptools
+
+    found = setuptools.find_packages(ROOT, **setuptools_table["packages"]["find"])
+    assert {"cnnvis", "cnnvis.datasets", "cnnvis.models", "cnnvis.serving"} <= set(found)
+    # the public names are read from the stubs at run time: they are installed
+    assert {"__init__.pyi", "datasets/__init__.pyi"} <= set(setuptools_table["package-data"]["cnnvis"])
 
 
 # ----- explain --------------------------------------------------------------------------
@@ -217,18 +223,17 @@ def test_models_lists_the_registry_and_where_weights_are(capsys, weights_dir):
     assert columns["ResNet50"][3] == cnnvis.weights_status("ResNet50", weights_dir).label
 
 
-# ----- the README -----------------------------------------------------------------------
-def readme_section(title: str) -> str:
-    text = (ROOT / "README.md").read_text()
-    start = text.index(f"## {title}")
-    end = text.find("\n## ", start + 1)
-    return text[start : end if end > 0 else None]
+# ----- the documentation -----------------------------------------------------------------------
+def doc_page(name: str) -> str:
+    """A page of docs/ (the command line's and the datasets' examples moved there from the
+    README; tests/test_doc_examples.py runs them all with real weights)."""
+    return (ROOT / "docs" / name).read_text()
 
 
 def test_every_readme_command_line_parses():
     commands = []
-    for title in ("Command line", "Datasets on Ray"):
-        for block in re.findall(r"```bash\n(.*?)```", readme_section(title), re.S):
+    for page in ("command-line.md", "datasets.md"):
+        for block in re.findall(r"```bash\n(.*?)```", doc_page(page), re.S):
             joined = block.replace("\\\n", " ")
             for line in joined.splitlines():
                 line = line.split(" #")[0].strip()
@@ -241,14 +246,14 @@ def test_every_readme_command_line_parses():
 
 
 def test_the_readme_reads_results_back(tiny_model, folder, capsys, monkeypatch):
-    """The README's read-back snippet, run on a real output folder."""
-    [block] = re.findall(r"```python\n(.*?)```", readme_section("Command line"), re.S)
+    """The command line page's read-back snippet, run on a real output folder."""
+    [block] = re.findall(r"```python\n(.*?)```", doc_page("command-line.md"), re.S)
     monkeypatch.chdir(folder)
     argv = ["explain", "--model", tiny_model, "--preprocessing", "none", "--quiet", "--out", "runs/cats", EXAMPLES]
     status, _, stderr = run_cli(capsys, *argv)
     assert status == 0, stderr
     namespace: dict = {}
-    exec(compile(block, "README.md", "exec"), namespace)  # noqa: S102 - our own documentation
+    exec(compile(block, "docs/command-line.md", "exec"), namespace)  # noqa: S102 - our own documentation
     assert namespace["maps"].shape == (8, 16, 16) and namespace["maps"].dtype == np.float32
     np.testing.assert_array_equal(namespace["same"], namespace["maps"])
     assert len(namespace["rows"]) == 8 and len(namespace["errors"]) == 0

@@ -21,7 +21,7 @@ import time
 
 import httpx
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from gradio_client.exceptions import AppError
 
 import app
@@ -32,7 +32,7 @@ from cnnvis.serving import sessions as own_model
 from cnnvis.serving.lanes import LANES, lane_of
 
 from .app_helpers import CAT, cancel_running, refusal_message
-from .serve import served
+from .serve import served, patient_client
 from .test_lanes import WAIT, Recorder
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
@@ -270,7 +270,7 @@ def test_a_cancelled_generator_gives_its_slot_back(server, long_lane, monkeypatc
     gate.wait_entered(1)  # the dream is in its first step, holding the slot
     assert lane.running == 1
     # Another visitor's dream (Gradio cancels a session's jobs of one endpoint together).
-    other = Client(url, verbose=False, analytics_enabled=False)
+    other = patient_client(url)
     second = other.submit(handle_file(str(CAT)), MODEL, [], 1, 2, 0.01, 0, api_name="/deep_dream")
     recorder.wait_for("waiting", what="deep_dream")  # it waits for the first dream's slot
     cancel_running(dream)

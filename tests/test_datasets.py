@@ -158,7 +158,7 @@ def test_two_batches_are_computed_at_once_never_more_and_rows_keep_the_file_orde
     active, most, calls = [0], [0], [0]
     second_started, third_started = threading.Event(), threading.Event()
 
-    def explain(self, items, wanted=None, out_dir=None):
+    def explain(self, items, wanted=None, out_dir=None, on_image=None):
         with lock:
             active[0] += 1
             calls[0] += 1
@@ -169,7 +169,7 @@ def test_two_batches_are_computed_at_once_never_more_and_rows_keep_the_file_orde
             if number <= 2:  # the first two batches wait until both run,
                 assert second_started.wait(60), "the second batch never started beside the first"
                 third_started.wait(0.5)  # and give a third the chance to start (it must not)
-            return real_explain(self, items, wanted, out_dir)
+            return real_explain(self, items, wanted, out_dir, on_image)
         finally:
             with lock:
                 active[0] -= 1
@@ -186,18 +186,18 @@ def test_a_batch_that_fails_ends_the_run_with_its_error_after_the_rows_before_it
     real_explain = Explainer.explain
     calls = []
 
-    def explain(self, items, wanted=None, out_dir=None):
+    def explain(self, items, wanted=None, out_dir=None, on_image=None):
         calls.append(len(items))
         if len(calls) == 2:
             raise MemoryError("the second batch")
-        return real_explain(self, items, wanted, out_dir)
+        return real_explain(self, items, wanted, out_dir, on_image)
 
     monkeypatch.setattr(Explainer, "explain", explain)
-    stream = iter(explain_dataset(tiny, photos, ["grad_cam"], batch_size=2))
-    first = [next(stream), next(stream)]  # the first batch's rows
+    stream = iter(explain_dataset(tiny, photos, ["grad_cam", "eigen_cam"], batch_size=2))
+    first = [next(stream), next(stream)]  # the first batch's rows (one photo: batches ramp up from 1)
     with pytest.raises(MemoryError, match="the second batch"):
         next(stream)
-    assert len({row.path for row in first}) == 2
+    assert len({row.path for row in first}) == 1 and calls[0] == 1
     assert len(calls) <= 3  # no batch was started after the failure was known
 
 
@@ -238,10 +238,13 @@ def test_results_are_a_fixed_shape_tensor_column_written_a_row_group_per_batch(t
     assert b"cnnvis.map" in table.schema.metadata
     maps = table.column("map").combine_chunks().to_numpy_ndarray()
     assert maps.shape == (16, 20, 20)
-    parts = os.listdir(tmp_path / "out" / RESULTS)
-    assert parts == ["part-00000.parquet"]
-    # 8 readable photos in batches of 3 (the errors take no room): 3 batches, 3 row groups
-    assert pq.ParquetFile(tmp_path / "out" / RESULTS / parts[0]).num_row_groups == 3
+    parts = sorted(os.listdir(tmp_path / "out" / RESULTS))
+    assert parts == ["part-00000.parquet", "part-00001.parquet"]
+    # 8 readable photos (the errors take no room) in batches ramping up to 3: 1, 2, 3, 2.
+    # The first batch is a part of its own (readable at once), the rest a row group each.
+    groups = [pq.ParquetFile(tmp_path / "out" / RESULTS / part).num_row_groups for part in parts]
+    assert groups == [1, 3]
+    assert pq.read_table(tmp_path / "out" / RESULTS / parts[0]).num_rows == 1 * 2  # one photo, two methods
     rows = table_rows(table)
     assert {r.output for r in rows} == {"heatmap", "attribution"}
     manifest = json.loads((tmp_path / "out" / "run.json").read_text())
@@ -317,7 +320,8 @@ def test_resume_sets_aside_what_a_killed_run_left(tiny, photos, tmp_path):
     out = tmp_path / "out"
     explain_dataset(tiny, photos, ["grad_cam"], batch_size=2).write(out)
     results = out / RESULTS
-    part = results / "part-00000.parquet"
+    part = sorted(results.glob("part-*.parquet"))[-1]  # the last part (the first holds 1 photo)
+    lost = pq.read_table(part).num_rows
     # A process killed while writing: a half-written part, and a hidden temporary file.
     data = part.read_bytes()
     (results / "part-00007.parquet").write_bytes(data[: len(data) // 2])
@@ -325,8 +329,9 @@ def test_resume_sets_aside_what_a_killed_run_left(tiny, photos, tmp_path):
     part.unlink()
     summary = explain_dataset(tiny, photos, ["grad_cam"], batch_size=2).write(out, resume=True)
     assert summary.set_aside == ("part-00007.parquet",)
-    assert summary.images == 8 and summary.skipped == 3
-    assert sorted(os.listdir(results)) == [".incomplete-part-00007.parquet", "part-00001.parquet"]
+    assert lost > 1 and summary.images == lost and summary.skipped == 3 + 8 - lost
+    left = sorted(os.listdir(results))
+    assert ".incomplete-part-00007.parquet" in left and not [n for n in left if n.endswith(".tmp")]
     assert read_results(out).num_rows == 8
 
 

@@ -257,6 +257,7 @@ def test_two_requests_for_the_same_model_build_it_once(server, monkeypatch):
     assert all(r == results[0] for r in results)  # the same model, the same answer
 
 
+@pytest.mark.fullsize
 def test_guided_gradients_never_leak_into_plain_gradients():
     """Guided backprop (gated gradients) and the plain gradient share the cached model;
     run interleaved from threads, each gives exactly its sequential result."""
@@ -378,6 +379,7 @@ def test_a_deep_dream_whose_client_goes_away_stops(server, monkeypatch):
     assert len(classify(server, LOCAL)["confidences"]) == 5
 
 
+@pytest.mark.fullsize
 def test_iterative_methods_stop_when_asked_and_keep_what_they_made():
     """The package's own contract: ``stop`` is asked before every step; a stopped run
     ends with a frame marked ``stopped`` holding the picture so far and where it stopped."""

@@ -604,6 +604,7 @@ def test_feature_maps_refuse_endless_channel_lists(tiny):
     assert list(maps.channels) == [3]
 
 
+@pytest.mark.fullsize
 def test_deep_dream_work_is_bounded_and_small_photos_dream():
     import cnnvis
     from cnnvis.errors import ParameterError

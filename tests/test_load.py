@@ -23,11 +23,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
 from .app_helpers import CAT, ESPRESSO
-from .serve import MemorySampler, app_process
+from .serve import CLIENT_TIMEOUT_S, MemorySampler, app_process, patient_client
 from .test_memory import MEMORY_BOUND_MB
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
@@ -106,7 +106,7 @@ def test_a_classroom_burst_is_queued_not_refused(server):
     job is done, none is refused, none fails, and the server lives."""
     url, process, _, _ = server
     photo = handle_file(str(CAT))
-    clients = [Client(url, verbose=False, analytics_enabled=False) for _ in range(BURST)]
+    clients = [patient_client(url) for _ in range(BURST)]
     ready = threading.Barrier(BURST)
     outcomes: list[str] = []
     lock = threading.Lock()
@@ -120,7 +120,7 @@ def test_a_classroom_burst_is_queued_not_refused(server):
         )
         ready.wait(60)
         try:
-            result = client.submit(*args, api_name=api_name).result(timeout=600)
+            result = client.submit(*args, api_name=api_name).result(timeout=CLIENT_TIMEOUT_S)
             check_gallery(result, 2) if api_name == "/grad_cam" else check_classes(result)
             outcome = "done"
         except Exception as error:  # noqa: BLE001 - sorted below
@@ -151,7 +151,7 @@ def test_mixed_load_from_several_clients(server):
     lock = threading.Lock()
 
     def client_run(plan) -> None:
-        client = Client(url, verbose=False, analytics_enabled=False)
+        client = patient_client(url)
         submitted = []
         for (api_name, args, check), model, photo, pause in plan:
             time.sleep(pause)
@@ -164,7 +164,7 @@ def test_mixed_load_from_several_clients(server):
             submitted.append((api_name, check, time.monotonic(), job))
         for api_name, check, start, job in submitted:
             try:
-                result = job.result(timeout=240)
+                result = job.result(timeout=CLIENT_TIMEOUT_S)
                 check(result)
                 outcome = ("done", time.monotonic() - start, api_name)
             except Exception as error:  # noqa: BLE001 - sorted into refusals and failures below
@@ -199,13 +199,13 @@ def test_mixed_load_from_several_clients(server):
     assert not failed, failed
     assert process.poll() is None  # the server is up
     assert peak < MEMORY_BOUND_MB * MB
-    client = Client(url, verbose=False, analytics_enabled=False)
+    client = patient_client(url)
     check_classes(client.predict(photos[0], "MobileNetV2", api_name="/classify"))
 
 
 def test_memory_levels_off_when_models_are_evicted(server):
     url, process, memory, log = server
-    client = Client(url, verbose=False, analytics_enabled=False)
+    client = patient_client(url)
     photo = handle_file(str(CAT))
     baseline = memory.rss()
     peaks = []

@@ -14,11 +14,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-from gradio_client import Client, handle_file
+from gradio_client import handle_file
 from PIL import Image
 
 from .app_helpers import WEIGHTS, app_cli_args
-from .serve import MemorySampler, app_process
+from .serve import MemorySampler, app_process, patient_client
 
 pytestmark = pytest.mark.filterwarnings("ignore:.*(no_silent_downcasting|copy keyword).*")
 
@@ -102,7 +102,7 @@ def test_three_40_megapixel_pngs_through_every_route_and_twelve_score_cams_stay_
             note(finish(http, url, route, name, http.post(f"{url}gradio_api/{route}/{name}", json=body)))
 
     def submit_then_cancel(photo) -> None:
-        client = Client(url, verbose=False, analytics_enabled=False)
+        client = patient_client(url)
         job = client.submit(photo, *score_cam, api_name="/score_cam")
         deadline = time.monotonic() + 300
         while job.status().code.name not in ("PROCESSING", "FINISHED", "CANCELLED") and time.monotonic() < deadline:
@@ -131,7 +131,7 @@ def test_three_40_megapixel_pngs_through_every_route_and_twelve_score_cams_stay_
         for future in [pool.submit(task) for task in tasks]:
             future.result(timeout=900)
     # The cancelled Score-CAMs go on computing until they end: wait for the server to idle.
-    Client(url, verbose=False, analytics_enabled=False).predict(handle_file(str(folder / "big0.png")), MODEL, api_name="/classify")
+    patient_client(url).predict(handle_file(str(folder / "big0.png")), MODEL, api_name="/classify")
     peak = memory.peak(since)
     failed = [outcome for outcome in outcomes if outcome not in ("done", "refused", "cancelled")]
     print(

@@ -28,6 +28,7 @@ def small_weights(tmp_path):
     return tmp_path, model
 
 
+@pytest.mark.fullsize
 def test_weights_directory_is_searched_first(small_weights, monkeypatch):
     directory, reference = small_weights
     loaded = load_model(SMALL, weights_dir=directory)
@@ -39,6 +40,7 @@ def test_weights_directory_is_searched_first(small_weights, monkeypatch):
     assert load_model(SMALL) is loaded
 
 
+@pytest.mark.fullsize
 def test_weights_path_loads_that_file(small_weights):
     directory, reference = small_weights
     loaded = load_model(SMALL, weights=directory / f"{SMALL}.weights.h5")
@@ -58,6 +60,7 @@ def test_offline_without_local_weights_names_model_and_remedy(tmp_path, monkeypa
     assert "CNNVIS_WEIGHTS_DIR" in message and "\n" not in message
 
 
+@pytest.mark.fullsize
 def test_corrupt_or_mismatched_weights_are_refused_and_kept(tmp_path):
     corrupt = tmp_path / f"{SMALL}.weights.h5"
     corrupt.write_bytes(b"not an HDF5 file at all")

@@ -45,7 +45,7 @@ from cnnvis.serving.sessions import HeldModels, ModelsFull
 from cnnvis.ui.tabs import own_model as own_model_tab
 
 from .app_helpers import CAT, app_settings, is_one_sentence, refusal_message
-from .serve import served
+from .serve import served, patient_client
 
 SIDE = 32  # the tiny model's input: 32 x 32 RGB
 CLASSES = ["cat", "dog", "fox"]
@@ -162,7 +162,7 @@ def cat():
 @contextlib.contextmanager
 def new_client(url: str):
     downloads = tempfile.mkdtemp(prefix="cnnvis-client-")
-    client = Client(url, verbose=False, analytics_enabled=False, download_files=downloads)
+    client = patient_client(url, download_files=downloads)
     try:
         yield client
     finally:
@@ -565,8 +565,8 @@ def test_a_request_without_a_session_cannot_hold_a_model(files):
 def test_the_readme_section_shows_the_page_path_and_the_http_call_that_test_api_runs():
     from .test_api import readme_http_example
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("### Your model on the page", 1)[1].split("\n#", 1)[0]
+    page = (Path(__file__).resolve().parents[1] / "docs" / "python-api.md").read_text()
+    section = page.split("### Your model on the page", 1)[1].split("\n#", 1)[0]
     assert "**Your model** tab" in section
     assert all(limit in " ".join(section.split()) for limit in stated_limits())
     code = section.split("```python\n", 1)[1].split("```", 1)[0]

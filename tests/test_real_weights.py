@@ -107,11 +107,10 @@ def test_first_layer_filters_of_real_weights_are_coloured_edges(mobilenet_v2):
 
 
 def test_readme_python_examples_run(weights_dir, monkeypatch):
-    """The README's Python API blocks, as written (they load MobileNetV2's real weights)."""
+    """The Python API page's blocks, as written (they load MobileNetV2's real weights)."""
     from pathlib import Path
 
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    section = readme.split("## The Python API", 1)[1].split("\n## ", 1)[0]
+    section = (Path(__file__).resolve().parents[1] / "docs" / "python-api.md").read_text()
     blocks = [block.split("```", 1)[0] for block in section.split("```python\n")[1:]]
     # Your own model's block builds one; an HTTP block needs a server (tests/test_api.py runs those).
     runnable = [block for block in blocks if "wrap_model" not in block and "client." not in block]
@@ -119,7 +118,7 @@ def test_readme_python_examples_run(weights_dir, monkeypatch):
     monkeypatch.setenv("CNNVIS_WEIGHTS_DIR", str(weights_dir))
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
     namespace: dict = {}
-    exec(compile("\n".join(runnable), "README.md", "exec"), namespace)
+    exec(compile("\n".join(runnable), "docs/python-api.md", "exec"), namespace)
     assert namespace["cam"].heatmap.shape == namespace["image"].shape[:2]
     assert abs(namespace["ig"].completeness_gap) < 0.1 * abs(namespace["ig"].expected_total)
     assert namespace["vis"].images.shape[0] == 2

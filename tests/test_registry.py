@@ -45,6 +45,33 @@ def keras_classifiers() -> set[str]:
     return found
 
 
+def family_representatives() -> list[str]:
+    """One model per family of the registry (the Keras module that builds it: ``efficientnet``,
+    ``resnet_v2``, ...), the one with the fewest parameters. The members of a family are one
+    constructor at other depths and widths: the graph rules (default layer, visual layers,
+    legible layer, dream layers) meet the same layer types in the same order."""
+    table = cnnvis.models.availability.weights_table()
+    families: dict[str, str] = {}
+    for name in sorted(REGISTRY, key=lambda n: (table[n].parameters, n)):
+        families.setdefault(get_spec(name).constructor.__module__, name)
+    return sorted(families.values())
+
+
+def test_every_family_has_a_representative_and_the_known_layers_are_checked():
+    representatives = family_representatives()
+    assert len(representatives) == 15
+    missing = set(KNOWN_DEFAULT_LAYERS) - set(representatives)
+    assert not missing, f"known default layers of models not built by the slow test: {missing}"
+
+
+def test_the_weights_table_was_made_with_the_pinned_keras():
+    """The table is derived from Keras (scripts/make_weights_table.py builds every model);
+    a Keras upgrade must rebuild it, and this says so."""
+    assert cnnvis.models.availability.weights_table_keras() == keras.__version__, (
+        "Keras changed: run python scripts/make_weights_table.py"
+    )
+
+
 def test_registry_is_exactly_what_keras_offers():
     derived = keras_classifiers()
     assert len(derived) == 40
@@ -73,8 +100,8 @@ def test_unknown_model_names_fail_clearly():
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(REGISTRY))
-def test_every_model_builds_and_explains(name):
+@pytest.mark.parametrize("name", family_representatives())
+def test_every_family_builds_and_explains(name):
     spec = get_spec(name)
     model = cnnvis.load_model(name, weights=None)
     keras_model = model.keras_model
@@ -134,13 +161,14 @@ def test_every_model_builds_and_explains(name):
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", sorted(REGISTRY))
+@pytest.mark.parametrize("name", family_representatives())
 def test_the_weights_table_names_the_file_keras_downloads(name):
     assert cnnvis.models.availability.weights_table()[name].keras_file == (
         cnnvis.models.availability.keras_weights_file(get_spec(name))
     )
 
 
+@pytest.mark.fullsize
 def test_nested_layers_are_listed_and_usable():
     """ConvNeXt's stem is a nested Sequential: its convolution is visible and usable."""
     model = cnnvis.load_model("ConvNeXtTiny", weights=None)
@@ -154,6 +182,7 @@ def test_nested_layers_are_listed_and_usable():
     assert filters.rgb and filters.kernels.shape == (4, 4, 4, 3)
 
 
+@pytest.mark.fullsize
 def test_auto_generated_layer_names_do_not_depend_on_build_order():
     first = get_spec("NASNetMobile").build()
     keras.layers.Activation("relu")  # bump Keras' global name counter in between

@@ -112,7 +112,7 @@ def test_the_top_of_the_package_is_wings_and_at_most_eight_modules():
     loose = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__"))
     wings = sorted(p.name for p in PACKAGE.iterdir() if (p / "__init__.py").is_file())
     assert len(loose) <= 8, loose
-    assert wings == ["datasets", "evaluation", "models", "serving", "techniques", "ui"]
+    assert wings == ["datasets", "evaluation", "models", "serving", "techniques", "training", "ui"]
 
 
 def test_map_methods_and_lanes_come_from_the_declarations():
@@ -248,17 +248,59 @@ def test_the_package_has_no_import_cycle():
             visit(node)
 
 
+DISPLAY_METHODS = {"_repr_png_", "_repr_html_", "picture", "show", "save"}
+
+
+def render_imports_outside_display(path: Path) -> list[str]:
+    """Where ``path`` imports cnnvis.render other than inside a result's display method
+    (a function named in DISPLAY_METHODS): ``"line N"`` for each."""
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    found = []
+
+    def visit(node: ast.AST, function: str | None) -> None:
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            function = node.name
+        if isinstance(node, ast.ImportFrom):
+            names = {a.name for a in node.names}
+            module = node.module or ""
+            if ("render" in names and module in ("", "cnnvis")) or module.endswith("render"):
+                if function not in DISPLAY_METHODS:
+                    found.append(f"line {node.lineno}")
+        elif isinstance(node, ast.Import) and any(a.name == "cnnvis.render" for a in node.names):
+            if function not in DISPLAY_METHODS:
+                found.append(f"line {node.lineno}")
+        for child in ast.iter_child_nodes(node):
+            visit(child, function)
+
+    visit(tree, None)
+    return found
+
+
 def test_render_never_computes_for_the_package():
-    """No module of the package (outside the app) imports the drawing module."""
+    """No module of the package (outside the app, the command line, the dataset runs and
+    the training callback, which write pictures) imports the drawing module, except a
+    result's display methods (``_repr_png_``, ``show``, ``save``...), which hand the
+    result to render from inside the method."""
     modules = {module_name(p) for p in PACKAGE.rglob("*.py")}
-    users = [
-        module_name(p)
+    users = {
+        module_name(p): render_imports_outside_display(p)
         for p in PACKAGE.rglob("*.py")
         if "cnnvis.render" in imports_of(p, modules)
-        and not module_name(p).startswith(("cnnvis.ui", "cnnvis.cli", "cnnvis.datasets"))
+        and not module_name(p).startswith(("cnnvis.ui", "cnnvis.cli", "cnnvis.datasets", "cnnvis.training"))
         and module_name(p) not in ("cnnvis", "cnnvis.render")
-    ]
-    assert users == []
+    }
+    assert {name: lines for name, lines in users.items() if lines} == {}
+    assert set(users) == {"cnnvis.techniques.base"}  # the one place results display from
+
+
+def test_the_render_rule_catches_an_import_outside_display(tmp_path):
+    source = tmp_path / "m.py"
+    source.write_text(
+        "def _repr_png_(self):\n    from .. import render\n"
+        "def draw(self):\n    from .. import render\n"
+        "from ..render import overlay\n"
+    )
+    assert render_imports_outside_display(source) == ["line 4", "line 5"]
 
 
 def test_one_softmax_and_one_out_of_memory_detector():

@@ -226,6 +226,7 @@ def test_the_box_is_four_corners_or_none():
 # ----- the handler, as the page runs it ------------------------------------------------------
 
 
+@pytest.mark.fullsize
 def test_the_handler_gives_the_page_and_the_report_in_the_long_lane(monkeypatch):
     """On MobileNetV2 (real weights where they are, random otherwise), two methods and few
     steps, with the whole photo as the box."""
@@ -294,6 +295,7 @@ def user_message(*args) -> str:
         ("unknown class", (str(CAT), MODEL, "unicorn", ["grad_cam"], 4, 0), "unicorn"),
     ],
 )
+@pytest.mark.fullsize
 def test_bad_input_gets_one_clear_sentence(case, args, words):
     message = user_message(*args)
     assert is_one_sentence(message) and words in message, message

@@ -6,8 +6,9 @@
     run.errors                            # the files that could not be read, and why
     run.write("out/")                     # out/results.parquet, out/errors.parquet (as `cnnvis explain`)
 
-Modules: :mod:`.inputs` (which files), :mod:`.decode` (threads that decode ahead of the
-model), :mod:`.batched` (techniques computed a batch per call), :mod:`.parquet` (the
+Modules: :mod:`.inputs` (which files), :mod:`.files` (opening, reading and naming files
+of any folder safely), :mod:`.choices` (the names a run accepts, known without
+TensorFlow), :mod:`.decode` (threads that decode ahead of the model), :mod:`.batched` (techniques computed a batch per call), :mod:`.parquet` (the
 layout and the writer), :mod:`.explain` (settings and the explainer), :mod:`.run`
 (:func:`explain_dataset` and the local engine),
 :mod:`.evaluation` (deletion and insertion over a dataset), :mod:`.ray_engine`

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..errors import CnnvisError
 from ..images import load_image, resize_image
+from .files import MAX_PHOTO_BYTES, UnreadableFileError, read_regular
 
 PREVIEW_SIDE = 1024  # the longer side of the photo kept for --png overlays, at most
 MAX_WORKERS = 16
@@ -49,7 +50,7 @@ class Decoded:
 class FileError:
     """A file that could not be used, and why, in one sentence."""
 
-    path: str
+    path: str  # as found (written with cnnvis.datasets.files.stored_name)
     error: str
     kind: str  # the exception's class name, e.g. "TruncatedImageError"
 
@@ -65,23 +66,10 @@ def image_seed(seed: int, sha256: str) -> int:
 
 
 def read_bytes(path: str) -> bytes:
-    """The file's bytes, or an error sentence that names the file (not its folder)."""
-    name = os.path.basename(path)
-    try:
-        with open(path, "rb") as handle:
-            return handle.read()
-    except FileNotFoundError:
-        raise _Unreadable(f"The file '{name}' does not exist.") from None
-    except IsADirectoryError:
-        raise _Unreadable(f"The path '{name}' is a folder, not an image file.") from None
-    except PermissionError:
-        raise _Unreadable(f"The file '{name}' cannot be read because permission is denied.") from None
-    except OSError as error:
-        raise _Unreadable(f"The file '{name}' could not be read ({error.strerror or 'I/O error'}).") from None
-
-
-class _Unreadable(CnnvisError):
-    """The file system refused the file."""
+    """The photo file's bytes (a regular file of at most
+    :data:`~cnnvis.datasets.files.MAX_PHOTO_BYTES`, read with a bounded read), or an
+    :class:`~cnnvis.datasets.files.UnreadableFileError` whose sentence names the file."""
+    return read_regular(path, MAX_PHOTO_BYTES)
 
 
 def decode_bytes(
@@ -114,7 +102,7 @@ def decode_bytes(
 def decode_file(path: str, size: tuple[int, int], seed: int, *, preview: bool = False) -> Decoded | FileError:
     try:
         data = read_bytes(path)
-    except _Unreadable as error:
+    except UnreadableFileError as error:
         return FileError(path, str(error), "UnreadableFileError")
     return decode_bytes(path, data, size, seed, preview=preview)
 
@@ -163,10 +151,25 @@ def prefetch(
                 future.cancel()
 
 
+def batch_sizes(batch_size: int) -> Iterator[int]:
+    """The sizes of a run's batches: 1, 2, 4, ... doubling up to ``batch_size``, then
+    ``batch_size``. The first photo's results (and the progress bar's first rate and time
+    left) come after one photo's work instead of a whole batch's; from the fifth batch
+    on (at 16) the run computes full batches. Results never depend on how the photos are
+    batched (tests/test_datasets.py), only the speed of the first few photos does."""
+    size = 1
+    while True:
+        yield min(size, batch_size)
+        size *= 2
+
+
 def batches(
     items: Iterable[Decoded | FileError], batch_size: int
 ) -> Iterator[tuple[list[Decoded], list[FileError]]]:
-    """Groups of ``batch_size`` decoded photos, each with the errors met on the way."""
+    """Groups of decoded photos (of :func:`batch_sizes`), each with the errors met on
+    the way."""
+    sizes = batch_sizes(batch_size)
+    size = next(sizes)
     decoded: list[Decoded] = []
     errors: list[FileError] = []
     for item in items:
@@ -174,9 +177,10 @@ def batches(
             errors.append(item)
         else:
             decoded.append(item)
-        if len(decoded) >= batch_size:
+        if len(decoded) >= size:
             yield decoded, errors
             decoded, errors = [], []
+            size = next(sizes)
     if decoded or errors:
         yield decoded, errors
 
@@ -189,4 +193,4 @@ def stack_pixels(items: Sequence[Decoded]) -> np.ndarray:
     return stacked
 
 
-__all__ = ["Decoded", "FileError", "batches", "decode_bytes", "decode_file", "decode_window", "image_seed", "prefetch"]
+__all__ = ["Decoded", "FileError", "batch_sizes", "batches", "decode_bytes", "decode_file", "decode_window", "image_seed", "prefetch"]

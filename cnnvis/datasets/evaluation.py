@@ -25,10 +25,10 @@ from typing import Iterator, Mapping, Protocol, Sequence
 
 import numpy as np
 
-from ..errors import ParameterError, quoted
 from ..images import resize_map
 from ..techniques.base import top_class
 from .decode import Decoded, FileError, batches, decode_window, prefetch
+from .files import stored_name
 from .run import DatasetRun, explain_dataset, progress_bar
 
 SUMMARY_CSV = "evaluation.csv"
@@ -295,7 +295,7 @@ class EvaluationRun:
                 for image in self:
                     for method, numbers in image.values.items():
                         writer.writerow(
-                            [image.path, image.class_index, image.label, method, *(repr(numbers[n]) for n in names)]
+                            [stored_name(image.path), image.class_index, image.label, method, *(repr(numbers[n]) for n in names)]
                         )
                     bar.update(1 + len(self.errors) - counted)
                     counted = len(self.errors)
@@ -312,7 +312,7 @@ class EvaluationRun:
             with open(files["errors"], "w", newline="", encoding="utf-8") as handle:
                 writer = csv.writer(handle)
                 writer.writerow(["path", "error", "kind"])
-                writer.writerows([e.path, e.error, e.kind] for e in self.errors)
+                writer.writerows([stored_name(e.path), e.error, e.kind] for e in self.errors)
         return files
 
 
@@ -333,12 +333,9 @@ def evaluate_dataset(
     method over the images that ``inputs`` name. ``explain_options`` are those of
     :func:`cnnvis.explain_dataset` (model weights, layer, class, per-method options,
     batch size); ``seed`` seeds the methods and the random maps alike."""
-    names = list(METRICS) if metrics is None else ([metrics] if isinstance(metrics, str) else list(metrics))
-    for name in names:
-        if name not in METRICS:
-            raise ParameterError(f"There is no metric called {quoted(name)}; choose from {', '.join(METRICS)}.")
-    if not names or len(set(names)) != len(names):
-        raise ParameterError("Name each metric once.")
+    from .choices import check_metrics
+
+    names = check_metrics(metrics, tuple(METRICS))
     settings = EvaluationSettings(steps, seed, random, random_maps, metric_batch_size).checked()
     run = explain_dataset(model, inputs, methods, seed=seed, **explain_options)
     return EvaluationRun(run, [METRICS[n] for n in names], settings)

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from dataclasses import asdict, dataclass, field
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
-from ..errors import ParameterError, quoted
+from ..errors import ParameterError
 from ..models.loading import VisModel
 from ..registry import SEED_MAX
 from .batched import BATCHED, implementation
+from .choices import MAX_METHODS, check_names
 from .decode import Decoded, stack_pixels
+from .files import stored_name
 from .parquet import PNG, Row
 from .source import ModelSource
 
@@ -28,7 +31,6 @@ DEFAULT_BATCH = 16
 MAX_DATASET_BATCH = 256  # images per batch (compiled calls are further capped by memory)
 MAX_MAP_SIDE = 1024
 MIN_MAP_SIDE = 4
-MAX_METHODS = 16
 
 
 def map_methods() -> dict:
@@ -68,29 +70,12 @@ class ExplainSettings:
     def checked(self) -> "ExplainSettings":
         """The settings with every name and bound checked, or a ParameterError."""
         available = map_methods()
-        methods = tuple(self.methods) if not isinstance(self.methods, str) else (self.methods,)
-        if not 1 <= len(methods) <= MAX_METHODS:
-            raise ParameterError(f"Choose between 1 and {MAX_METHODS} methods.")
-        for name in methods:
-            if name not in available:
-                raise ParameterError(
-                    f"There is no heatmap or attribution method called {quoted(name)}; "
-                    f"choose from {', '.join(available)}."
-                )
-        if len(set(methods)) != len(methods):
-            raise ParameterError("Name each method once.")
+        table = {name: implementation_of(name).options for name in available}
+        methods = check_names(self.methods, self.options, table)
         options = {}
         for name, values in dict(self.options or {}).items():
-            if name not in methods:
-                raise ParameterError(f"Options were given for {quoted(name)}, which is not among the methods.")
-            if not isinstance(values, Mapping):
-                raise ParameterError(f"The options of {name} must be a mapping of names to values.")
-            allowed = implementation_of(name).options
             checked = {}
             for key, value in values.items():
-                if key not in allowed:
-                    choices = ", ".join(allowed) if allowed else "none"
-                    raise ParameterError(f"{name} has no option {quoted(key)}; its options: {choices}.")
                 checked[key] = available[name].option(key).check(value)  # its declared bounds
             options[name] = checked
         return ExplainSettings(
@@ -200,19 +185,26 @@ class Explainer:
         items: Sequence[Decoded],
         wanted: Sequence[set[str]] | None = None,
         out_dir: str | None = None,
+        on_image: Callable[[], None] | None = None,
     ) -> list[Row]:
         """Rows for ``items`` (each image's methods in the run's order); ``wanted[i]``:
-        the methods image ``i`` still needs (``--resume``), default all."""
+        the methods image ``i`` still needs (``--resume``), default all. ``on_image`` is
+        called once per image as soon as its last row is made (a progress bar's step)."""
         if not items:
             return []
+        methods = self.settings.methods
         per_image: list[dict[str, Row]] = [{} for _ in items]
-        for method in self.settings.methods:
+        left = [len(methods) if wanted is None else len(set(methods) & set(wanted[i])) for i in range(len(items))]
+        for method in methods:
             chosen = [i for i in range(len(items)) if wanted is None or method in wanted[i]]
             if not chosen:
                 continue
             subset = [items[i] for i in chosen]
             for i, item, raw in zip(chosen, subset, self.raw_maps(self.batch(subset), method)):
                 per_image[i][method] = self._row(item, method, raw, out_dir)
+                left[i] -= 1
+                if left[i] == 0 and on_image is not None:
+                    on_image()
         return [row for rows in per_image for method, row in rows.items()]
 
     def _row(self, item: Decoded, method: str, raw, out_dir: str | None) -> Row:
@@ -220,7 +212,7 @@ class Explainer:
 
         png = self._write_png(item, method, raw, out_dir) if self.settings.png and out_dir else None
         return Row(
-            path=item.path,
+            path=stored_name(item.path),
             sha256=item.sha256,
             image_height=item.image_size[0],
             image_width=item.image_size[1],
@@ -249,16 +241,22 @@ class Explainer:
 
         from .. import render
         from ..images import fit_within, load_image
-        from .decode import PREVIEW_SIDE
+        from .decode import PREVIEW_SIDE, read_bytes
 
-        photo = item.preview if item.preview is not None else fit_within(load_image(item.path), PREVIEW_SIDE)
+        if item.preview is not None:
+            photo = item.preview
+        else:  # the Ray engine keeps no preview: read the photo again, the same safe way
+            photo = fit_within(load_image(read_bytes(item.path)), PREVIEW_SIDE)
         values = raw.at(photo.shape[:2])
         if raw.output == "heatmap":
             picture = render.overlay(photo, values)
         else:
             picture = render.gradient_image(values)
-        stem = os.path.splitext(os.path.basename(item.path))[0][:80]
-        tag = hashlib.sha256(item.path.encode()).hexdigest()[:8]
+        # The picture's name: the photo's, with anything but letters, digits, "." and "-"
+        # made "_" (no control character or undecodable byte reaches a file name), and a
+        # tag of the full path, so that photos of the same name in two folders differ.
+        stem = re.sub(r"[^\w.-]", "_", os.path.splitext(os.path.basename(item.path))[0])[:80]
+        tag = hashlib.sha256(os.fsencode(item.path)).hexdigest()[:8]
         relative = os.path.join(PNG, method, f"{stem}-{tag}.png")
         target = os.path.join(out_dir, relative)
         os.makedirs(os.path.dirname(target), exist_ok=True)

@@ -14,6 +14,11 @@ Every input is one of:
   list file's folder; each line is expanded like a command-line input (but a list
   inside a list is refused).
 
+A path that exists but is neither a folder nor a regular file (a pipe, a socket, a
+device) is kept as it is named and never opened: the run reports it as a file that
+could not be read. Walking a folder lists names only; nothing is opened until decoding
+(:mod:`cnnvis.datasets.files` says how files are opened and read).
+
 Paths are made absolute (not resolving symbolic links), deduplicated, and kept in a
 stable order: inputs in the order given, each folder or glob sorted. An input that
 matches nothing is a user error, so that a typo never runs an empty job.
@@ -26,6 +31,7 @@ import os
 from typing import Sequence
 
 from ..errors import ParameterError, quoted
+from .files import MAX_LIST_BYTES, UnreadableFileError, is_regular, read_regular, shown_name
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".webp", ".bmp", ".tif", ".tiff")
 LIST_EXTENSIONS = (".txt", ".lst")
@@ -54,10 +60,12 @@ def _expand_one(item: str, base: str, *, allow_lists: bool) -> list[str]:
     path = item if os.path.isabs(item) else os.path.join(base, item)
     if os.path.isdir(path):
         return walk_images(path)
+    if os.path.exists(path) and not is_regular(path):
+        return [path]  # a pipe, a device...: never opened; the run reports it as an error row
     if os.path.isfile(path):
         if os.path.splitext(path)[1].lower() in LIST_EXTENSIONS:
             if not allow_lists:
-                raise ParameterError(f"The list {quoted(item)} names another list; lists cannot be nested.")
+                raise ParameterError(f"The list {quoted(shown_name(item))} names another list; lists cannot be nested.")
             return read_list(path)
         return [path]
     if _GLOB_CHARACTERS & set(item):
@@ -69,32 +77,40 @@ def _expand_one(item: str, base: str, *, allow_lists: bool) -> list[str]:
             elif os.path.isfile(match) and is_image_name(match):
                 files.append(match)
         if not files:
-            raise ParameterError(f"The pattern {quoted(item)} matches no image file.")
+            raise ParameterError(f"The pattern {quoted(shown_name(item))} matches no image file.")
         return files
-    raise ParameterError(f"There is no file or folder called {quoted(item)}.")
+    raise ParameterError(f"There is no file or folder called {quoted(shown_name(item))}.")
 
 
 def read_list(path: str) -> list[str]:
     """The paths a list file names, expanded (relative lines: relative to the list's folder)."""
     base = os.path.dirname(os.path.abspath(path))
     try:
-        with open(path, encoding="utf-8") as handle:
-            lines = [line.strip() for line in handle]
-    except (OSError, UnicodeDecodeError):
+        lines = [line.strip() for line in read_regular(path, MAX_LIST_BYTES, what="list").decode("utf-8").splitlines()]
+    except UnreadableFileError as error:
+        raise ParameterError(str(error)) from None
+    except UnicodeDecodeError:
         raise ParameterError(
-            f"The list {quoted(os.path.basename(path))} could not be read as UTF-8 text."
+            f"The list {quoted(shown_name(os.path.basename(path)))} could not be read as UTF-8 text."
         ) from None
     files: list[str] = []
     for line in lines:
         if line and not line.startswith("#"):
             files.extend(_expand_one(line, base, allow_lists=False))
     if not files:
-        raise ParameterError(f"The list {quoted(os.path.basename(path))} names no image file.")
+        raise ParameterError(f"The list {quoted(shown_name(os.path.basename(path)))} names no image file.")
     return files
+
+
+class Expanded(list):
+    """The list :func:`expand_inputs` returns: given to it again, it is taken as it is
+    (the command line expands the inputs before TensorFlow loads, then hands them on)."""
 
 
 def expand_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> list[str]:
     """Absolute paths of the image files that ``inputs`` name, deduplicated, in order."""
+    if isinstance(inputs, Expanded):
+        return inputs
     if isinstance(inputs, (str, os.PathLike)):
         inputs = [inputs]
     items = [os.fspath(item) for item in inputs]
@@ -108,7 +124,7 @@ def expand_inputs(inputs: str | os.PathLike | Sequence[str | os.PathLike]) -> li
                 raise ParameterError(f"The inputs name more than {MAX_FILES:,} files; split the run.")
     if not seen:
         raise ParameterError("The inputs name no image file.")
-    return list(seen)
+    return Expanded(seen)
 
 
-__all__ = ["IMAGE_EXTENSIONS", "LIST_EXTENSIONS", "expand_inputs", "read_list", "walk_images"]
+__all__ = ["Expanded", "IMAGE_EXTENSIONS", "LIST_EXTENSIONS", "expand_inputs", "read_list", "walk_images"]

@@ -12,7 +12,8 @@ An output folder ``DIR`` holds:
 
 Rows are written as they come: each batch is a row group of the open part file, and a
 part is closed (renamed from a hidden temporary name, so no reader ever sees half a file)
-after about ``PART_BYTES`` of maps, and when the run ends or is stopped. A process that
+after the run's first batch (so its first results can be read within seconds), after
+about ``PART_BYTES`` of maps, and when the run ends or is stopped. A process that
 is killed loses at most its open part; ``--resume`` goes on from what is on disk.
 """
 
@@ -28,6 +29,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .decode import FileError
+from .files import stored_name
 
 RESULTS = "results.parquet"
 ERRORS = "errors.parquet"
@@ -96,10 +98,13 @@ _TYPES = {
 }
 ROW_FIELDS = tuple(f.name for f in fields(Row))
 SCALAR_FIELDS = [name for name in ROW_FIELDS if name != "map"]
+# Every data page carries a CRC-32 of its bytes, so that --resume can tell a part whose
+# pages were damaged (its footer intact) from a sound one (see verified_columns).
 WRITE_OPTIONS = {
     "compression": COMPRESSION,
     "use_dictionary": SCALAR_FIELDS,
     "write_statistics": SCALAR_FIELDS,
+    "write_page_checksum": True,
 }
 
 
@@ -152,7 +157,7 @@ def table_rows(table: pa.Table) -> list[Row]:
 
 def errors_table(errors: Sequence[FileError], version: str) -> pa.Table:
     return pa.Table.from_pylist(
-        [{"path": e.path, "error": e.error, "kind": e.kind, "cnnvis_version": version} for e in errors],
+        [{"path": stored_name(e.path), "error": e.error, "kind": e.kind, "cnnvis_version": version} for e in errors],
         schema=errors_schema(),
     )
 
@@ -172,28 +177,46 @@ def _part_files(folder: str) -> list[str]:
     )
 
 
+def verified_columns(path: str, columns: Sequence[str]) -> dict[str, list] | None:
+    """``columns`` of the part file ``path`` as lists, after reading the whole part (every
+    column of every row group, each page's checksum verified); None if any of it cannot
+    be read. Reading only the listed columns would miss damaged map pages behind an
+    intact footer, and a run resumed on such a part leaves a dataset nobody can read.
+    One row group at a time, so memory stays at one batch."""
+    values: dict[str, list] = {name: [] for name in columns}
+    try:
+        part = pq.ParquetFile(path, page_checksum_verification=True)
+        for index in range(part.num_row_groups):
+            group = part.read_row_group(index)  # decodes every page of every column
+            for name in columns:
+                values[name].extend(group.column(name).to_pylist())
+    except (OSError, ValueError, KeyError, pa.ArrowException):
+        return None
+    return values
+
+
 def completed(out_dir: str) -> tuple[dict[str, set[str]], set[str], list[str]]:
     """What a previous run wrote: methods done per path, paths in the errors table, and
-    the part files set aside because they were incomplete (renamed to a hidden name,
-    which every Parquet reader skips)."""
+    the part files set aside because they could not be read whole (interrupted, or
+    damaged since): each is renamed to a hidden ``.incomplete-`` name, which every
+    Parquet reader skips, and its photos are done again."""
     done: dict[str, set[str]] = {}
     failed: set[str] = set()
     set_aside: list[str] = []
     for kind, columns in ((RESULTS, ["path", "method"]), (ERRORS, ["path"])):
         folder = os.path.join(out_dir, kind)
         for path in _part_files(folder):
-            try:
-                table = pq.read_table(path, columns=columns)
-            except (OSError, pa.ArrowException):
+            table = verified_columns(path, columns)
+            if table is None:
                 hidden = os.path.join(folder, ".incomplete-" + os.path.basename(path))
                 os.replace(path, hidden)
                 set_aside.append(os.path.basename(path))
                 continue
             if kind == RESULTS:
-                for file, method in zip(table.column("path").to_pylist(), table.column("method").to_pylist()):
+                for file, method in zip(table["path"], table["method"]):
                     done.setdefault(file, set()).add(method)
             else:
-                failed.update(table.column("path").to_pylist())
+                failed.update(table["path"])
         if os.path.isdir(folder):
             for name in os.listdir(folder):
                 if name.startswith(".part-") and name.endswith(".tmp"):
@@ -216,6 +239,7 @@ class ParquetSink:
         self._number = self._first_free_number()
         self._writer: pq.ParquetWriter | None = None
         self._rows_in_part = 0
+        self._first_published = False
         self._errors: list[FileError] = []
         self.rows_written = 0
         self.errors_written = 0
@@ -243,14 +267,15 @@ class ParquetSink:
             self._writer.write_table(table)
             self._rows_in_part += table.num_rows
             self.rows_written += table.num_rows
-        if self._rows_in_part >= self.part_rows:
-            self.flush()
+        if self._rows_in_part >= self.part_rows or (table.num_rows and not self._first_published):
+            self.flush()  # full, or the run's first rows: readable at once, not at the end
 
     def flush(self) -> None:
         """Close the open part (and write the errors met so far), so that it is on disk."""
         if self._writer is not None:
             self._writer.close()
             os.replace(self._name(self.results_dir, temporary=True), self._name(self.results_dir))
+            self._first_published = True
             self._writer = None
             self._rows_in_part = 0
         if self._errors:
@@ -278,4 +303,5 @@ __all__ = [
     "results_schema",
     "rows_table",
     "table_rows",
+    "verified_columns",
 ]

@@ -29,6 +29,7 @@ import numpy as np
 
 from ..errors import ParameterError
 from .decode import Decoded, FileError, decode_bytes
+from .files import MAX_PHOTO_BYTES, screen, shown_name, stored_name
 from .parquet import ERRORS, RESULTS, WRITE_OPTIONS, completed, errors_table, rows_table
 
 # CPUs Ray reserves per decoding task. Different from the actors' (1), so that Ray does
@@ -124,14 +125,16 @@ class ExplainActor:
     def _write_errors(self, errors: Sequence[FileError]) -> None:
         import pyarrow.parquet as pq
 
-        key = hashlib.sha256("\n".join(sorted(e.path for e in errors)).encode()).hexdigest()[:20]
+        key = hashlib.sha256("\n".join(sorted(stored_name(e.path) for e in errors)).encode()).hexdigest()[:20]
         folder = os.path.join(self.out_dir, ERRORS)
         os.makedirs(folder, exist_ok=True)
         pq.write_table(errors_table(errors, self.explainer.version), os.path.join(folder, f"ray-{key}.parquet"))
 
 
-def _start_ray(ray) -> bool:
-    """Join the cluster of ``RAY_ADDRESS``, else start Ray here; True if we started it."""
+def _start_ray(ray, verbose: bool = False) -> bool:
+    """Join the cluster of ``RAY_ADDRESS``, else start Ray here; True if we started it.
+    Unless ``verbose``, Ray keeps to errors: no start-up banner, no worker output (the
+    actors' TensorFlow start-up lines) forwarded to this terminal."""
     if ray.is_initialized():
         return False
     package_parent = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -142,12 +145,30 @@ def _start_ray(ray) -> bool:
     if not os.environ.get("RAY_ADDRESS"):
         # Local workers import cnnvis from where this driver found it.
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_parent, os.environ.get("PYTHONPATH")) if p)
-    ray.init(runtime_env={"env_vars": env}, include_dashboard=False)
+    if verbose:
+        ray.init(runtime_env={"env_vars": env}, include_dashboard=False)
+    else:
+        import logging
+
+        ray.init(
+            runtime_env={"env_vars": env},
+            include_dashboard=False,
+            log_to_driver=False,
+            logging_level=logging.ERROR,
+        )
+        for name in ("ray", "ray.data"):
+            logging.getLogger(name).setLevel(logging.ERROR)
     return True
 
 
 def run(
-    dataset_run, todo: Sequence[str], wanted: Mapping[str, set[str]], out_dir: str, progress: bool = False
+    dataset_run,
+    todo: Sequence[str],
+    wanted: Mapping[str, set[str]],
+    out_dir: str,
+    progress: bool = False,
+    *,
+    verbose: bool = False,
 ) -> tuple[int, int, int]:
     """Explain ``todo`` on Ray, writing into ``out_dir``; returns (images, rows, errors)."""
     ray = _import_ray()
@@ -157,8 +178,11 @@ def run(
     settings = dataset_run.settings
     if settings.source is None:
         raise ParameterError("The Ray engine needs a registry model name or a .keras file.")
-    started = _start_ray(ray)
     before_done, before_failed, _ = completed(out_dir)
+    todo = _screened(todo, out_dir, explainer.version)
+    if not todo:
+        return _counts(todo, out_dir, before_done, before_failed)
+    started = _start_ray(ray, verbose)
     try:
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = progress  # Ray Data's own bars, with rates
@@ -197,11 +221,43 @@ def run(
     finally:
         if started:
             ray.shutdown()
+    return _counts(todo, out_dir, before_done, before_failed)
+
+
+def _counts(todo, out_dir, before_done, before_failed) -> tuple[int, int, int]:
     after_done, after_failed, _ = completed(out_dir)
     rows = sum(len(m) for m in after_done.values()) - sum(len(m) for m in before_done.values())
     errors = len(after_failed - before_failed)
-    images = len([p for p in todo if p in after_done and after_done[p] != before_done.get(p)])
+    keys = [stored_name(p) for p in todo]
+    images = len([k for k in keys if k in after_done and after_done[k] != before_done.get(k)])
     return images, rows, errors
+
+
+def _screened(todo: Sequence[str], out_dir: str, version: str) -> list[str]:
+    """The files Ray may read: regular files within the photo bound (looked up, never
+    opened, as :func:`cnnvis.datasets.files.read_regular` would refuse them) whose names
+    are UTF-8 text (Ray's reader takes no other); the rest are written to the errors
+    table here, in the driver."""
+    kept, refused = [], []
+    for path in todo:
+        problem = screen(path, MAX_PHOTO_BYTES)
+        if problem is None and stored_name(path) != path:
+            problem = (
+                f"The file '{shown_name(os.path.basename(path))}' has a name that is not UTF-8 text, "
+                "which the Ray engine cannot read; explain it with --engine local."
+            )
+        if problem is None:
+            kept.append(path)
+        else:
+            refused.append(FileError(path, problem, "UnreadableFileError"))
+    if refused:
+        import pyarrow.parquet as pq
+
+        folder = os.path.join(out_dir, ERRORS)
+        os.makedirs(folder, exist_ok=True)
+        key = hashlib.sha256("\n".join(sorted(stored_name(e.path) for e in refused)).encode()).hexdigest()[:20]
+        pq.write_table(errors_table(refused, version), os.path.join(folder, f"ray-driver-{key}.parquet"))
+    return kept
 
 
 __all__ = ["ExplainActor", "decode_batch", "run"]

@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import threading
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -26,6 +27,7 @@ from typing import Iterator, Mapping, Sequence
 from ..errors import ParameterError, quoted
 from ..models.loading import VisModel
 from .decode import FileError, batches, decode_window, default_workers, prefetch
+from .files import shown_name, stored_name
 from .explain import DEFAULT_BATCH, ExplainSettings, Explainer, _check_int, _version
 from .inputs import expand_inputs
 from .parquet import MANIFEST, ParquetSink, Row, completed, rows_table
@@ -50,6 +52,7 @@ class Summary:
     skipped: int  # images already done (--resume)
     seconds: float
     set_aside: tuple[str, ...] = ()  # incomplete part files of an earlier run, set aside
+    left_out: int = 0  # input files inside the output folder (never inputs)
 
     @property
     def rate(self) -> float:
@@ -86,7 +89,9 @@ class DatasetRun:
             self._explainer = Explainer(self.settings, self._model)
         return self._explainer
 
-    def _stream(self, todo: Sequence[str], wanted: Mapping[str, set[str]] | None = None, out_dir=None):
+    def _stream(
+        self, todo: Sequence[str], wanted: Mapping[str, set[str]] | None = None, out_dir=None, on_image=None
+    ):
         explainer = self.explainer
         items = prefetch(
             todo,
@@ -103,7 +108,8 @@ class DatasetRun:
                     needs = None if wanted is None else [wanted.get(item.path) for item in decoded]
                     if needs is not None:
                         needs = [n if n is not None else set(self.settings.methods) for n in needs]
-                    pending.append((pool.submit(explainer.explain, decoded, needs, out_dir), decoded, errors))
+                    computing = pool.submit(explainer.explain, decoded, needs, out_dir, on_image)
+                    pending.append((computing, decoded, errors))
                     if len(pending) >= BATCHES_IN_FLIGHT:
                         computing, decoded, errors = pending.popleft()
                         yield computing.result(), decoded, errors
@@ -135,12 +141,15 @@ class DatasetRun:
             tables.append(rows_table(rows, shape))
         return pa.concat_tables(tables)
 
-    def write(self, out: str | os.PathLike, *, resume: bool = False, progress: bool = False) -> Summary:
+    def write(
+        self, out: str | os.PathLike, *, resume: bool = False, progress: bool = False, verbose: bool = False
+    ) -> Summary:
         """Write the results under ``out`` (see :mod:`cnnvis.datasets.parquet`).
 
         ``resume``: keep what an earlier run with the same settings wrote there and do
         only what is missing (files already in the errors table are not tried again).
-        Without it, a folder that already holds results is refused.
+        Without it, a folder that already holds results is refused. ``progress``: a
+        progress bar on stderr; ``verbose``: Ray's own log lines too (Ray engine).
         """
         out_dir = os.path.abspath(os.fspath(out))
         start = time.perf_counter()
@@ -150,24 +159,33 @@ class DatasetRun:
         wanted: dict[str, set[str]] = {}
         todo = []
         methods = set(self.settings.methods)
-        for path in self.paths:
-            if path in failed:
+        paths = outside(self.paths, out_dir)
+        for path in paths:
+            key = stored_name(path)  # as the earlier run wrote it
+            if key in failed:
                 continue
-            missing = methods - done.get(path, set())
+            missing = methods - done.get(key, set())
             if missing:
                 todo.append(path)
                 if missing != methods:
                     wanted[path] = missing
-        skipped = len(self.paths) - len(todo)
+        skipped = len(paths) - len(todo)
         if self.engine == "ray":
             from . import ray_engine  # only with the ray extra
 
-            counts = ray_engine.run(self, todo, wanted, out_dir, progress)
+            counts = ray_engine.run(self, todo, wanted, out_dir, progress, verbose=verbose)
         else:
             counts = self._write_local(todo, wanted, out_dir, progress)
         images, rows, errors = counts
         return Summary(
-            out_dir, images, rows, errors, skipped, time.perf_counter() - start, tuple(set_aside)
+            out_dir,
+            images,
+            rows,
+            errors,
+            skipped,
+            time.perf_counter() - start,
+            tuple(set_aside),
+            len(self.paths) - len(paths),
         )
 
     def _write_local(self, todo, wanted, out_dir, progress) -> tuple[int, int, int]:
@@ -177,19 +195,26 @@ class DatasetRun:
         sink = ParquetSink(out_dir, explainer.map_shape, explainer.version)
         images = 0
         bar = progress_bar(len(todo), progress)
+        lock = threading.Lock()  # the compute threads step the bar photo by photo
+
+        def step(count: int = 1) -> None:
+            with lock:
+                bar.update(count)
+
         writing = None
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="cnnvis-write") as writer:
             try:
-                for rows, decoded, errors in self._stream(todo, wanted, out_dir):
+                for rows, decoded, errors in self._stream(todo, wanted, out_dir, step):
                     table = rows_table(rows, explainer.map_shape)
                     if writing is not None:
                         writing.result()  # the previous batch is on disk (or its error raised)
                     writing = writer.submit(sink.write, table, errors)
                     self.errors.extend(errors)
                     images += len(decoded)
-                    bar.update(len(decoded) + len(errors))
                     if errors:
-                        bar.set_postfix(errors=len(self.errors))
+                        step(len(errors))
+                        with lock:
+                            bar.set_postfix(errors=len(self.errors))
                 if writing is not None:
                     writing.result()
             finally:
@@ -200,11 +225,33 @@ class DatasetRun:
         return images, sink.rows_written, sink.errors_written
 
 
+def outside(paths: Sequence[str], out_dir: str) -> list[str]:
+    """``paths`` without the files inside ``out_dir`` (followed through links): the
+    output folder is never an input, so a run whose ``--out`` lies inside its input
+    folder does not explain its own overlays on ``--resume``."""
+    root = os.path.realpath(out_dir)
+    prefix = root.rstrip(os.sep) + os.sep
+    folders: dict[str, str] = {}  # realpath of each folder, looked up once
+
+    def inside(path: str) -> bool:
+        folder = os.path.dirname(path)
+        real = folders.get(folder)
+        if real is None:
+            real = folders[folder] = os.path.realpath(folder)
+        if os.path.islink(path):
+            real = os.path.dirname(os.path.realpath(path))
+        return real == root or real.startswith(prefix)
+
+    return [path for path in paths if not inside(path)]
+
+
 def progress_bar(total: int, enabled: bool):
     """A tqdm bar over images with the rate and the time left (on stderr)."""
     from tqdm import tqdm
 
     # On a terminal only (disable=None): a log file gets the summary line, not bar updates.
+    # Stepped photo by photo; the rate is an average over recent steps (smoothing 0.1), so
+    # it is shown, with the time left, from the first photos on.
     return tqdm(total=total, unit="img", disable=None if enabled else True, dynamic_ncols=True, smoothing=0.1)
 
 
@@ -218,18 +265,18 @@ def prepare_out_dir(
     if os.path.exists(manifest):
         if not resume:
             raise ParameterError(
-                f"The folder {quoted(out_dir)} already holds a run; add --resume to go on "
+                f"The folder {quoted(shown_name(out_dir))} already holds a run; add --resume to go on "
                 "with it, or choose another --out."
             )
         try:
             with open(manifest, encoding="utf-8") as handle:
                 earlier = json.load(handle)
         except (OSError, ValueError):
-            raise ParameterError(f"The run.json in {quoted(out_dir)} cannot be read; choose another --out.") from None
+            raise ParameterError(f"The run.json in {quoted(shown_name(out_dir))} cannot be read; choose another --out.") from None
         different = _differences(earlier.get("settings", {}), current)
         if different:
             raise ParameterError(
-                f"The run in {quoted(out_dir)} used other settings ({', '.join(different)}); "
+                f"The run in {quoted(shown_name(out_dir))} used other settings ({', '.join(different)}); "
                 "resume with the same ones, or choose another --out."
             )
         methods = list(dict.fromkeys(earlier["settings"]["methods"] + current["methods"]))
@@ -237,7 +284,7 @@ def prepare_out_dir(
     elif os.path.isdir(out_dir) and os.listdir(out_dir) and not resume:
         entries = set(os.listdir(out_dir))
         if entries & {"results.parquet", "errors.parquet"}:
-            raise ParameterError(f"The folder {quoted(out_dir)} already holds results; choose another --out.")
+            raise ParameterError(f"The folder {quoted(shown_name(out_dir))} already holds results; choose another --out.")
     os.makedirs(out_dir, exist_ok=True)
     with open(manifest, "w", encoding="utf-8") as handle:
         json.dump({"cnnvis_version": _version(), "settings": current}, handle, indent=2, default=str)
@@ -337,4 +384,4 @@ def explain_dataset(
     return run
 
 
-__all__ = ["DatasetRun", "Summary", "explain_dataset", "prepare_out_dir", "progress_bar"]
+__all__ = ["DatasetRun", "Summary", "explain_dataset", "outside", "prepare_out_dir", "progress_bar"]

@@ -40,7 +40,7 @@ from ..maps import saliency_map
 from ..models.loading import VisModel, as_vis_model
 from ..registry import SEED_MAX, check_choice, check_float, check_int
 from ..techniques import compiled
-from ..techniques.base import MAX_BATCH, class_index, prepare
+from ..techniques.base import MAX_BATCH, Displayed, class_index, prepare
 
 DEFAULT_STEPS = 20
 MAX_STEPS = 224  # RISE's own granularity on 224 x 224 inputs: 224 pixels per step
@@ -89,7 +89,7 @@ def area_under_curve(fractions: Sequence[float], scores: Sequence[float]) -> flo
 
 
 @dataclass(frozen=True)
-class Faithfulness:
+class Faithfulness(Displayed):
     """Deletion and insertion curves of one map, with a random map's as the baseline."""
 
     model: str
@@ -357,7 +357,7 @@ class ComparisonRow:
 
 
 @dataclass(frozen=True)
-class Comparison:
+class Comparison(Displayed):
     """Several methods on one photo, most faithful first, and a random map's curves."""
 
     model: str
@@ -663,7 +663,7 @@ def randomise(model: VisModel, names: Sequence[str], rng: np.random.Generator) -
 
 
 @dataclass(frozen=True)
-class RandomizationCheck:
+class RandomizationCheck(Displayed):
     """How each method's map changes as the network is randomised from the top."""
 
     model: str

@@ -67,7 +67,7 @@ from ..registry import (
     quick_map_methods,
     technique,
 )
-from ..techniques.base import MAX_BATCH, class_index, prepare
+from ..techniques.base import MAX_BATCH, DisplayedAsHtml, class_index, prepare
 from .sanity import cascading_randomisation
 from .verdict import (
     AXES,
@@ -150,7 +150,7 @@ class MethodTrust:
 
 
 @dataclass(frozen=True)
-class TrustReport:
+class TrustReport(DisplayedAsHtml):
     """The trust report of several methods on one photo and class (see the module)."""
 
     model: str
@@ -176,6 +176,8 @@ class TrustReport:
     seconds: Mapping[str, float]
 
     rule: str = DECISION_RULE
+    # the photo (uint8 H x W x 3), for drawing each method's map over it
+    image: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False, kw_only=True)
 
     @property
     def ranking(self) -> tuple[str, ...]:
@@ -756,6 +758,7 @@ def trust_report(
             "waiting for imputation": cost.waiting_seconds,
             "total": finished - began,
         },
+        image=prepared.image,
     )
 
 

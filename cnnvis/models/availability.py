@@ -27,6 +27,7 @@ from typing import Iterable
 OFFLINE_ENV = "CNNVIS_OFFLINE"
 FAILURE_MEMORY = 600.0  # seconds a failed download is remembered before trying again
 _TABLE = "data/weights.tsv"
+_MADE_WITH = "# scripts/make_weights_table.py with Keras "
 
 _FAILURES: dict[str, tuple[float, str]] = {}  # model -> (when, "failed" or "downloading")
 _FAILURES_LOCK = threading.Lock()
@@ -71,15 +72,24 @@ class WeightsStatus:
 def weights_table() -> dict[str, WeightsFile]:
     """The table of cnnvis/models/data/weights.tsv, by model name."""
     text = resources.files(__package__).joinpath(_TABLE).read_text(encoding="utf-8")
-    rows = csv.reader(text.splitlines(), delimiter="\t")
+    lines = [line for line in text.splitlines() if not line.startswith("#")]
+    rows = csv.reader(lines, delimiter="\t")
     next(rows)  # the header
     return {r[0]: WeightsFile(r[0], r[1], int(r[2])) for r in rows if r}
 
 
-def write_table(rows: Iterable[tuple[str, str, int]]) -> Path:
+def weights_table_keras() -> str:
+    """The Keras version the table was derived from (its first line)."""
+    text = resources.files(__package__).joinpath(_TABLE).read_text(encoding="utf-8")
+    first = text.splitlines()[0]
+    return first.removeprefix(_MADE_WITH) if first.startswith(_MADE_WITH) else "unknown"
+
+
+def write_table(rows: Iterable[tuple[str, str, int]], keras_version: str) -> Path:
     """Write the table (for scripts/make_weights_table.py)."""
     path = Path(__file__).resolve().parent / _TABLE
     with open(path, "w", encoding="utf-8", newline="") as handle:
+        handle.write(f"{_MADE_WITH}{keras_version}\n")
         writer = csv.writer(handle, delimiter="\t", lineterminator="\n")
         writer.writerow(["model", "keras_file", "parameters"])
         writer.writerows(sorted(rows))

@@ -19,7 +19,7 @@ from . import deep_dream
 from . import feature_vis
 from .attributions import IntegratedGradients
 from .base import Attribution, Heatmap
-from .classification import Prediction
+from .classification import Prediction, Predictions
 from .deep_dream import Dream, DreamFrame, deep_dream_frames
 from .feature_maps import FeatureMaps
 from .feature_vis import FeatureVisFrame, FeatureVisualization, feature_visualization_frames
@@ -38,6 +38,7 @@ __all__ = [
     "IntegratedGradients",
     "Occlusion",
     "Prediction",
+    "Predictions",
     "deep_dream_frames",
     "feature_visualization_frames",
 ]

@@ -10,7 +10,9 @@ are resized back with bilinear interpolation.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Sequence
 
 import numpy as np
@@ -83,8 +85,48 @@ def class_index(model: VisModel, prepared: Prepared, target_class) -> int:
     return top_class(compiled.forward(model)(prepared.batch).numpy()[0])
 
 
+class Displayed:
+    """A result that shows itself: as its picture in Jupyter (``_repr_png_``, or
+    ``_repr_html_`` where a table says more), with :meth:`show` and :meth:`save` in
+    scripts. The drawing is :mod:`cnnvis.render`'s (:func:`cnnvis.render.result_picture`);
+    it is imported only here, when a result is displayed, so techniques never draw."""
+
+    def _repr_png_(self) -> bytes:
+        from .. import render  # display only: the drawing lives in render
+
+        return render.png_bytes(render.result_picture(self))
+
+    def picture(self) -> np.ndarray:
+        """The result drawn as one uint8 RGB picture with its caption."""
+        from .. import render  # display only
+
+        return render.result_picture(self)
+
+    def show(self) -> None:
+        """Show the picture: inline in a notebook, else in the system's image viewer."""
+        from .. import render  # display only
+
+        render.show(self)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the picture to ``path`` (``.png``, ``.jpg``...; ``.html`` for the page a
+        notebook shows) and return the path."""
+        from .. import render  # display only
+
+        return render.save(self, path)
+
+
+class DisplayedAsHtml(Displayed):
+    """A result a notebook shows as HTML (a table with its picture), PNG elsewhere."""
+
+    def _repr_html_(self) -> str:
+        from .. import render  # display only
+
+        return render.result_html(self)
+
+
 @dataclass(frozen=True)
-class Heatmap:
+class Heatmap(Displayed):
     """A class-discriminative map (Grad-CAM and friends) at the image's resolution."""
 
     heatmap: np.ndarray  # float32 H x W in [0, 1]
@@ -96,6 +138,8 @@ class Heatmap:
     score: float  # the class logit the map explains
     weights: np.ndarray | None = None  # per-channel weights of the CAM, when defined
     note: str = ""
+    # the photo the map explains (uint8 H x W x 3), for drawing the map over it
+    image: np.ndarray | None = field(default=None, repr=False, compare=False, kw_only=True)
 
     @property
     def caption(self) -> str:
@@ -104,7 +148,7 @@ class Heatmap:
 
 
 @dataclass(frozen=True)
-class Attribution:
+class Attribution(Displayed):
     """A signed per-pixel gradient-like attribution at the image's resolution."""
 
     values: np.ndarray  # float32 H x W x 3, signed

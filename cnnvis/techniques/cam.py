@@ -239,6 +239,7 @@ def class_activation_map(
         score=float(logits[index]),
         weights=weights if weights.ndim == 1 else None,
         note=model.head_note(note),
+        image=prepared.image,
     )
 
 

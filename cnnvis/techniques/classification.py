@@ -12,7 +12,7 @@ from ..models.loading import VisModel
 from ..models.heads import sigmoid, softmax  # noqa: F401 - the package's one rule of each
 from ..registry import Option, technique
 from . import compiled
-from .base import check_int, prepare, resolve
+from .base import DisplayedAsHtml, check_int, prepare, resolve
 
 
 @dataclass(frozen=True)
@@ -28,6 +28,19 @@ class Prediction:
     note: str = ""  # what was done to the model's head (see cnnvis.models.loading.Head)
 
 
+class Predictions(DisplayedAsHtml, list):
+    """The top classes, most probable first: a plain list of :class:`Prediction` that a
+    notebook shows as a table (and ``show()`` / ``save()`` as a bar chart)."""
+
+    def __init__(self, predictions=(), *, model: str = "") -> None:
+        super().__init__(predictions)
+        self.model = model
+
+    @property
+    def caption(self) -> str:
+        return f"Top {len(self)} · {self.model}" if self.model else f"Top {len(self)}"
+
+
 def logits(model: VisModel | str, image) -> np.ndarray:
     """The model's logits for one image (float32 vector)."""
     model = resolve(model)
@@ -35,7 +48,7 @@ def logits(model: VisModel | str, image) -> np.ndarray:
     return compiled.forward(model)(prepared.batch).numpy()[0]
 
 
-def predictions_from_logits(model: VisModel, values: np.ndarray, top: int) -> list[Prediction]:
+def predictions_from_logits(model: VisModel, values: np.ndarray, top: int) -> Predictions:
     """The ``top`` classes by logit (the one top-class rule: the largest logit, also the
     most probable class; ties go to the lower index, as ``argmax``)."""
     probabilities = model.probabilities(values)
@@ -45,7 +58,7 @@ def predictions_from_logits(model: VisModel, values: np.ndarray, top: int) -> li
         from ..models.labels import imagenet_classes
 
         wnids = [c.wnid for c in imagenet_classes()]
-    return [
+    rows = [
         Prediction(
             rank=rank + 1,
             index=int(i),
@@ -57,6 +70,7 @@ def predictions_from_logits(model: VisModel, values: np.ndarray, top: int) -> li
         )
         for rank, i in enumerate(order)
     ]
+    return Predictions(rows, model=model.name)
 
 
 @technique(
@@ -80,7 +94,7 @@ def predictions_from_logits(model: VisModel, values: np.ndarray, top: int) -> li
         ),
     ),
 )
-def classify(model: VisModel | str, image, *, top: int = 5) -> list[Prediction]:
+def classify(model: VisModel | str, image, *, top: int = 5) -> Predictions:
     """The ``top`` most probable classes for ``image``, most probable first (all of them
     when the model has fewer; up to 5 is accepted for any model)."""
     model = resolve(model)

@@ -21,7 +21,7 @@ from ..images import fit_within, resize_image
 from ..models.loading import VisModel
 from ..registry import SEED_MAX, Option, checks, technique
 from . import compiled
-from .base import as_image, check_float, resolve
+from .base import Displayed, as_image, check_float, resolve
 
 MIN_OCTAVE_SIDE = 32
 MAX_OCTAVES, MAX_STEPS = 8, 200
@@ -126,7 +126,7 @@ OPTIONS = (
 
 
 @dataclass(frozen=True)
-class DreamFrame:
+class DreamFrame(Displayed):
     """One intermediate (or the final) dream image."""
 
     image: np.ndarray  # float32 H x W x 3 RGB in [0, 255] at this octave's size
@@ -153,7 +153,7 @@ class DreamFrame:
 
 
 @dataclass(frozen=True)
-class Dream:
+class Dream(Displayed):
     """The finished dream and how it was made."""
 
     image: np.ndarray  # float32 H x W x 3 RGB in [0, 255]

@@ -15,11 +15,11 @@ from ..errors import ParameterError
 from ..models.loading import VisModel
 from . import compiled
 from ..registry import Option, technique
-from .base import check_int, prepare, resolve
+from .base import Displayed, check_int, prepare, resolve
 
 
 @dataclass(frozen=True)
-class FeatureMaps:
+class FeatureMaps(Displayed):
     """Selected channels of one layer's output for one image."""
 
     model: str

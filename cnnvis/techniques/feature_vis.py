@@ -48,7 +48,7 @@ from ..errors import ParameterError
 from ..models.loading import VisModel
 from ..registry import SEED_MAX, Option, checks, technique
 from . import compiled
-from .base import check_int, resolve
+from .base import Displayed, check_int, resolve
 
 MAX_IMAGES = 16
 MIN_SIZE, MAX_SIZE = 32, 384
@@ -454,7 +454,7 @@ def evaluate(model: VisModel, layer: str | None, size: int, out: int) -> compile
 
 # ----- results -------------------------------------------------------------------------
 @dataclass(frozen=True)
-class FeatureVisualization:
+class FeatureVisualization(Displayed):
     """Pictures that maximise channels of a layer, or class logits, one per target."""
 
     images: np.ndarray  # float32 (n, size, size, 3) RGB in [0, 255]
@@ -485,7 +485,7 @@ class FeatureVisualization:
 
 
 @dataclass(frozen=True)
-class FeatureVisFrame:
+class FeatureVisFrame(Displayed):
     """The pictures after ``step`` of ``steps`` optimisation steps."""
 
     images: np.ndarray  # float32 (n, size, size, 3) RGB in [0, 255]

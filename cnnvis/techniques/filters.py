@@ -19,11 +19,11 @@ from ..errors import UnknownLayerError, quoted
 from ..models.loading import VisModel
 from . import compiled
 from ..registry import Option, technique
-from .base import resolve
+from .base import Displayed, resolve
 
 
 @dataclass(frozen=True)
-class Filters:
+class Filters(Displayed):
     """Selected kernels of one convolution."""
 
     model: str

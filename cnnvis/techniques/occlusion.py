@@ -181,4 +181,5 @@ def occlusion(
         drop=prepared.to_image_size(drop),
         probability=probability,
         windows=len(positions),
+        image=prepared.image,
     )

@@ -26,8 +26,10 @@ models) is the serving wing, :mod:`cnnvis.serving`.
 
 from __future__ import annotations
 
+import importlib
 import os
 import tempfile
+from typing import Any
 
 # Opt-in telemetry: the app works offline and behind firewalls, so it does not phone
 # home unless GRADIO_ANALYTICS_ENABLED says otherwise (Gradio reads it at launch).
@@ -42,12 +44,33 @@ os.environ.setdefault("GRADIO_TEMP_DIR", os.path.join(tempfile.gettempdir(), "gr
 
 from ..serving.native_log import quiet_native_start  # noqa: E402
 
-with quiet_native_start():  # TensorFlow starts here (the tabs list the techniques)
-    import tensorflow  # noqa: F401
-    import keras  # noqa: F401
+# The names below load on first use, so that ``cnnvis.ui.settings`` (the command line)
+# answers without TensorFlow or Gradio: ``python app.py --help`` reads its arguments
+# before anything heavy is imported.
+_NAMES = {
+    "LAUNCH_KWARGS": ".app",
+    "TABS": ".app",
+    "apply_queue": ".app",
+    "build_demo": ".app",
+    "launch": ".app",
+    "main": ".app",
+    "Settings": ".settings",
+    "configure": ".settings",
+    "current": ".settings",
+}
 
-from .app import LAUNCH_KWARGS, TABS, apply_queue, build_demo, launch, main  # noqa: E402
-from .settings import Settings, configure, current  # noqa: E402
+
+def __getattr__(name: str) -> Any:
+    if name not in _NAMES:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    if _NAMES[name] == ".app":
+        with quiet_native_start():  # TensorFlow starts here (the tabs list the techniques)
+            import tensorflow  # noqa: F401
+            import keras  # noqa: F401
+    value = getattr(importlib.import_module(_NAMES[name], __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "LAUNCH_KWARGS",

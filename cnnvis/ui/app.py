@@ -7,6 +7,7 @@ are the one place where queue and launch settings are made and a server is start
 
 from __future__ import annotations
 
+import argparse
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -138,14 +139,28 @@ def launch(demo: gr.Blocks, settings: Settings | None = None, **options: Any) ->
     return demo.launch(**arguments)
 
 
-def main(demo: gr.Blocks, argv: Sequence[str] | None = None) -> None:
-    """``python app.py``: the command line's settings, a warm-up, then serve ``demo``."""
+def main(
+    demo: gr.Blocks,
+    argv: Sequence[str] | None = None,
+    args: argparse.Namespace | None = None,
+) -> None:
+    """``python app.py``: the command line's settings (``args`` if it was parsed already,
+    else ``argv``), then serve ``demo`` at once and warm the default model up behind it:
+    the URL is printed before any model is loaded, and the page says the model is warming
+    (its summary) until the first request gets it."""
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     logging.getLogger("httpx").setLevel(logging.WARNING)  # one line per request otherwise
-    args = parse_args(argv)
+    args = args if args is not None else parse_args(argv)
     configure(settings_from(args))
     compute_device()  # chosen now, as --device says (cnnvis.models.devices logs which)
-    start_warm_up()
-    launch(demo, server_name=args.host, server_port=args.port, share=args.share)
+    launch(
+        demo,
+        server_name=args.host,
+        server_port=args.port,
+        share=args.share,
+        prevent_thread_lock=True,
+    )
+    start_warm_up()  # after the URL: a model load would compete with the server's start
+    demo.block_thread()

@@ -26,6 +26,14 @@ LANE = CLASSIFY.cost  # the page's own events that compute: quick work
 TOP = 5
 
 
+# The summary until the model is loaded: the app serves the page before the default model is
+# ready (it warms up in the background, cnnvis.ui.work.start_warm_up).
+WARMING = (
+    f"Loading the model… ({DEFAULT_MODEL} warms up in the background when the app starts: "
+    "the page works meanwhile, the first result may take a few seconds more.)"
+)
+
+
 def example_paths() -> list[str]:
     return [str(p) for p in sorted(EXAMPLES_DIR.glob("*.jpg"))]
 
@@ -188,7 +196,7 @@ def shared_inputs() -> tuple[gr.Image, gr.Dropdown, gr.Markdown, gr.Label]:
                 value=DEFAULT_MODEL,
                 allow_custom_value=True,
             )
-            summary = gr.Markdown("Loading the model…")
+            summary = gr.Markdown(WARMING)
             panel = gr.Label(label="What the model sees: its top-5 classes", num_top_classes=TOP)
     return image, model, summary, panel
 

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import hashlib
 import io
-import math
 import os
 import uuid
 from collections.abc import Sequence
@@ -72,35 +71,13 @@ def plural(count: int, word: str) -> str:
     return f"{count} {word}" if count == 1 else f"{count} {word}s"
 
 
-def _enlarge(picture: np.ndarray, min_side: int) -> np.ndarray:
-    """Nearest-neighbour enlargement, so that small maps stay crisp as thumbnails."""
-    factor = max(1, -(-min_side // min(picture.shape[:2])))
-    return np.repeat(np.repeat(picture, factor, axis=0), factor, axis=1)
-
-
 def filters_picture(result: cnnvis.Filters) -> np.ndarray:
     """All shown kernels on one sheet, each on its own scale (grey = 0) so its pattern shows."""
-    side = result.kernels.shape[1] if result.rgb else result.kernels.shape[-1]
-    upscale = max(4, 64 // side)
-    if result.rgb:
-        cells = [render.kernel_image(k, upscale=upscale) for k in result.kernels]
-        columns = None  # render.grid's default: about square
-    else:  # one strip per filter: its kernel on each input channel, on one scale per filter
-        cells = [_kernel_strip(slices, upscale) for slices in result.kernels]
-        columns = math.ceil(math.sqrt(len(cells) / result.kernels.shape[1]))  # about square
-    return render.grid(cells, [f"#{i}" for i in result.filter_indices], columns=columns)
-
-
-def _kernel_strip(slices: np.ndarray, upscale: int) -> np.ndarray:
-    scale = float(np.abs(slices).max()) or None
-    pictures = [render.kernel_image(s, scale=scale, upscale=upscale, cmap="RdBu_r") for s in slices]
-    return render.grid(pictures, columns=len(pictures), pad=1)
+    return render.filter_sheet(result.kernels, result.filter_indices, rgb=result.rgb)
 
 
 def maps_picture(result: cnnvis.FeatureMaps, colormap: str) -> np.ndarray:
-    cells = [_enlarge(render.feature_map_image(m, cmap=colormap), 96) for m in result.maps]
-    columns = min(len(cells), 4 if len(cells) <= 16 else 8)
-    return render.grid(cells, [f"channel {c}" for c in result.channels], columns=columns)
+    return render.feature_map_sheet(result.maps, result.channels, cmap=colormap)
 
 
 def strongest_channel_overlay(photo: np.ndarray, result: cnnvis.FeatureMaps, colormap: str):
@@ -144,9 +121,7 @@ def map_picture(photo: np.ndarray, method: str, values: np.ndarray) -> np.ndarra
 
 def feature_sheet(images: np.ndarray, labels: Sequence[str]) -> np.ndarray:
     """Feature visualisation pictures side by side, each labelled."""
-    pictures = [render.to_uint8(picture) for picture in images]
-    columns = min(len(pictures), 4 if len(pictures) <= 8 else 8)
-    return render.grid(pictures, list(labels), columns=columns)
+    return render.picture_sheet(images, labels)
 
 
 def _outline(picture: np.ndarray, box: Sequence[int], width: int, colour) -> None:
