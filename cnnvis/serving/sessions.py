@@ -302,10 +302,9 @@ def current_session() -> str | None:
     ``session_hash`` of its ``gr.Request``. Read from Gradio's request context, as
     Gradio's own per-session cache does (``gradio.caching``), for the code that is given
     no ``gr.Request``: the model lookup under every handler."""
-    from gradio.context import LocalContext
+    from .gradio_compat import request_session
 
-    request = LocalContext.request.get(None)
-    return getattr(request, "session_hash", None) or None
+    return request_session()
 
 
 def is_own_name(name: object) -> bool:
