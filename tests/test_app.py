@@ -1202,10 +1202,12 @@ def test_every_event_runs_in_the_lane_of_its_techniques_cost():
         fn.api_visibility == "private" and fn.concurrency_id == "quick" for fn in helpers
     )
     # Gradio's queue holds quick work (it shows each visitor's place), at the quick lane's
-    # limit; long work all starts and waits in its lane, which bounds its admissions.
+    # limit plus the long lane's admissions (an uploaded model's costly quick work runs in
+    # the long lane: issue 21); long work all starts and waits in its lane, which bounds
+    # its admissions.
     limits = ui.current().lane_limits
     for fn in [*public.values(), *helpers]:
-        wanted = limits["quick"] if fn.concurrency_id == "quick" else None
+        wanted = limits["quick"] + LANES["long"].admission if fn.concurrency_id == "quick" else None
         assert fn.concurrency_limit == wanted, fn.api_name
     assert set(limits) == set(registry.COSTS)
     assert LANES["quick"].admission is None
@@ -1230,7 +1232,7 @@ def test_the_lanes_limits_follow_the_settings():
         )
         demo = ui.build_demo(settings=settings)
         public = endpoints.published(demo)
-        assert public["/grad_cam"].concurrency_limit == 3
+        assert public["/grad_cam"].concurrency_limit == 3 + 6  # and the long lane's admissions
         assert public["/deep_dream"].concurrency_limit is None  # it waits in its lane
         assert (LANES["quick"].slots, LANES["long"].slots, LANES["long"].admission) == (3, 2, 6)
         assert demo._queue.max_size == 7 and demo._queue.default_concurrency_limit == 3

@@ -756,4 +756,8 @@ def test_a_request_to_another_host_name_is_refused(server):
             answer = http.get(f"{url}{path}", headers={"Host": f"rebind.attacker.example:{port}"})
             _refused_in_one_sentence(answer, path)
         assert http.get(f"{url}gradio_api/info", headers={"Host": f"localhost:{port}"}).status_code == 200
+        # Credentials from another site's page: refused, whatever Gradio's CORS would allow.
+        body = json.dumps({"data": [None, MODEL], "fn_index": 0, "session_hash": "cors"})
+        foreign = {"Origin": "https://evil.example", "Cookie": "session=1", "Content-Type": "application/json"}
+        _refused_in_one_sentence(http.post(f"{url}gradio_api/queue/join", content=body, headers=foreign), "cors")
     works(client)

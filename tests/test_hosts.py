@@ -51,3 +51,32 @@ def test_host_names_are_read_without_their_port():
     assert host_name("Example.org:8080") == "example.org"
     assert host_name("[::1]:7860") == "::1"
     assert not is_allowed("localhost:7860@evil.example", allowed_hosts({}))
+
+
+def _call_from(origin: bytes | None, cookie: bool, host: bytes = b"127.0.0.1:7860", hosts=None) -> int:
+    sent = []
+
+    async def send(message):
+        sent.append(message)
+
+    async def receive():
+        return {"type": "http.request", "body": b""}
+
+    headers = [(b"host", host)] + ([(b"origin", origin)] if origin else []) + ([(b"cookie", b"s=1")] if cookie else [])
+    scope = {"type": "http", "method": "POST", "path": "/gradio_api/queue/join", "headers": headers}
+    asyncio.run(HostMiddleware(_ok, hosts or allowed_hosts({"SPACE_HOST": "someone-cnnvis.hf.space"}))(scope, receive, send))
+    return sent[0]["status"]
+
+
+def test_requests_with_credentials_from_foreign_origins_are_refused():
+    """Gradio reflects any Origin with credentials allowed when the Host is not a localhost
+    alias (gradio#13594): a credentialed request from another site gets only a 403."""
+    space = b"someone-cnnvis.hf.space"
+    assert _call_from(b"https://evil.example", cookie=True, host=space) == 403
+    assert _call_from(b"null", cookie=True, host=space) == 403
+    assert _call_from(b"http://localhost:9999", cookie=True) == 200  # a local page, as Gradio allows
+    assert _call_from(b"https://evil.example", cookie=False, host=space) == 200  # the open API
+    assert _call_from(b"https://someone-cnnvis.hf.space", cookie=True, host=space) == 200  # its own page
+    assert _call_from(b"https://someone-cnnvis.hf.space", cookie=True, host=b"10.0.0.5:7860") == 200  # behind a proxy
+    assert _call_from(b"http://127.0.0.1:7860", cookie=True) == 200
+    assert _call_from(None, cookie=True) == 200  # not from a page

@@ -143,3 +143,33 @@ def test_three_40_megapixel_pngs_through_every_route_and_twelve_score_cams_stay_
     assert outcomes.count("refused") >= 12  # /run and /api are closed to model work
     assert process.poll() is None
     assert peak < MEMORY_BOUND_MB * MB
+
+
+def test_the_issues_attack_models_are_refused_before_they_cost_memory(server, tmp_path):
+    """Issue 21's uploads: a 5 KB model of six 1x1 Conv2D(256) at 1024 x 1024 (it took the
+    server from 1.5 to 8.9 GB on one /vanilla_gradient) and one of 121 Conv2D(64, 3x3) at
+    1024 x 1024 (it held the quick lane): each is refused from its estimated cost, in one
+    sentence, before any weight is built, and the server's memory stays under the bound."""
+    from gradio_client.exceptions import AppError
+
+    from .app_helpers import is_one_sentence, refusal_message
+    from .test_model_cost import _classifier, _deep_3x3, _wide_1x1
+
+    url, process, memory, folder = server
+    paths = []
+    for name, body in (("wide", _wide_1x1), ("deep", _deep_3x3)):
+        paths.append(tmp_path / f"{name}.keras")
+        _classifier(1024, body).save(paths[-1])
+    since = time.monotonic()
+    client = Client(url, verbose=False, analytics_enabled=False)
+    try:
+        for path in paths:
+            with pytest.raises(AppError) as refused:
+                client.predict(model_file=handle_file(str(path)), preprocessing="0-1", api_name="/load_model")
+            sentence = refusal_message(refused.value)
+            assert is_one_sentence(sentence) and "the limit is 1,024 MB" in sentence, sentence
+    finally:
+        client.close()
+    peak = memory.peak(since)
+    print(f"\n[memory] attack models: peak {peak / MB:.0f} MB while refusing them")
+    assert process.poll() is None and peak < MEMORY_BOUND_MB * MB

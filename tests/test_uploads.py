@@ -17,6 +17,9 @@ from gradio.utils import get_upload_folder
 from PIL import Image
 from starlette.middleware import Middleware
 
+from cnnvis.serving.connections import HeartbeatMiddleware
+from cnnvis.serving.hosts import HostMiddleware
+
 import gradio as gr
 
 import app
@@ -55,6 +58,8 @@ def server():
     app_kwargs = {
         "middleware": [
             Middleware(ResponseHeadersMiddleware),
+            Middleware(HostMiddleware),
+            Middleware(HeartbeatMiddleware),
             Middleware(UploadMiddleware, bound=bound),
             Middleware(ScreeningMiddleware, extra_roots=[ui.settings.EXAMPLES_DIR]),
         ],

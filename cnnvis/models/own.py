@@ -68,6 +68,7 @@ from .classifiers import (
     check_image_classifier,
     check_input_size,
 )
+from .cost import ModelCost, estimate_cost
 from .loading import VisModel
 from .preprocessing import FAMILIES, Preprocessing, resolve as resolve_preprocessing
 
@@ -580,6 +581,45 @@ def inspect_keras_file(
         ) from error
 
 
+def _with_input_size(config: dict, sides: tuple[int, int]) -> dict:
+    """A copy of a model's config whose input layers have these sides where flexible."""
+    config = json.loads(json.dumps(config))
+    inner = config.get("config")
+    for layer in (inner.get("layers") or []) if isinstance(inner, dict) else []:
+        if isinstance(layer, dict) and layer.get("class_name") == "InputLayer":
+            settings = layer.get("config") or {}
+            key = "batch_shape" if "batch_shape" in settings else "batch_input_shape"
+            shape = settings.get(key)
+            if isinstance(shape, list) and len(shape) == 4:
+                settings[key] = [shape[0], shape[1] or sides[0], shape[2] or sides[1], shape[3]]
+    return config
+
+
+def keras_file_cost(
+    path: str | os.PathLike,
+    input_size: int | Sequence[int] | None = None,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+) -> ModelCost:
+    """The estimated cost of one image through the model of a ``.keras`` file
+    (:func:`cnnvis.models.cost.estimate_cost`), from its config and shapes only, before
+    any weight exists; a flexible input is taken at ``input_size``, or at the largest
+    side cnnvis runs (:data:`MAX_INPUT_SIDE`) when none is given. Call it on a file that
+    :func:`inspect_keras_file` accepted."""
+    config = _read_config(Path(path), max_bytes)
+    check_config(config)
+    sides = check_input_size(input_size, (None, None, None, 3)) if input_size is not None else None
+    config = _with_input_size(config, sides or (MAX_INPUT_SIDE, MAX_INPUT_SIDE))
+    try:
+        with _safe_mode(), _shapes_only():
+            shell = keras.saving.deserialize_keras_object(config, safe_mode=True)
+            return estimate_cost(shell)
+    except RecursionError:
+        raise _too_deep(chain_length(config)) from None
+    except Exception as error:  # noqa: BLE001 - accepted by inspect_keras_file already
+        raise ModelFileError("The model's cost could not be estimated from its config.") from error
+
+
 def load_keras_file(
     path: str | os.PathLike,
     *,
@@ -665,4 +705,5 @@ __all__ = [
     "check_config",
     "inspect_keras_file",
     "load_keras_file",
+    "keras_file_cost",
 ]

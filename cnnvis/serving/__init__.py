@@ -11,5 +11,6 @@ itself is :mod:`cnnvis.ui`).
 - :mod:`.stopping`: the Stop of the iterative methods (the picture so far is kept);
 - :mod:`.sessions`: the models visitors upload, each held for its session only;
 - :mod:`.connections`: which sessions have a live heartbeat, from which client;
+- :mod:`.gradio_compat`: every use of Gradio beyond its public API, checked against the pin;
 - :mod:`.native_log`: TensorFlow's harmless start-up lines kept out of the log.
 """

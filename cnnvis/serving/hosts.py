@@ -7,6 +7,15 @@ which names the attacker's domain. :class:`HostMiddleware` answers only requests
 needs a name), the Space's own host (``SPACE_HOST``, which Hugging Face sets), and the
 names in ``CNNVIS_ALLOWED_HOSTS`` (comma-separated; ``*.example.org`` for its
 subdomains). Any other is refused with a 400 in one sentence, before Gradio sees it.
+
+Credentialed requests from foreign origins are refused too. Gradio's CORS middleware,
+outermost, reflects any ``Origin`` with ``Access-Control-Allow-Credentials: true`` when the
+``Host`` is not a localhost alias (gradio#13594), and it defers only to a parent app's
+CORS settings. So a request that carries credentials (a ``Cookie`` or an
+``Authorization`` header) from an origin that is not this server's own (its ``Host``, or
+one of the allowed names above, the Space's included) gets a 403 in one sentence: a
+foreign page may read nothing of the visitor's session but that sentence. Requests
+without credentials stay open to other origins (the API, the JavaScript client).
 """
 
 from __future__ import annotations
@@ -43,6 +52,21 @@ def host_name(header: str) -> str:
     return (match["ipv6"] or match["name"]).rstrip(".")
 
 
+def is_own_origin(origin: str, host_header: str, allowed: Iterable[str]) -> bool:
+    """Whether ``origin`` (``scheme://host[:port]``) is this server's own: the request's
+    ``Host``, or an allowed host name (an IP address is not enough: any page may name one
+    only if it is served from it)."""
+    scheme, _, rest = origin.strip().lower().partition("://")
+    if not rest or "/" in rest or scheme not in ("http", "https"):
+        return False  # "null", or not an origin
+    if rest == host_header.strip().lower():
+        return True
+    name = host_name(rest)
+    return bool(name) and any(
+        name == pattern or (pattern.startswith("*.") and name.endswith(pattern[1:])) for pattern in allowed
+    )
+
+
 def is_allowed(header: str, allowed: Iterable[str]) -> bool:
     """Whether a request with this ``Host`` header is answered."""
     name = host_name(header)
@@ -69,9 +93,14 @@ class HostMiddleware:
     async def __call__(self, scope, receive, send):
         if scope["type"] not in ("http", "websocket"):
             return await self.app(scope, receive, send)
-        header = next((v for k, v in scope.get("headers", ()) if k.lower() == b"host"), b"")
-        header_text = header.decode("latin-1")
+        headers = {k.lower(): v.decode("latin-1") for k, v in scope.get("headers", ())}
+        header_text = headers.get(b"host", "")
         if is_allowed(header_text, self.hosts):
+            origin = headers.get(b"origin")
+            credentials = b"cookie" in headers or b"authorization" in headers
+            if scope["type"] == "http" and origin is not None and credentials and not is_own_origin(origin, header_text, self.hosts):
+                sentence = "This server takes no requests with credentials (cookies) from another site's pages."
+                return await send_json(send, 403, {"detail": sentence, "error": sentence})
             return await self.app(scope, receive, send)
         if scope["type"] == "websocket":
             return await send({"type": "websocket.close", "code": 1008})

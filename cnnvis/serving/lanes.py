@@ -312,23 +312,15 @@ LANES = Lanes()
 def request_cancelled() -> Check:
     """A check, asked while waiting and by iterative methods before every step (cnnvis'
     ``stop=``): True once the Gradio request being served was cancelled or its client went
-    away. Gradio has no public API for this; the check reads its queue (tested with the
-    pinned Gradio by tests/test_faults.py) and is False outside a queued request."""
-    from gradio.context import LocalContext
+    away. Gradio has no public API for this; the check reads its queue
+    (:mod:`cnnvis.serving.gradio_compat`) and is False outside a queued request."""
+    from .gradio_compat import current_event, event_alive
 
-    queue = getattr(LocalContext.blocks.get(None), "_queue", None)
-    event_id = LocalContext.event_id.get(None)
-    if queue is None or not event_id:
+    found = current_event()
+    if found is None:
         return never
-
-    def cancelled() -> bool:
-        for job in list(getattr(queue, "active_jobs", None) or ()):
-            for event in job or ():
-                if getattr(event, "_id", None) == event_id:
-                    return not getattr(event, "alive", True)
-        return True  # no longer a running job: cancelled
-
-    return cancelled
+    queue, event_id = found
+    return lambda: not event_alive(queue, event_id)
 
 
 def bounded(

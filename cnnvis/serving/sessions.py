@@ -38,10 +38,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from ..errors import CnnvisError, ParameterError, UnknownModelError, quoted
+from ..errors import CnnvisError, ModelFileError, ParameterError, UnknownModelError, quoted
 from .connections import CONNECTIONS
 
 if TYPE_CHECKING:
+    from ..models.cost import ModelCost
     from ..models.loading import VisModel
 
 log = logging.getLogger("cnnvis.serving.sessions")
@@ -49,6 +50,15 @@ log = logging.getLogger("cnnvis.serving.sessions")
 PREFIX = "Your model: "  # how an uploaded model is named in the picker and the API
 LANE = "long"  # loading reads and builds a whole model: long work, in that lane
 MAX_MODEL_PARAMETERS = 32_000_000  # one uploaded model (128 MB of float32 weights)
+MB = 2**20
+# The cost of one image through an uploaded model, estimated from its config before any
+# weight exists (cnnvis.models.cost): the memory of a forward and a backward pass, and the
+# multiply-adds. The bounds admit what the registry's models cost (ResNet152V2: 867 MB,
+# 11.0 billion; VGG16: 15.5 billion); the quick bounds are those of the quick lane.
+MAX_PASS_BYTES = 1024 * MB
+MAX_MULTIPLY_ADDS = 20_000_000_000
+QUICK_PASS_BYTES = 512 * MB  # ResNet50: 425 MB
+QUICK_MULTIPLY_ADDS = 5_000_000_000  # ResNet50: 3.9 billion
 MAX_HELD_MODELS = 8  # uploaded models held at once, all sessions together
 MAX_HELD_PARAMETERS = 100_000_000  # their parameters, in all (400 MB of float32 weights)
 MODELS_PER_SESSION = 1  # a new upload replaces the session's previous one
@@ -71,6 +81,16 @@ class Held:
     parameters: int
     last_used: float
     client: str | None = None  # the address of the connection that loaded it
+    cost: ModelCost | None = None  # one image's estimated cost (cnnvis.models.cost)
+
+    @property
+    def lane(self) -> str:
+        """The lane of its quick work: "long" when it costs more than the quick lane's
+        bounds (:data:`QUICK_PASS_BYTES`, :data:`QUICK_MULTIPLY_ADDS`)."""
+        cost = self.cost
+        if cost is None or cost.pass_bytes > QUICK_PASS_BYTES or cost.multiply_adds > QUICK_MULTIPLY_ADDS:
+            return "long"
+        return "quick"
 
 
 @dataclass
@@ -161,7 +181,14 @@ class HeldModels:
             )
 
     # ----- adding, finding, freeing ------------------------------------------------------
-    def put(self, session: str, vis: VisModel, parameters: int, client: str | None = None) -> str:
+    def put(
+        self,
+        session: str,
+        vis: VisModel,
+        parameters: int,
+        client: str | None = None,
+        cost: ModelCost | None = None,
+    ) -> str:
         """Hold ``vis`` for ``session`` (replacing its oldest beyond ``per_session``);
         returns its name, ``PREFIX + vis.name`` (numbered if that name is held already,
         so that a new upload is a new choice of the picker)."""
@@ -178,7 +205,7 @@ class HeldModels:
             name, number = base, 2
             while name in models:
                 name, number = f"{base} ({number})", number + 1
-            models[name] = Held(name, vis, parameters, self.clock(), client)
+            models[name] = Held(name, vis, parameters, self.clock(), client, cost)
             replaced = []
             while len(models) > self.per_session:
                 replaced.append(models.popitem(last=False)[1])
@@ -275,10 +302,9 @@ def current_session() -> str | None:
     ``session_hash`` of its ``gr.Request``. Read from Gradio's request context, as
     Gradio's own per-session cache does (``gradio.caching``), for the code that is given
     no ``gr.Request``: the model lookup under every handler."""
-    from gradio.context import LocalContext
+    from .gradio_compat import request_session
 
-    request = LocalContext.request.get(None)
-    return getattr(request, "session_hash", None) or None
+    return request_session()
 
 
 def is_own_name(name: object) -> bool:
@@ -327,8 +353,12 @@ def load_upload(
             "An uploaded model belongs to a session of the page or of gradio_client; "
             "this request has none."
         )
+    from ..models.own import keras_file_cost
+
     bounds = {"max_bytes": MAX_MODEL_FILE_BYTES, "max_parameters": MAX_MODEL_PARAMETERS}
     info = cnnvis.inspect_keras_file(path, **bounds)
+    cost = keras_file_cost(path, input_size, max_bytes=MAX_MODEL_FILE_BYTES)
+    check_cost(cost, flexible=input_size is None and None in info.input_shape[:2])
     if not CONNECTIONS.wait_live(session):
         raise ParameterError(
             "An uploaded model is kept only for a page (or gradio_client) that stays "
@@ -345,8 +375,38 @@ def load_upload(
         name=safe_name(info.name),
         **bounds,
     )
-    name = HELD.put(session, vis, info.parameters, client)
+    name = HELD.put(session, vis, info.parameters, client, cost)
     return HELD.get(session, name)
+
+
+def check_cost(cost: ModelCost, flexible: bool = False) -> None:
+    """Refuse, in one sentence naming the figure, a model whose one image costs more than
+    :data:`MAX_PASS_BYTES` or :data:`MAX_MULTIPLY_ADDS` (``flexible``: estimated at the
+    largest side, for no input size was given)."""
+    height, width = cost.input_size
+    at = f"at {height}×{width} pixels" + (" (its input is flexible: give an input size)" if flexible else "")
+    if cost.pass_bytes > MAX_PASS_BYTES:
+        raise ModelFileError(
+            f"One image through this model {at} needs about {cost.pass_bytes / MB:,.0f} MB of "
+            f"activations for a forward and a backward pass; the limit is {MAX_PASS_BYTES // MB:,} MB."
+        )
+    if cost.multiply_adds > MAX_MULTIPLY_ADDS:
+        raise ModelFileError(
+            f"One image through this model {at} takes about {cost.multiply_adds / 1e9:,.1f} billion "
+            f"multiply-adds; the limit is {MAX_MULTIPLY_ADDS / 1e9:,.0f} billion."
+        )
+
+
+def lane_of(name: object, lane: str) -> str:
+    """The lane for work on the model ``name`` that its technique puts in ``lane``: an
+    uploaded model of this session that costs more than the quick lane's bounds works in
+    the long lane."""
+    if lane != "quick" or not is_own_name(name):
+        return lane
+    try:
+        return HELD.get(current_session(), str(name).strip()).lane
+    except UnknownModelError:
+        return lane  # the handler says so in its own sentence
 
 
 def picker_entry(held: Held) -> tuple[str, str]:

@@ -172,12 +172,12 @@ def trim_editor_pictures(blocks, max_bytes: int = MAX_EDITOR_BLOB_BYTES, max_pix
     filled by ``/component_server`` until an event uses them): any that is not an image of
     at most ``max_pixels``, then the oldest until at most ``max_bytes`` remain. Returns how
     many drawings were dropped."""
-    from gradio.components import ImageEditor
+    from .gradio_compat import editor_pictures
 
     dropped = 0
     for block in list(getattr(blocks, "blocks", {}).values()):
-        storage = getattr(block, "blob_storage", None) if isinstance(block, ImageEditor) else None
-        if not isinstance(storage, dict):
+        storage = editor_pictures(block)
+        if storage is None:
             continue
         for key in list(storage):
             if not all(_small_picture(blob, max_pixels) for blob in _blobs(storage.get(key))):

@@ -116,7 +116,12 @@ def apply_queue(demo: gr.Blocks, settings: Settings) -> gr.Blocks:
     # Quick events wait in Gradio's queue, which shows each visitor's place and an
     # estimate. Long events all start at once and wait in their lane, which refuses those
     # beyond its admission bound on arrival ("busy, try again in about N s").
-    gradio_limits = {"quick": limits["quick"], "long": None}
+    # An uploaded model past the quick lane's bounds does its quick work in the long lane
+    # (cnnvis.serving.sessions.lane_of) while its event holds one of Gradio's quick slots:
+    # Gradio starts as many more quick events as the long lane admits, so that such work
+    # never takes the slots of the registry models' quick work (the quick lane still runs
+    # at most its own slots; the others wait in it, told how long).
+    gradio_limits = {"quick": limits["quick"] + LANES["long"].admission, "long": None}
     for fn in demo.fns.values():
         if fn.concurrency_id in gradio_limits:
             fn.concurrency_limit = gradio_limits[fn.concurrency_id]

@@ -30,6 +30,7 @@ from ..images import load_image
 from ..models.labels import imagenet_classes
 from ..serving.values import file_problem, received_roots
 from .settings import EXAMPLES_DIR
+from ..serving.gradio_compat import replace_api_info, replace_preprocess
 
 if TYPE_CHECKING:
     from ..models.loading import VisModel
@@ -63,7 +64,7 @@ def pass_original_upload(image: gr.Image) -> gr.Image:
             raise gr.Error(message, print_exception=False)
         return str(payload.path)
 
-    image.preprocess = preprocess
+    replace_preprocess(image, preprocess)
     return image
 
 
@@ -174,7 +175,7 @@ def accept_any_text(dropdown: gr.Dropdown) -> gr.Dropdown:
     """
     text = {"type": "string"}
     schema = {"type": "array", "items": text} if dropdown.multiselect else text
-    dropdown.api_info = lambda: schema
+    replace_api_info(dropdown, lambda: schema)
     return dropdown
 
 
@@ -187,6 +188,6 @@ def accept_any_names(group: gr.CheckboxGroup) -> gr.CheckboxGroup:
     def preprocess(payload):
         return [payload] if isinstance(payload, str) else list(payload or [])
 
-    group.preprocess = preprocess
-    group.api_info = lambda: {"type": "array", "items": {"type": "string"}}
+    replace_preprocess(group, preprocess)
+    replace_api_info(group, lambda: {"type": "array", "items": {"type": "string"}})
     return group

@@ -41,6 +41,8 @@ def compute(lane: str, work: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """
     if lane not in COSTS:
         raise ValueError(f"lane must be one of {', '.join(COSTS)}, not {lane!r}")
+    for value in (*args, *kwargs.values()):  # an uploaded model's own cost may be long work
+        lane = own_model.lane_of(value, lane)
     chosen, what = LANES[lane], getattr(work, "__name__", "")
     told = waiting_words(chosen.label)
     if inspect.isgeneratorfunction(work):
