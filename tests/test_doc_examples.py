@@ -24,6 +24,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -171,6 +172,7 @@ def run_python(example: Example, namespace: dict, url: str | None) -> None:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(2400)  # a guard against a hang, not a speed check: a page runs real models
 @pytest.mark.parametrize("page", PAGES)
 def test_the_examples_of_each_page_run_as_written(page, folder, monkeypatch):
     cwd, env = folder
@@ -193,10 +195,12 @@ def test_the_examples_of_each_page_run_as_written(page, folder, monkeypatch):
                 settings = Settings(weights="imagenet" if weights else "random", weights_dir=str(weights) if weights else None)
                 server = served(settings)
                 _, url = server.__enter__()
+            started = time.perf_counter()
             if example.language == "bash":
                 run_shell(example, cwd, env)
             else:
                 run_python(example, namespace, url if server is not None else None)
+            print(f"{example.where}: ran in {time.perf_counter() - started:.1f} s")
     finally:
         if server is not None:
             server.__exit__(None, None, None)
