@@ -158,7 +158,7 @@ def folder(tmp_path, monkeypatch):
 def run_shell(example: Example, cwd: Path, env: dict) -> None:
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", example.code],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=900,
+        cwd=cwd, env=env, capture_output=True, text=True, timeout=3000,
     )
     assert done.returncode == 0, f"{example.where} failed ({done.returncode}):\n{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     print(done.stdout)
@@ -172,7 +172,7 @@ def run_python(example: Example, namespace: dict, url: str | None) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(2400)  # a guard against a hang, not a speed check: a page runs real models
+@pytest.mark.timeout(3600)  # a guard against a hang, not a speed check: a page runs real models
 @pytest.mark.parametrize("page", PAGES)
 def test_the_examples_of_each_page_run_as_written(page, folder, monkeypatch):
     cwd, env = folder
