@@ -132,3 +132,22 @@ def test_the_tape_records_an_operation_with_its_own_gradient():
             y = tf.identity(x)
         keras_compat.tape_record.record_operation("Doubled", [y], [x], lambda upstream: [2.0 * upstream])
     np.testing.assert_array_equal(tape.gradient(y, x).numpy(), [2.0, 2.0])
+
+
+def test_the_private_classes_a_saved_model_names_are_where_the_allow_list_looks():
+    """The model-file allow-list names Keras' functional model, two application layers and
+    keras.ops' operations by their private modules: each is there, of the right kind."""
+    import importlib
+
+    for module, name in keras_compat.SAVED_MODEL_CLASSES:
+        assert isinstance(getattr(importlib.import_module(module), name), type), f"{module}.{name}"
+    operation = keras_compat.operation_class()
+    for module in keras_compat.ARRAY_OPERATION_MODULES:
+        classes = [
+            obj for obj in vars(importlib.import_module(module)).values()
+            if isinstance(obj, type) and issubclass(obj, operation) and obj.__module__ == module
+        ]
+        assert classes, f"{module} holds no Keras operations any more"
+    core = importlib.import_module(keras_compat.CORE_OPERATIONS_MODULE)
+    for name in ("Cast", "StopGradient", "Slice", "Unstack", "ConvertToTensor"):
+        assert issubclass(getattr(core, name), operation), name

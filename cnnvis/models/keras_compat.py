@@ -37,6 +37,31 @@ KERAS_PACKAGE = "keras.src."  # the package that holds Keras' own classes
 _OPS_NN = "keras.src.ops.nn"  # the module of keras.ops' neural-network operations
 
 
+# Keras' own classes that a saved model's config names by their private module, for the
+# allow-list of cnnvis.models.own: the functional model and two layers of keras.applications.
+SAVED_MODEL_CLASSES: tuple[tuple[str, str], ...] = (
+    ("keras.src.models.functional", "Functional"),
+    ("keras.src.applications.convnext", "LayerScale"),
+    ("keras.src.applications.inception_resnet_v2", "CustomScaleLayer"),
+)
+# The modules of keras.ops' array operations (recorded in a functional model's config), and
+# of its core operations (some of which call functions).
+ARRAY_OPERATION_MODULES: tuple[str, ...] = (
+    "keras.src.ops.numpy",
+    "keras.src.ops.nn",
+    "keras.src.ops.math",
+    "keras.src.ops.image",
+)
+CORE_OPERATIONS_MODULE = "keras.src.ops.core"
+
+
+def operation_class() -> type:
+    """The base class of Keras' operations (keras.ops records instances of it)."""
+    from keras.src.ops.operation import Operation
+
+    return Operation
+
+
 def keras_home() -> str:
     """Keras' own answer to where it keeps downloads (reads ``KERAS_HOME``)."""
     from keras.src.backend.config import keras_home as home
@@ -146,13 +171,17 @@ def keras_version() -> str:
 
 
 __all__ = [
+    "ARRAY_OPERATION_MODULES",
+    "CORE_OPERATIONS_MODULE",
     "KERAS_PACKAGE",
     "KERAS_VERSION",
+    "SAVED_MODEL_CLASSES",
     "backend_silu_replaced",
     "global_attribute",
     "global_attribute_kept",
     "is_keras_op",
     "keras_home",
+    "operation_class",
     "public_module",
     "replaced_get_file",
     "safe_mode",

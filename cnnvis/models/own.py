@@ -128,14 +128,12 @@ _ALLOWED_NAMESPACES: dict[str, str] = {
 _ALLOWED_EXTRA: tuple[tuple[str, str], ...] = (
     ("keras", "Model"),
     ("keras", "Sequential"),
-    ("keras.src.models.functional", "Functional"),
-    ("keras.src.applications.convnext", "LayerScale"),
-    ("keras.src.applications.inception_resnet_v2", "CustomScaleLayer"),
+    *keras_compat.SAVED_MODEL_CLASSES,
 )
 # Array operations a functional model records when a tensor is added, multiplied,
-# reshaped... (keras.ops on symbolic tensors); the control-flow operations of
-# keras.src.ops.core, which call functions, are not among them.
-_OPERATION_MODULES = ("keras.src.ops.numpy", "keras.src.ops.nn", "keras.src.ops.math", "keras.src.ops.image")
+# reshaped... (keras.ops on symbolic tensors); the control-flow operations of Keras' core
+# operations, which call functions, are not among them.
+_OPERATION_MODULES = keras_compat.ARRAY_OPERATION_MODULES
 _CORE_OPERATIONS = ("Cast", "StopGradient", "Slice", "Unstack", "ConvertToTensor")
 # Values, not classes: tensors, arrays and slices written into a config.
 _DATA_OBJECTS = frozenset(
@@ -326,7 +324,7 @@ def allowed_objects() -> dict[str, frozenset]:
     initializers, regularizers, constraints and dtype policies; Keras' model classes; the
     layers of ``keras.applications``; the array operations of ``keras.ops``). Activations
     are functions, allowed by name from ``keras.activations``."""
-    from keras.src.ops.operation import Operation
+    Operation = keras_compat.operation_class()
 
     found: dict[str, set] = {}
 
@@ -345,7 +343,7 @@ def allowed_objects() -> dict[str, frozenset]:
             if inspect.isclass(obj) and issubclass(obj, Operation) and obj.__module__ == module:
                 allow(name, obj)
     for name in _CORE_OPERATIONS:
-        allow(name, getattr(importlib.import_module("keras.src.ops.core"), name))
+        allow(name, getattr(importlib.import_module(keras_compat.CORE_OPERATIONS_MODULE), name))
     return {name: frozenset(objects) for name, objects in found.items()}
 
 
