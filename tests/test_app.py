@@ -349,9 +349,9 @@ def test_a_cam_method_registered_with_the_package_appears_in_the_ui_and_the_api(
         import dataclasses
 
         result = cnnvis.grad_cam(model, image, target_class=target_class, layer=layer)
-        heatmap = result.heatmap[::-1] if flips % 2 else result.heatmap
+        native = result.native[::-1] if flips % 2 else result.native
         return dataclasses.replace(
-            result, heatmap=heatmap, method="Upside-down CAM", note=f"{flips} flips"
+            result, native=native, method="Upside-down CAM", note=f"{flips} flips"
         )
 
     try:

@@ -430,7 +430,7 @@ def test_your_models_words_agree_with_the_classes_the_page_shows(tmp_path):
     from cnnvis.serving import sessions as own_model
     from cnnvis.ui.tabs import own_model as own_model_tab
 
-    from .test_own_model_app import page_request
+    from .test_own_model_app import heartbeat, page_request
 
     keras.utils.set_random_seed(0)
     inputs = keras.Input((32, 32, 3))
@@ -440,7 +440,7 @@ def test_your_models_words_agree_with_the_classes_the_page_shows(tmp_path):
         tmp_path / "thousand.keras"
     )
     session = "thousand-classes"
-    with page_request(session):
+    with page_request(session), heartbeat(session):
         held = own_model.load_upload(session, str(tmp_path / "thousand.keras"), "0-1", None, None)
         try:
             _, words = own_model_tab.picked(held.name)
