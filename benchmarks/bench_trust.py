@@ -37,7 +37,7 @@ sys.path.insert(0, str(ROOT))
 import numpy as np  # noqa: E402
 
 import cnnvis  # noqa: E402
-from cnnvis import metrics, trust  # noqa: E402
+from cnnvis.evaluation import metrics, trust  # noqa: E402
 from cnnvis.techniques import compiled  # noqa: E402
 
 PARTS = ("maps", "sanity", "perturbations", "imputation", "waiting for imputation")

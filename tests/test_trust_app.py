@@ -124,28 +124,18 @@ def known(quadrant, photo):
 
 
 def test_the_table_ranks_as_the_report_and_says_each_verdict_and_why(known):
+    """Four columns, so that each verdict and its reason read on a phone without
+    scrolling sideways; the numbers are in the reason, the captions and the JSON."""
     table = pictures.trust_table(known)
-    assert table["headers"][:4] == ["#", "method", "verdict", "why"]
-    assert table["headers"][-1] == "pointing game"
+    assert table["headers"] == ["#", "method", "verdict", "why"]
     rows = table["data"]
-    assert [row[:4] for row in rows] == [
-        [m.rank, m.title, m.verdict, m.reason] for m in known.methods
-    ]
+    assert rows == [[m.rank, m.title, m.verdict, m.reason] for m in known.methods]
     assert [row[1] for row in rows] == ["Gradient", "noise", "region"]  # a registry function keeps its title
     assert [row[2] for row in rows] == ["trusted", "not trusted", "not trusted"]
     # The hand-drawn region has the best curves and fails the sanity check: last, and said.
-    region_row = rows[2]
-    assert region_row[4] == "ρ 1.00 fail" and "re-drawn at random" in region_row[3]
+    assert "re-drawn at random" in rows[2][3] and "1.00" in rows[2][3]
     assert known.method("region").faithfulness > known.method("noise").faithfulness
-    gradient = known.method("gradient")
-    assert rows[0][5] == "beats 100%, p 0.05 pass"
-    for column, test in zip(table["headers"][6:10], verdict.CURVE_TESTS):
-        evidence = gradient.evidence_for(test)
-        assert "mean probability" in column
-        assert rows[0][table["headers"].index(column)] == f"{evidence.value:.3f} (beats {evidence.share:.0%})"
-    assert rows[0][-1] == "hit"
-    without_box = pictures.trust_table(dataclasses.replace(known, box=None))
-    assert "pointing game" not in without_box["headers"]
+    assert "p = 0.05" in rows[0][3] and "100%" in rows[0][3]
 
 
 def test_each_map_is_captioned_with_its_verdict_reason_and_numbers(quadrant, photo, known):
@@ -255,7 +245,8 @@ def test_the_handler_gives_the_page_and_the_report_in_the_long_lane(monkeypatch)
     assert [row[1:4] for row in rows] == [
         [m["title"], m["verdict"], m["reason"]] for m in report["methods"]
     ]
-    assert all(row[-1] == "hit" for row in rows)  # the whole photo is the box
+    pointing = [next(e for e in m["evidence"] if e["test"] == "pointing") for m in report["methods"]]
+    assert all(e["outcome"] == "hit" for e in pointing)  # the whole photo is the box
     # Never a method that fails the sanity check above one that passes it.
     passed = [next(e for e in m["evidence"] if e["test"] == "sanity")["outcome"] == "pass" for m in report["methods"]]
     assert passed == sorted(passed, reverse=True)

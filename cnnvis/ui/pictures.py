@@ -348,19 +348,11 @@ def trust_map_picture(photo: np.ndarray, method) -> np.ndarray:
 
 
 def trust_table(report) -> dict:
-    """The ranked table of a TrustReport: rank, method, verdict, why, then the numbers
-    behind the verdict (the sanity draws, each curve's mean probability with the share
-    of the moved maps it beats, the placement test)."""
-    tests = ["sanity", "placement", *TRUST_COLUMNS] + (["pointing"] if report.box is not None else [])
-    headers = ["#", "method", "verdict", "why", f"sanity check ({report.sanity_draws} draws, ρ < 0.5)",
-               f"placement ({report.null_maps} moved copies)"]
-    headers += [f"{words} (mean probability)" for words in TRUST_COLUMNS.values()]
-    headers += ["pointing game"] if report.box is not None else []
-    rows = [
-        [m.rank, m.title, m.verdict, m.reason]
-        + [evidence_words(m.evidence_for(test)) for test in tests]
-        for m in report.methods
-    ]
+    """The ranked table of a TrustReport: rank, method, verdict and why, four columns that
+    fit a phone's width (the reason carries the numbers that decided; every number is in
+    the maps' captions and in the report's JSON)."""
+    headers = ["#", "method", "verdict", "why"]
+    rows = [[m.rank, m.title, m.verdict, m.reason] for m in report.methods]
     return {"headers": headers, "data": rows}
 
 
