@@ -280,6 +280,7 @@ def evidence(rho=(0.1, 0.2, 0.1, 0.2), deletion=1.0, insertion=1.0, morf=1.0, le
         (dict(rho=(0.1, 0.6, 0.2, 0.8), placement=0.5, p_value=0.5), "not trusted", "does not matter"),
         (dict(flat=True, placement=0.5, p_value=0.5), "not trusted", "does not move on any curve"),
         (dict(placement=0.74, p_value=0.3), "not trusted", "beats 74% of 19 copies"),
+        (dict(placement=0.1, p_value=0.9), "not trusted", "the model looks elsewhere than where the map points"),
         (dict(placement=0.9, p_value=0.15), "use with care", "the evidence that its place matters is weak"),
         (dict(morf=0.4), "use with care", "under ROAD it beats only ROAD most relevant first (40%)"),
         (dict(morf=0.3, lerf=0.2), "use with care", "(30%) and ROAD least relevant first (20%)"),

@@ -320,10 +320,12 @@ def decide(evidence: Sequence[Evidence]) -> tuple[str, str]:
         )
     beats = f"beats {placement.share:.0%} of {_null_size(curves)} copies of its map moved across the photo"
     if placement.outcome == "fail":
-        return "not trusted", (
-            f"{passed}, but it {beats} (p = {placement.p_value:.2f}), so where it puts its "
-            "weight does not matter to the model."
+        why = (
+            "its copies do better: the model looks elsewhere than where the map points"
+            if placement.share < 0.25
+            else "so where it puts its weight does not matter to the model"
         )
+        return "not trusted", f"{passed}, but it {beats} (p = {placement.p_value:.2f}), {why}."
     if sanity.outcome == "mixed":
         return "use with care", f"{passed}, so it follows the class only in part; it {beats}."
     if placement.outcome != "pass":
