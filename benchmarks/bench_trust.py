@@ -91,6 +91,8 @@ def stability(model, count: int, seeds: int) -> None:
             report = cnnvis.trust_report(model, image, target_class=klass, seed=seed)
             for entry in report.methods:
                 verdicts.setdefault((path.name, entry.title), []).append(entry.verdict)
+            print(f"  {path.name} seed {seed}: " + ", ".join(f"{m.title} {m.verdict}" for m in report.methods),
+                  flush=True)
         print(f"  {path.name}: {time.perf_counter() - began:.0f} s so far", flush=True)
     stable = [key for key, found in verdicts.items() if len(set(found)) == 1]
     print(f"stability: {len(stable)} of {len(verdicts)} (photo, method) pairs keep their verdict "
