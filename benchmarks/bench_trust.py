@@ -2,6 +2,7 @@
 
     python benchmarks/bench_trust.py                  # MobileNetV2 on examples/cat.jpg
     python benchmarks/bench_trust.py --reference      # + today's Compare and sanity check
+    python benchmarks/bench_trust.py --stability 20   # verdicts over seeds 0-4 on 20 photos
 
 The report runs the registry's quick heatmap and attribution methods with the defaults
 (``cnnvis.trust_report``), once cold (tracing, building the randomisation copy) and then
@@ -12,6 +13,11 @@ comparable across machines. The machine's load average is printed too: on a shar
 machine the wall-clock figures grow with it, the CPU time much less.
 Real ImageNet weights are used where $CNNVIS_WEIGHTS_DIR (or ../shared/weights) has them;
 random weights otherwise (the verdicts then mean nothing, the cost is the same).
+
+``--stability N`` runs the default report on the first N photos of
+../shared/data/imagenet-sample-500 (one every 500 / N files, in name order, for their own
+class) with seeds 0-4 (``--seeds``) and prints the share of (photo, method) pairs whose
+verdict is the same for every seed, and each pair that changes.
 """
 
 from __future__ import annotations
@@ -44,24 +50,58 @@ def weights_dir() -> Path | None:
     return None
 
 
-def forward_seconds(model: cnnvis.VisModel, repeats: int = 5) -> float:
-    """Seconds per image of the compiled forward pass, batches of 16."""
+def forward_seconds(model: cnnvis.VisModel, repeats: int = 5) -> tuple[float, float]:
+    """Wall and CPU seconds per image of the compiled forward pass, batches of 16."""
     height, width = model.input_size
     batch = np.random.default_rng(0).uniform(0, 255, (16, height, width, 3)).astype(np.float32)
     forward = compiled.forward(model)
     forward(batch)
-    times = []
+    times, cpus = [], []
     for _ in range(repeats):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         forward(batch).numpy()
         times.append(time.perf_counter() - start)
-    return statistics.median(times) / len(batch)
+        cpus.append(time.process_time() - cpu)
+    return statistics.median(times) / len(batch), statistics.median(cpus) / len(batch)
 
 
 def timed_report(model, image) -> tuple[trust.TrustReport, float, float]:
     wall, cpu = time.perf_counter(), time.process_time()
     report = cnnvis.trust_report(model, image)
     return report, time.perf_counter() - wall, time.process_time() - cpu
+
+
+SAMPLE = ROOT.parent / "shared" / "data" / "imagenet-sample-500"
+
+
+def stability(model, count: int, seeds: int) -> None:
+    """Verdicts of the default report over ``seeds`` seeds on ``count`` photos."""
+    files = sorted(SAMPLE.glob("*.JPEG"))
+    if not files:
+        print(f"no photos in {SAMPLE}: skipped")
+        return
+    step = max(1, len(files) // count)
+    chosen = files[::step][:count]
+    verdicts: dict[tuple[str, str], list[str]] = {}
+    began = time.perf_counter()
+    for path in chosen:
+        image = cnnvis.load_image(str(path))
+        klass = int(path.name[:3])
+        for seed in range(seeds):
+            report = cnnvis.trust_report(model, image, target_class=klass, seed=seed)
+            for entry in report.methods:
+                verdicts.setdefault((path.name, entry.title), []).append(entry.verdict)
+            print(f"  {path.name} seed {seed}: " + ", ".join(f"{m.title} {m.verdict}" for m in report.methods),
+                  flush=True)
+        print(f"  {path.name}: {time.perf_counter() - began:.0f} s so far", flush=True)
+    stable = [key for key, found in verdicts.items() if len(set(found)) == 1]
+    print(f"stability: {len(stable)} of {len(verdicts)} (photo, method) pairs keep their verdict "
+          f"over seeds 0-{seeds - 1}: {len(stable) / len(verdicts):.0%}")
+    counts = {v: sum(found[0] == v for key, found in verdicts.items() if key in stable) for v in trust.VERDICTS}
+    print("  stable pairs by verdict: " + ", ".join(f"{v} {n}" for v, n in counts.items()))
+    for (photo, method), found in verdicts.items():
+        if len(set(found)) > 1:
+            print(f"  flips: {photo} · {method}: {' / '.join(found)}")
 
 
 def main() -> None:
@@ -71,6 +111,9 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument("--reference", action="store_true",
                         help="also time metrics.compare and metrics.randomization_check")
+    parser.add_argument("--stability", type=int, default=0, metavar="N",
+                        help="verdicts over seeds on N photos of imagenet-sample-500")
+    parser.add_argument("--seeds", type=int, default=5)
     args = parser.parse_args()
 
     directory = weights_dir()
@@ -79,6 +122,11 @@ def main() -> None:
     else:
         model, weights = cnnvis.load_model(args.model, weights=None), "random"
     image = cnnvis.load_image(args.image)
+    if args.stability:
+        print(f"model: {args.model} ({weights} weights); {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}; "
+              f"{platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f}")
+        stability(model, args.stability, args.seeds)
+        return
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at the start")
     print(f"model: {args.model} ({weights} weights), image: {Path(args.image).name}")
@@ -86,7 +134,7 @@ def main() -> None:
     print(f"methods ({len(methods)}): {', '.join(methods)}")
 
     report, cold, _ = timed_report(model, image)
-    forward = forward_seconds(model)
+    forward, forward_cpu = forward_seconds(model)
     warm = [timed_report(model, image) for _ in range(max(1, args.repeats))]
     walls = [w for _, w, _ in warm]
     cpus = [c for _, _, c in warm]
@@ -94,11 +142,12 @@ def main() -> None:
     total = statistics.median(walls)
     print(f"work: {report.passes} forward passes of perturbed images, {report.imputations} "
           f"imputations ({report.imputed_pixels / 1e6:.1f} million pixels), each map "
-          f"{1 + len(report.sanity_steps)} times")
+          f"{1 + report.sanity_draws} times")
     print(f"forward pass: {forward * 1000:.1f} ms per image (batches of 16)")
     print(f"cold report: {cold:.1f} s (tracing, the randomisation copy)")
     print(f"warm report: {total:.1f} s wall (median of {len(walls)}), {statistics.median(cpus):.1f} s CPU, "
-          f"= {total / forward:.0f} forward passes; load average {os.getloadavg()[0]:.1f} at the end")
+          f"= {total / forward:.0f} forward passes (wall), {statistics.median(cpus) / forward_cpu:.0f} "
+          f"(CPU time over the forward pass' CPU time); load average {os.getloadavg()[0]:.1f} at the end")
     print(f"{'part':<26}{'seconds':>9}{'share':>8}")
     for part in PARTS:
         seconds = statistics.median(r.seconds[part] for r, _, _ in warm)
@@ -107,8 +156,9 @@ def main() -> None:
     print(f"{'total':<26}{total:>9.2f}{1:>8.0%}")
     print(report.summary)
     for entry in report.methods:
-        z = ", ".join(f"{e.test} {e.z:+.1f}" for e in entry.evidence if e.z is not None)
-        print(f"  {entry.rank}. {entry.title:<22}{entry.verdict:<15} rho {entry.evidence_for('sanity').value:.2f}; z: {z}")
+        shares = ", ".join(f"{e.test} {e.share:.0%}" for e in entry.evidence if e.share is not None)
+        rho = " ".join(f"{r:.2f}" for r in entry.sanity_spearman)
+        print(f"  {entry.rank}. {entry.title:<22}{entry.verdict:<15} rho {rho}; beats: {shares}")
 
     if args.reference:
         start = time.perf_counter()

@@ -398,7 +398,7 @@ def test_trust_report(client, cat):
     assert method["name"] == "grad_cam" and method["verdict"] in ("trusted", "use with care", "not trusted")
     assert report["box"] is None and report["steps"] == 4 and report["seed"] == 3
     assert {e["test"] for e in method["evidence"]} == {
-        "sanity", "deletion", "insertion", "road_morf", "road_lerf"
+        "sanity", "deletion", "insertion", "road_morf", "road_lerf", "placement"
     }
     assert table["headers"][:4] == ["#", "method", "verdict", "why"]
     assert table["data"] == [[1, "Grad-CAM", method["verdict"], method["reason"], *table["data"][0][4:]]]
@@ -408,7 +408,9 @@ def test_trust_report(client, cat):
     picture = Image.open(curves)
     assert picture.format == "PNG" and picture.size == (760, 900)
     if WEIGHTS == "real":
-        assert report["label"] == "Egyptian cat" and method["evidence"][0]["outcome"] == "pass"
+        # Grad-CAM's map moves with the classifier: never "fail" (issue 22: over 8 draws it
+        # may be "mixed" on a photo where it survives some of them).
+        assert report["label"] == "Egyptian cat" and method["evidence"][0]["outcome"] != "fail"
 
 
 @pytest.fixture(scope="module")

@@ -445,9 +445,9 @@ def test_evaluate_gives_the_numbers_of_the_per_image_metric_function(tiny, photo
             road = cnnvis.evaluation.perturbation.road_curves(
                 tiny, photo, result, target_class=image.class_index, seed=4, random_maps=2
             )
-            assert image.values[method]["road_morf"] == pytest.approx(road.morf.auc, abs=1e-9)
-            assert image.values[method]["road_lerf"] == pytest.approx(road.lerf.auc, abs=1e-9)
-            assert image.values["random"]["road_morf"] == pytest.approx(road.random_morf.auc, abs=1e-9)
+            assert image.values[method]["road_morf"] == pytest.approx(road.morf.area, abs=1e-9)
+            assert image.values[method]["road_lerf"] == pytest.approx(road.lerf.area, abs=1e-9)
+            assert image.values["random"]["road_morf"] == pytest.approx(road.random_morf.area, abs=1e-9)
     summary = {row["method"]: row for row in evaluation.summary_rows()}
     assert list(summary) == methods + ["random"]
     deletions = [image.values["grad_cam"]["deletion"] for image in images]
@@ -455,7 +455,7 @@ def test_evaluate_gives_the_numbers_of_the_per_image_metric_function(tiny, photo
     assert summary["grad_cam"]["deletion_mean"] == pytest.approx(np.mean(deletions))
     assert summary["grad_cam"]["deletion_std"] == pytest.approx(np.std(deletions, ddof=1))
     table = evaluation.table()
-    assert "Deletion AUC (↓)" in table and "Insertion AUC (↑)" in table and "random map (blobs)" in table
+    assert "Deletion, mean probability (↓)" in table and "Insertion, mean probability (↑)" in table and "random map (blobs)" in table
 
 
 def test_metrics_are_a_registry_of_columns():

@@ -60,7 +60,7 @@ def every_result(model, image):
         "RandomizationCheck": cnnvis.randomization_check(model, image, ["grad_cam"], steps=2),
         "TrustReport": cnnvis.trust_report(
             model, image, ["grad_cam", "vanilla_gradient"], steps=4, road_fractions=[0.5],
-            random_maps=2, sanity_steps=1,
+            sanity_draws=2,
         ),
     }
 

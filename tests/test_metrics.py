@@ -410,3 +410,17 @@ def test_real_weights_randomisation_changes_grad_cam_more_than_guided_backprop(
     assert grad_cam_rho[0] > 0.99 and guided_rho[0] > 0.99
     assert grad_cam_rho[-1] < 0.5
     assert grad_cam_rho[-1] < guided_rho[-1]
+
+
+def test_an_area_has_one_definition_the_mean_probability():
+    """Issue 22: every curve's area is the trapezoid divided by its axis' length (the mean
+    class probability), whatever the axis; Curve.auc stays the raw trapezoid."""
+    road_like = metrics.Curve(np.array([0.0, 0.3, 0.9], np.float32), np.array([1.0, 0.5, 0.2], np.float32))
+    trapezoid = 0.3 * (1.0 + 0.5) / 2 + 0.6 * (0.5 + 0.2) / 2
+    assert road_like.auc == pytest.approx(trapezoid)
+    assert road_like.area == pytest.approx(trapezoid / 0.9) == metrics.curve_mean(road_like.fractions, road_like.scores)
+    unit = metrics.Curve(np.linspace(0, 1, 5, dtype=np.float32), np.full(5, 0.4, np.float32))
+    assert unit.area == pytest.approx(unit.auc) == pytest.approx(0.4)
+    from cnnvis.evaluation import verdict
+
+    assert verdict.curve_area(road_like) == road_like.area

@@ -175,3 +175,34 @@ def test_bad_input_is_refused_with_a_sentence():
     with pytest.raises(ParameterError, match="600 x 600"):
         road.check_size((600, 600), "EfficientNetB7")
     road.check_size((400, 400))
+
+
+# ----- on the torus: one factor for a mask and its moved copies (the trust report's null) -----
+def test_the_torus_imputer_serves_every_moved_copy_from_one_factor():
+    """A moved copy imputed with the mask's factor is exactly the copy imputed with its
+    own factor; away from the border the torus changes nothing (the paper's imputation)."""
+    from cnnvis.evaluation import metrics, null
+
+    rng = np.random.default_rng(0)
+    pixels = rng.uniform(0, 255, (30, 44, 3)).astype(np.float32)
+    values = metrics.random_map((30, 44), "blobs", 0, 0)
+    removed = road.removed_pixels(metrics.pixel_ranks(values, rng), 0.6, "morf")
+    shared = road.TorusImputer(removed)
+    for _ in range(6):
+        transform = null.draw_transform(values, rng)
+        once = shared.impute(pixels, transform, noise=0)
+        alone = road.TorusImputer(transform.apply(removed)).impute(pixels, noise=0)
+        np.testing.assert_allclose(once, alone, atol=1e-3)
+        kept = ~transform.apply(removed)
+        np.testing.assert_array_equal(once[kept], pixels[kept])
+    inner = np.zeros((30, 44), bool)
+    inner[8:20, 10:30] = True
+    np.testing.assert_allclose(
+        road.TorusImputer(inner).impute(pixels, noise=0), road.impute(pixels, inner, noise=0), atol=1e-3
+    )
+    # With noise, the noise of a seed; every pixel removed is refused in one sentence.
+    a = shared.impute(pixels, rng=np.random.default_rng(3))
+    b = shared.impute(pixels, rng=np.random.default_rng(3))
+    np.testing.assert_array_equal(a, b)
+    with pytest.raises(ParameterError):
+        road.TorusImputer(np.ones((4, 4), bool))

@@ -13,6 +13,13 @@ A metric is a small object (:class:`Metric`): its columns, and a ``measure`` fun
 from one image's maps to one value per column for each map and for the baseline. Adding
 a metric is one class and one entry in :data:`METRICS`; the command line, the CSV files
 and the printed table follow from it. Deletion/insertion (RISE) and ROAD are there.
+
+Every number is a curve's **area** as cnnvis defines it everywhere (the trust report,
+the page, these columns): the **mean probability** along the curve, i.e. the trapezoid
+area divided by the length of the curve's axis (``Curve.area``,
+:func:`cnnvis.evaluation.metrics.curve_mean`). For deletion and insertion (axis [0, 1])
+it is the trapezoid area itself; for ROAD (axis [0, 0.9] by default) it is the
+trapezoid divided by 0.9, so that every column lies in [0, 1].
 """
 
 from __future__ import annotations
@@ -42,7 +49,7 @@ class Column:
     """One measured number per map."""
 
     name: str  # the CSV column, e.g. "deletion"
-    title: str  # e.g. "Deletion AUC"
+    title: str  # e.g. "Deletion, mean probability"
     better: str  # "lower" or "higher"
 
 
@@ -95,8 +102,8 @@ class DeletionInsertion:
     title = "Deletion and insertion"
     paper = "Petsiuk, Das & Saenko 2018 (RISE)"
     columns = (
-        Column("deletion", "Deletion AUC", "lower"),
-        Column("insertion", "Insertion AUC", "higher"),
+        Column("deletion", "Deletion, mean probability", "lower"),
+        Column("insertion", "Insertion, mean probability", "higher"),
     )
 
     def measure(self, model, pixels, maps, class_index, settings):
@@ -120,8 +127,8 @@ class DeletionInsertion:
         curves = [first] + [
             curves_for_maps(model, pixels, [m], class_index, **common)[0] for m in model_maps[1:]
         ]
-        values = [{"deletion": d.auc, "insertion": i.auc} for d, i in curves]
-        return values, {"deletion": random_deletion.auc, "insertion": random_insertion.auc}
+        values = [{"deletion": d.area, "insertion": i.area} for d, i in curves]
+        return values, {"deletion": random_deletion.area, "insertion": random_insertion.area}
 
 
 class Road:
@@ -133,8 +140,8 @@ class Road:
     title = "ROAD"
     paper = "Rong et al. 2022 (ROAD)"
     columns = (
-        Column("road_morf", "ROAD MoRF AUC", "lower"),
-        Column("road_lerf", "ROAD LeRF AUC", "higher"),
+        Column("road_morf", "ROAD MoRF, mean probability", "lower"),
+        Column("road_lerf", "ROAD LeRF, mean probability", "higher"),
     )
 
     def measure(self, model, pixels, maps, class_index, settings):
@@ -151,8 +158,8 @@ class Road:
             random_maps=settings.random_maps,
             batch_size=settings.batch_size,
         )
-        values = [{"road_morf": m.auc, "road_lerf": lerf.auc} for m, lerf in curves]
-        return values, {"road_morf": random_morf.auc, "road_lerf": random_lerf.auc}
+        values = [{"road_morf": m.area, "road_lerf": lerf.area} for m, lerf in curves]
+        return values, {"road_morf": random_morf.area, "road_lerf": random_lerf.area}
 
 
 # The metrics `cnnvis evaluate` can compute, by name (the choices of --metrics).

@@ -75,8 +75,15 @@ class Curve:
 
     @property
     def auc(self) -> float:
-        """The area under the curve by the trapezoid rule on [0, 1]."""
+        """The raw trapezoid area under the curve over its own axis (at most the axis'
+        length: 1 for deletion and insertion, 0.9 for ROAD's default fractions)."""
         return area_under_curve(self.fractions, self.scores)
+
+    @property
+    def area(self) -> float:
+        """The curve's area as cnnvis reports it: the mean class probability along the
+        curve (:func:`curve_mean`), in [0, 1] whatever the axis."""
+        return curve_mean(self.fractions, self.scores)
 
 
 def area_under_curve(fractions: Sequence[float], scores: Sequence[float]) -> float:
@@ -86,6 +93,14 @@ def area_under_curve(fractions: Sequence[float], scores: Sequence[float]) -> flo
     if x.ndim != 1 or x.shape != y.shape or x.size < 2:
         raise ParameterError("A curve needs matching 1-D x and y with at least two points.")
     return float(np.sum(np.diff(x) * (y[1:] + y[:-1]) / 2.0))
+
+
+def curve_mean(fractions: Sequence[float], scores: Sequence[float]) -> float:
+    """The one definition of a curve's area in cnnvis: the trapezoid area divided by the
+    length of the axis, i.e. the mean class probability along the curve (in [0, 1]).
+    For deletion and insertion (axis [0, 1]) it equals the trapezoid area itself."""
+    x = np.asarray(fractions, np.float64)
+    return area_under_curve(x, scores) / float(x[-1] - x[0])
 
 
 @dataclass(frozen=True)

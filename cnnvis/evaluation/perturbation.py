@@ -7,10 +7,11 @@ first (Rong et al. 2022, :mod:`cnnvis.evaluation.road`), for every map at once.
 
 from __future__ import annotations
 
+import threading
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
@@ -19,6 +20,9 @@ from . import road
 from ..images import resize_map
 from ..models.loading import VisModel
 from ..techniques import compiled
+
+if TYPE_CHECKING:
+    from .null import Transform
 
 # Threads making perturbed images (each imputation holds one sparse LU factor: about
 # 45 MB at 224 x 224, 160 MB at the 400 x 400 bound, see cnnvis.evaluation.road), and how many
@@ -52,10 +56,13 @@ def perturbation_curves(
     seed: int,
     batch_size: int = 16,
     progress: Callable[[float, str], None] | None = None,
+    moved: Sequence[tuple[int, "Transform"]] = (),
+    torus: bool = False,
 ) -> tuple[list[dict[str, metrics.Curve]], StreamCost]:
     """Curves of every model-size map for its ``tests`` (of "deletion", "insertion",
-    "road_morf", "road_lerf"; deletion always runs: its first image is the photo), from
-    one stream of batched forward passes of the class probability.
+    "road_morf", "road_lerf"), from one stream of batched forward passes of the class
+    probability. The images that no map changes (the photo, the black image, the
+    blurred photo: each curve's first or last point) go through the model once.
 
     Deletion and insertion images are built as :func:`cnnvis.evaluation.metrics.curves_for_maps`
     builds them; ROAD curves start at fraction 0 with the photo's own probability, then
@@ -64,6 +71,13 @@ def perturbation_curves(
     ``numpy.random.default_rng([seed, 11, *key])`` and the noise of its imputation in
     order ``o`` at fraction ``k`` comes from ``default_rng([seed, 7, *key, o, k])``, so a
     map's curves depend neither on the batch size nor on the other maps of the stream.
+
+    ``moved``: more maps, each given as (index of a map, a
+    :class:`cnnvis.evaluation.null.Transform`): that map's pixel ranks flipped and moved
+    (its ties broken once), with its tests; their curves follow the maps' in the result,
+    and ``keys`` names them too (after the maps'). ``torus``: ROAD imputes on the torus
+    (:class:`cnnvis.evaluation.road.TorusImputer`), so that one factor per map, order and
+    fraction serves the map and all its moved copies.
     """
     height, width = pixels.shape[:2]
     total = height * width
@@ -73,30 +87,86 @@ def perturbation_curves(
     ranks = [
         metrics.pixel_ranks(m, np.random.default_rng([seed, 11, *key])) for m, key in zip(maps, keys)
     ]
+    sources = list(range(len(maps)))
+    transforms: list = [None] * len(maps)
+    for source, transform in moved:
+        ranks.append(transform.apply(ranks[source]))
+        sources.append(source)
+        transforms.append(transform)
+    tests = list(tests) + [tests[source] for source, _ in moved]
     start_insertion = metrics.blurred(pixels)
     batch_size = compiled.capped_batch_size((height, width), batch_size)
 
-    specs: list[tuple[int, str, int]] = []
-    for i, wanted in enumerate(tests):
-        # Deletion's first image is the photo itself: ROAD's fraction 0 reads it there.
-        specs += [(i, "deletion", k) for k in range(steps + 1)]
-        specs += [(i, "insertion", k) for k in range(steps + 1) if "insertion" in wanted]
+    # The images no map changes go through the model once: the photo (deletion's and
+    # ROAD's first point, insertion's last), the black image and the blurred photo.
+    shared = ["photo"]
+    shared += ["black"] if any("deletion" in w for w in tests) else []
+    shared += ["blurred"] if any("insertion" in w for w in tests) else []
+    specs: list[tuple[int, str, int]] = [(-1, name, 0) for name in shared]
+    family: dict[int, list[int]] = {}  # a map and its moved copies, for ROAD's shared factor
+    for j, source in enumerate(sources):
+        family.setdefault(source, []).append(j)
+    for source, members in family.items():
+        for j in members:
+            for test in ("deletion", "insertion"):
+                if test in tests[j]:
+                    specs += [(j, test, k) for k in range(1, steps)]
         for test in ("road_morf", "road_lerf"):
-            if test in wanted:
-                specs += [(i, test, k) for k in range(len(fractions))]
+            for k in range(len(fractions)):
+                specs += [(j, test, k) for j in members if test in tests[j]]
+    # ROAD's factors on the torus: built by the first image that needs one, dropped
+    # after the last, so only those of the images in flight are held.
+    users: dict[tuple, int] = {}
+    for j, test, k in specs:
+        if torus and test.startswith("road_"):
+            key = (sources[j], test, k)
+            users[key] = users.get(key, 0) + 1
+    factors: dict[tuple, dict] = {}
+    guard = threading.Lock()
+
+    def imputer(key: tuple) -> "road.TorusImputer":
+        with guard:
+            entry = factors.setdefault(key, {"lock": threading.Lock(), "imputer": None})
+        with entry["lock"]:
+            if entry["imputer"] is None:
+                source, test, k = key
+                order = test.removeprefix("road_")
+                entry["imputer"] = road.TorusImputer(road.removed_pixels(ranks[source], fractions[k], order))
+        return entry["imputer"]
+
+    def release(key: tuple) -> None:
+        with guard:
+            users[key] -= 1
+            if users[key] == 0:
+                factors.pop(key, None)
+
     cost = StreamCost(passes=len(specs))
 
     def image(spec: tuple[int, str, int]) -> tuple[np.ndarray, float, int]:
         """One perturbed image, the seconds spent imputing it and the pixels imputed."""
         i, test, k = spec
+        if test == "photo":
+            return pixels, 0.0, 0
+        if test == "black":
+            return np.zeros_like(pixels), 0.0, 0
+        if test == "blurred":
+            return start_insertion, 0.0, 0
         if test == "deletion":
             return np.where((ranks[i] < counts[k])[..., None], 0.0, pixels), 0.0, 0
         if test == "insertion":
             return np.where((ranks[i] < counts[k])[..., None], pixels, start_insertion), 0.0, 0
         order = test.removeprefix("road_")
         start = time.perf_counter()
-        removed = road.removed_pixels(ranks[i], fractions[k], order)
         noise = np.random.default_rng([seed, 7, *keys[i], road.ORDERS.index(order), k])
+        if torus:
+            key = (sources[i], test, k)
+            try:
+                solver = imputer(key)
+                imputed = solver.impute(pixels, transforms[i], rng=noise)
+            finally:
+                release(key)
+            return imputed, time.perf_counter() - start, int(solver.index.size)
+        removed = road.removed_pixels(ranks[i], fractions[k], order)
         imputed = road.impute(pixels, removed, rng=noise)
         return imputed, time.perf_counter() - start, int(removed.sum())
 
@@ -138,16 +208,23 @@ def perturbation_curves(
                 for future in futures:
                     future.cancel()
     cost.seconds = time.perf_counter() - began
-    collected: list[dict[str, list[float]]] = [{} for _ in maps]
+    collected: list[dict[str, list[float]]] = [{} for _ in ranks]
+    common: dict[str, float] = {}
     for (i, test, _), score in zip(specs, scores):
-        collected[i].setdefault(test, []).append(float(score))
+        if i < 0:
+            common[test] = float(score)
+        else:
+            collected[i].setdefault(test, []).append(float(score))
+    clean = common["photo"]
+    ends = {"deletion": (clean, common.get("black")), "insertion": (common.get("blurred"), clean)}
     curves = []
     for i, wanted in enumerate(tests):
-        clean = collected[i]["deletion"][0]
         entry = {}
         for test in wanted:
-            if test in ("deletion", "insertion"):
-                entry[test] = metrics.Curve(rise_axis, np.array(collected[i][test], np.float32))
+            if test in ends:
+                first, last = ends[test]
+                values = np.array([first, *collected[i].get(test, []), last], np.float32)
+                entry[test] = metrics.Curve(rise_axis, values)
             else:
                 values = np.array([clean, *collected[i][test]], np.float32)
                 entry[test] = metrics.Curve(road_axis, values)

@@ -188,7 +188,80 @@ def impute(
     return result
 
 
+# ----- on the torus, one factor for a map and all its moved copies ---------------------
+class TorusImputer:
+    """Noisy linear imputation of one removal mask and of any flipped and cyclically
+    moved copy of it (:class:`cnnvis.evaluation.null.Transform`), from one sparse LU
+    factor.
+
+    The trust report compares a map with copies of itself moved across the photo
+    (:mod:`cnnvis.evaluation.null`). With neighbours taken on the torus (a pixel of the
+    left edge has its left neighbours on the right edge), the imputation system is the
+    same for a mask and for every moved copy of it: the eight weights are symmetric
+    under flips and every pixel has all eight neighbours, so the copy's matrix is the
+    mask's matrix with its unknowns renumbered. One factorisation then serves the map
+    and its 19 copies; each copy costs one triangular solve (about 20 times less). Away
+    from the photo's border this is exactly the paper's imputation; at the border the
+    neighbours wrap around, for the map and its copies alike.
+    """
+
+    def __init__(self, removed: np.ndarray):
+        removed = np.asarray(removed, bool)
+        if removed.all():
+            raise ParameterError("ROAD cannot remove every pixel: at least one must stay to impute from.")
+        self.removed = removed
+        height, width = removed.shape
+        flat = removed.ravel()
+        self.index = np.flatnonzero(flat)
+        count = self.index.size
+        variable = np.full(flat.size, -1, np.int64)
+        variable[self.index] = np.arange(count)
+        self.ys, self.xs = np.divmod(self.index, width)
+        rows, cols, values = [np.arange(count)], [np.arange(count)], [np.ones(count)]
+        for dy, dx, weight in NEIGHBOURS:
+            neighbour = ((self.ys + dy) % height) * width + (self.xs + dx) % width
+            unknown = flat[neighbour]
+            rows.append(np.flatnonzero(unknown))
+            cols.append(variable[neighbour[unknown]])
+            values.append(np.full(int(unknown.sum()), -weight))
+        matrix = csc_matrix(
+            (np.concatenate(values), (np.concatenate(rows), np.concatenate(cols))), shape=(count, count)
+        )
+        self.factor = (
+            splu(matrix, permc_spec="MMD_AT_PLUS_A", diag_pivot_thresh=0.0, options={"SymmetricMode": True})
+            if count
+            else None
+        )
+
+    def impute(self, pixels: np.ndarray, transform=None, *, noise: float = NOISE,
+               rng: np.random.Generator | None = None) -> np.ndarray:
+        """``pixels`` with the mask moved by ``transform`` (None: as it is) imputed."""
+        pixels = np.asarray(pixels)
+        height, width, channels = pixels.shape
+        result = pixels.astype(np.float32, copy=True)
+        if self.factor is None:
+            return result
+        if transform is None:
+            ys, xs, removed = self.ys, self.xs, self.removed
+        else:
+            ys, xs = transform.positions(self.ys, self.xs, (height, width))
+            removed = transform.apply(self.removed)
+        known = pixels.astype(np.float64)
+        rhs = np.zeros((ys.size, channels))
+        for dy, dx, weight in NEIGHBOURS:
+            ny, nx = (ys + dy) % height, (xs + dx) % width
+            kept = ~removed[ny, nx]
+            rhs[kept] += weight * known[ny[kept], nx[kept]]
+        values = self.factor.solve(rhs)
+        if noise > 0:
+            rng = rng if rng is not None else np.random.default_rng(0)
+            values += noise * rng.standard_normal(values.shape)
+        result[ys, xs] = values.astype(np.float32)
+        return result
+
+
 __all__ = [
+    "TorusImputer",
     "NEIGHBOURS",
     "NOISE",
     "ORDERS",

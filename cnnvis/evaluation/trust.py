@@ -1,45 +1,45 @@
 """The trust report: for one photo and class, which explanation to believe, and why.
 
 :func:`trust_report` runs several heatmap and attribution methods on one photo, for one
-class, and puts each map through four published tests:
+class, and puts each map through published tests, each against a null with a stated
+false-positive rate (the rule and its numbers: :mod:`cnnvis.evaluation.verdict`; the
+reading guide: docs/trust.md):
 
 - **Sanity check** (Adebayo et al. 2018, "Sanity Checks for Saliency Maps"): the
-  network's layers are re-drawn at random from the top down, on an independent copy of
-  the model kept between reports (:mod:`cnnvis.evaluation.sanity`), and each method's map is
-  computed again. A map that keeps its ranking of the pixels (Spearman rank correlation)
-  once the weights it claims to explain are gone shows the image, not the model.
+  classifier head of an independent copy of the model, kept between reports
+  (:mod:`cnnvis.evaluation.sanity`), is re-drawn at random several times, independently,
+  and each method's map is computed again each time. A map that keeps its ranking of the
+  pixels (Spearman rank correlation) once the weights it claims to explain are gone
+  shows the image, not the model. Every draw is reported, not one.
 - **Deletion and insertion** (Petsiuk, Das & Saenko 2018, "RISE"): the class
   probability as the map's most important pixels are set to black, or copied into a
-  blurred photo (:mod:`cnnvis.evaluation.metrics`).
-- **ROAD** (Rong et al. 2022, "A Consistent and Efficient Evaluation Strategy for
-  Attribution Methods"): pixels removed most relevant first (MoRF) and least relevant
-  first (LeRF) and filled by noisy linear imputation, so the model sees no black holes
-  whose shape gives the map away (:mod:`cnnvis.evaluation.road`).
-- **Pointing game** (Zhang et al. 2016, "Top-down Neural Attention by Excitation
-  Backprop"), when the object's box is given: does the map's peak fall on the object?
+  blurred photo.
+- **ROAD** (Rong et al. 2022): pixels removed most relevant first (MoRF) and least
+  relevant first (LeRF) and filled by noisy linear imputation
+  (:mod:`cnnvis.evaluation.road`).
+- **Pointing game** (Zhang et al. 2016), when the object's box is given.
 
-Every curve is compared with a **band of random maps** (several seeded random maps, see
-:func:`cnnvis.evaluation.metrics.random_map`), not one, of the method's own granularity by default
-(``random="auto"``): random blobs at the scale of a CAM for heatmaps (and plain H x W
-maps), random pixels for pixel attributions. Like is compared with like: scattered
-pixels set to black destroy a prediction faster than any region does, and under ROAD
-scattered pixels are the easiest to impute, so a pixel map measured against blobs would
-win deletion and lose ROAD for its granularity alone. For a random map, removing "most
-relevant first" and "least relevant first" are the same experiment (the reverse of a
-random order is random), so one set of random ROAD curves is the band for both orders.
+Every curve is summarised by its area (the mean class probability along it, in [0, 1])
+and compared with a **null that keeps the map's shape** (:mod:`cnnvis.evaluation.null`):
+the method's own map flipped and moved across the photo, 19 times by default. What is
+tested is therefore *where* a map puts its weight, not how sparse or edge-like it is.
+The four curves are combined into one permutation test (chance alone passes it at most
+5 % of the time).
 
-The verdict of each method ("trusted", "use with care" or "not trusted") follows the
-rule of :mod:`cnnvis.evaluation.verdict`, with one sentence saying why; every number it uses is on
-the result (``MethodTrust.evidence``, each with its test's paper). A method that fails
-the sanity check is never trusted, and never ranked above one that passes it.
+The verdict of each method ("trusted", "use with care" or "not trusted") comes with one
+sentence saying why; every number it uses is on the result (``MethodTrust.evidence``,
+each with its test's paper). A method whose sanity check fails is never trusted, and
+never ranked above one whose check passes.
 
-Cost: all the perturbed images of all methods and all curves go through one stream of
-batched compiled forward passes (:mod:`cnnvis.evaluation.perturbation`); the work is bounded by
-``MAX_PASSES`` forward passes and ``MAX_IMPUTED_PIXELS`` imputed pixels, checked before
-any map is computed. With the defaults (the 8 quick methods of the registry, 6 of them
-heatmaps, 2 bands of 4 random maps, 16 deletion steps, 5 ROAD fractions) a report on a
-224 x 224 model makes 664 forward passes and 120 imputations, and computes each map
-``1 + sanity_steps`` times; ``benchmarks/bench_trust.py`` times it.
+Cost: all perturbed images of all maps (the methods' and the null's) go through one
+stream of batched compiled forward passes (:mod:`cnnvis.evaluation.perturbation`); the
+images no map changes (the photo, the black and the blurred photo) go through once.
+The work is bounded by ``MAX_PASSES`` forward passes and ``MAX_IMPUTED_PIXELS`` imputed
+pixels, checked before any map is computed. With the defaults (the 8 quick methods of the
+registry, 19 moved copies of each map, 4 deletion steps, 3 ROAD fractions, 8 sanity
+draws) a report on a 224 x 224 model makes 1923 forward passes of perturbed images and
+960 imputations, and computes each map ``1 + sanity_draws`` times;
+``benchmarks/bench_trust.py`` times it against a bare forward pass.
 """
 
 from __future__ import annotations
@@ -61,57 +61,61 @@ from .perturbation import perturbation_curves
 from ..registry import (
     SEED_MAX,
     Option,
-    check_choice,
     check_int,
     map_methods,
     quick_map_methods,
     technique,
 )
 from ..techniques.base import MAX_BATCH, DisplayedAsHtml, class_index, prepare
-from .sanity import cascading_randomisation
+from . import null
+from .sanity import classifier_draws
 from .verdict import (
+    ALPHA,
+    AREA_LABEL,
     AXES,
     BETTER,
+    CARE_SHARE,
     CURVE_TESTS,
     DECISION_RULE,
     RHO_LIMIT,
-    SPREAD_FLOOR,
     TITLES,
     VERDICTS,
-    Z_LIMIT,
     Band,
     Evidence,
     curve_area,
     curve_evidence,
     decide,
-    mean_margin,
+    placement_evidence,
+    placement_share,
     pointing_evidence,
     rank_key,
     sanity_evidence,
 )
 
-DEFAULT_RANDOM_MAPS = 4  # per band
-DEFAULT_STEPS = 16  # deletion and insertion steps
-DEFAULT_SANITY_STEPS = 3  # the classifier, then the network in two halves
-RANDOM_KINDS = ("auto", *metrics.RANDOM_MAPS)
-MAX_SANITY_STEPS = metrics.MAX_RANDOMIZATION_STEPS
+DEFAULT_NULL_MAPS = 19  # moved copies of each map: 1 / (19 + 1) = the 5 % of the placement test
+MIN_NULL_MAPS, MAX_NULL_MAPS = 19, 39  # fewer than 19 could never reach p = 0.05
+DEFAULT_STEPS = 4  # deletion and insertion steps: 3 images per map each (the ends are shared)
+DEFAULT_FRACTIONS = (0.25, 0.5, 0.75)  # ROAD's removal fractions in the report
+DEFAULT_DRAWS = 8  # independent re-drawings of the classifier for the sanity check
+MAX_DRAWS = 16
 MAX_METHODS = metrics.MAX_METHODS
 MAX_PASSES = 4096  # forward passes of perturbed images in one report
-MAX_IMPUTED_PIXELS = 8_000_000  # pixels imputed by ROAD in one report (3 million by default)
+MAX_IMPUTED_PIXELS = 40_000_000  # pixels imputed by ROAD in one report (24 million by default)
 
 HOW_TO_READ = (
     "Each method's map is put through four tests. The sanity check re-draws the network's "
-    "weights at random: a map that hardly changes cannot be explaining what the network "
-    "learned, so it is never trusted. The curves remove the pixels the map calls "
-    "important (deletion sets them to black; ROAD fills them in from their neighbours, so "
-    "the model sees no telltale holes) or keep them to the last (insertion adds them to a "
-    "blurred copy first; ROAD least relevant first removes the others first), and watch the "
-    "class probability; the shaded band is what random maps "
-    "do. A method is trusted when it passes the sanity check and its curves lie clearly "
-    "outside the band on the good side: the probability falls faster when its important "
-    "pixels go, and stays up longer when only they stay. Inside the band, the map is no "
-    "better than random on this photo, however convincing it looks. A verdict is about this "
-    "photo, this class and this model, not about the method in general."
+    "classifier at random several times: a map that hardly changes cannot be explaining what "
+    "the network learned, so it is never trusted, and a map that survives a good part of the "
+    "draws is used with care. The curves remove the pixels the map calls important (deletion sets "
+    "them to black; ROAD fills them in from their neighbours, so the model sees no telltale "
+    "holes) or keep them to the last (insertion adds them to a blurred copy first; ROAD least "
+    "relevant first removes the others first), and watch the class probability; each curve's "
+    "area is its mean probability. The shaded band is what the same maps do when moved and "
+    "flipped across the photo: same shape, wrong place. A method is trusted when it passes "
+    "the sanity check and beats every moved map on the curves combined (chance does that at "
+    "most 1 time in 20). A map that does no better than its moved copies is no explanation "
+    "of this photo, however convincing it looks. A verdict is about this photo, this class "
+    "and this model, not about the method in general."
 )
 
 
@@ -124,14 +128,14 @@ class MethodTrust:
     title: str
     paper: str  # the method's own paper
     map: np.ndarray  # float32 H x W at the photo's resolution
-    band: str  # the kind of random maps it is compared with: "blobs" or "pixels"
+    band: str  # the kind of its map, and of the null it is compared with: "blobs" or "pixels"
     verdict: str  # one of VERDICTS
     reason: str  # one sentence
     rank: int  # 1 = first in the report
     curves: Mapping[str, metrics.Curve]  # per curve test
     evidence: tuple[Evidence, ...]
-    sanity_spearman: np.ndarray  # float32 (steps,): rank correlation per randomisation step
-    sanity_ssim: np.ndarray  # float32 (steps,): structural similarity per step
+    sanity_spearman: np.ndarray  # float32 (draws,): rank correlation per randomisation draw
+    sanity_ssim: np.ndarray  # float32 (draws,): structural similarity per draw
     pointing: metrics.PointingResult | None
     seconds: float  # time the method took on the trained model
 
@@ -145,8 +149,8 @@ class MethodTrust:
 
     @property
     def faithfulness(self) -> float:
-        """The mean margin over the four curves, each clipped to +-Z_CLIP spreads."""
-        return mean_margin(self.evidence)
+        """The placement share: the part of the null maps it beats on the curves combined."""
+        return placement_share(self.evidence)
 
 
 @dataclass(frozen=True)
@@ -160,13 +164,12 @@ class TrustReport(DisplayedAsHtml):
     seed: int
     steps: int  # deletion / insertion steps
     road_fractions: tuple[float, ...]
-    random: str  # "auto" (each method against its own granularity), "blobs" or "pixels"
-    random_maps: int  # per band
-    sanity_steps: tuple[str, ...]  # per step, the deepest layer randomised so far
-    layers_randomised: tuple[int, ...]  # per step, how many layers are random
+    null_maps: int  # moved copies of each map
+    sanity_draws: int
+    sanity_layers: tuple[str, ...]  # the layers each draw re-draws (the classifier head)
     box: tuple[float, float, float, float] | None
     methods: tuple[MethodTrust, ...]  # ranked
-    bands: Mapping[str, Mapping[str, Band]]  # kind of random map -> curve test -> band
+    bands: Mapping[str, Mapping[str, Band]]  # method name -> curve test -> its null's curves
     passes: int  # forward passes of perturbed images
     imputations: int
     imputed_pixels: int
@@ -211,9 +214,11 @@ class TrustReport(DisplayedAsHtml):
         failing = [m.title for m in self.methods if not m.passed_sanity]
         if not failing:
             return "Every method passes the sanity check."
+        one = len(failing) == 1
         return (
-            f"{', '.join(failing)} fail{'s' if len(failing) == 1 else ''} the sanity check and "
-            "rank below every method that passes it, whatever their curves."
+            f"{', '.join(failing)} do{'es' if one else ''} not pass the sanity check and "
+            f"rank{'s' if one else ''} below every method that does, whatever "
+            f"{'its' if one else 'their'} curves."
         )
 
     @property
@@ -224,8 +229,10 @@ class TrustReport(DisplayedAsHtml):
             row = {"rank": m.rank, "method": m.title, "verdict": m.verdict, "band": m.band}
             for e in m.evidence:
                 row[e.test] = round(e.value, 3) if e.test != "pointing" else e.outcome
-                if e.z is not None:
-                    row[f"{e.test}_z"] = round(e.z, 1)
+                if e.share is not None and e.test != "placement":
+                    row[f"{e.test}_share"] = round(e.share, 2)
+                if e.p_value is not None:
+                    row[f"{e.test}_p"] = round(e.p_value, 3)
             row["reason"] = m.reason
             rows.append(row)
         return rows
@@ -233,10 +240,16 @@ class TrustReport(DisplayedAsHtml):
     @property
     def panels(self) -> list[dict]:
         """The four curve panels for :func:`cnnvis.render.trust_chart`: per test the
-        band (mean, spread, range per fraction) and each method's curve with its area."""
+        null's band (mean, spread, range per fraction) and each method's curve with its
+        area (the mean probability). The band drawn is the null of the first-ranked
+        method of each kind (blobs, pixels): one band per kind keeps the chart readable;
+        every method's null is in ``bands``."""
+        shown = {}
+        for m in self.methods:
+            shown.setdefault(m.band, m)
         panels = []
         for test in CURVE_TESTS:
-            bands = [(kind, by_test[test]) for kind, by_test in self.bands.items()]
+            bands = [(m.title, self.bands[m.name][test]) for m in shown.values()]
             panels.append(
                 {
                     "title": TITLES[test],
@@ -245,14 +258,14 @@ class TrustReport(DisplayedAsHtml):
                     "fractions": bands[0][1].fractions,
                     "bands": [
                         {
-                            "label": f"{len(band.areas)} random maps ({kind})",
+                            "label": f"{len(band.areas)} moved copies of {title}",
                             "mean": band.mean,
                             "std": band.std,
                             "low": band.low,
                             "high": band.high,
                             "area": band.area_mean,
                         }
-                        for kind, band in bands
+                        for title, band in bands
                     ],
                     "curves": [
                         (m.title, m.curves[test].scores, m.evidence_for(test).value)
@@ -273,19 +286,19 @@ class TrustReport(DisplayedAsHtml):
             "seed": self.seed,
             "steps": self.steps,
             "road_fractions": list(self.road_fractions),
-            "random": self.random,
-            "random_maps": self.random_maps,
-            "sanity_steps": list(self.sanity_steps),
-            "layers_randomised": list(self.layers_randomised),
+            "null_maps": self.null_maps,
+            "sanity_draws": self.sanity_draws,
+            "sanity_layers": list(self.sanity_layers),
             "box": list(self.box) if self.box is not None else None,
             "rule": self.rule,
-            "thresholds": {"rho_limit": RHO_LIMIT, "z_limit": Z_LIMIT, "spread_floor": SPREAD_FLOOR},
+            "area": f"{AREA_LABEL}: the trapezoid area under a curve divided by the length of its axis",
+            "thresholds": {"rho_limit": RHO_LIMIT, "alpha": ALPHA, "care_share": CARE_SHARE},
             "summary": self.summary,
             "note": self.note,
             "methods": [_method_dict(m, maps) for m in self.methods],
             "bands": {
-                kind: {test: _band_dict(band) for test, band in by_test.items()}
-                for kind, by_test in self.bands.items()
+                name: {test: _band_dict(band) for test, band in by_test.items()}
+                for name, by_test in self.bands.items()
             },
             "cost": {
                 "passes": self.passes,
@@ -310,7 +323,7 @@ def _band_dict(band: Band) -> dict:
         "scores": [_floats(row) for row in band.scores],
         "areas": _floats(band.areas),
         "area_mean": band.area_mean,
-        "area_spread": band.area_spread,
+        "area_median": band.area_median,
     }
 
 
@@ -332,8 +345,9 @@ def _method_dict(m: MethodTrust, maps: bool) -> dict:
                 "value": float(e.value),
                 "better": e.better,
                 "reference": float(e.reference),
-                "spread": None if e.spread is None else float(e.spread),
-                "z": None if e.z is None else float(e.z),
+                "share": None if e.share is None else float(e.share),
+                "p_value": None if e.p_value is None else float(e.p_value),
+                "samples": _floats(e.samples),
                 "outcome": e.outcome,
                 "detail": e.detail,
             }
@@ -448,24 +462,23 @@ class Work:
 
 def planned_work(
     methods: int,
-    random_maps: int,
+    null_maps: int,
     steps: int,
     fractions: Sequence[float],
     pixels: int,
-    sanity_steps: int,
+    draws: int,
 ) -> Work:
-    """Forward passes: (methods + random maps) x 2 x (steps + 1) for deletion and
-    insertion, plus (2 x methods + random maps) x fractions for ROAD (the random maps'
-    curves serve both orders); as many imputations as ROAD passes; maps: each method on
-    the trained model and after each randomisation step. ``random_maps`` counts the
-    maps of every band."""
-    road_curves = 2 * methods + random_maps
+    """Forward passes: the 3 images no map changes (photo, black, blurred), then per map
+    (the methods' and their ``null_maps`` moved copies) ``steps - 1`` deletion and as many
+    insertion images and one imputed image per ROAD fraction and order; maps: each method
+    on the trained model and after each sanity draw."""
+    maps = methods + null_maps
     removed = sum(road.removal_count(pixels, f) for f in fractions)
     return Work(
-        passes=(methods + random_maps) * 2 * (steps + 1) + road_curves * len(fractions),
-        imputations=road_curves * len(fractions),
-        imputed_pixels=road_curves * removed,
-        map_calls=methods * (1 + sanity_steps),
+        passes=3 + maps * (2 * (steps - 1) + 2 * len(fractions)),
+        imputations=maps * 2 * len(fractions),
+        imputed_pixels=maps * 2 * removed,
+        map_calls=methods * (1 + draws),
     )
 
 
@@ -475,7 +488,7 @@ def check_work(work: Work) -> None:
             f"This report would need {work.passes} forward passes and impute "
             f"{work.imputed_pixels / 1e6:.1f} million pixels (at most {MAX_PASSES} and "
             f"{MAX_IMPUTED_PIXELS / 1e6:.0f} million): use fewer methods, steps, ROAD "
-            "fractions or random maps."
+            "fractions or null maps."
         )
 
 # ----- the report ----------------------------------------------------------------------
@@ -492,33 +505,26 @@ def _check_box(box, size: tuple[int, int]) -> tuple[float, float, float, float] 
     return metrics.pointing_game(np.zeros(size, np.float32), box).box
 
 
-def _planned_bands(methods: Sequence[Method], random: str) -> set[str]:
-    """The kinds of random band a report may need (both when a method's kind is unknown
-    until it runs)."""
-    if random != "auto":
-        return {random}
-    kinds = {m.band for m in methods}
-    return set(metrics.RANDOM_MAPS) if None in kinds else kinds  # type: ignore[return-value]
-
-
 def _bands(curves: Sequence[dict[str, metrics.Curve]]) -> dict[str, Band]:
-    """The band of each curve test from the random maps' curves (ROAD's LeRF band is
-    the MoRF band: for a random map the two orders are the same experiment)."""
-    bands = {}
-    for test in CURVE_TESTS:
-        source = [c["road_morf" if test == "road_lerf" else test] for c in curves]
-        bands[test] = Band(
+    """The null's band of each curve test from the null maps' curves."""
+    return {
+        test: Band(
             test=test,
-            fractions=source[0].fractions,
-            scores=np.stack([c.scores for c in source]),
-            areas=np.array([curve_area(c) for c in source]),
+            fractions=curves[0][test].fractions,
+            scores=np.stack([c[test].scores for c in curves]),
+            areas=np.array([curve_area(c[test]) for c in curves]),
         )
-    return bands
+        for test in CURVE_TESTS
+    }
 
 
 @technique(
     title="Trust report",
     output="report",
+    # The paper list and summary are kept word for word: README.md's technique table is
+    # generated from them and is being rewritten elsewhere (issue 22's report proposes
+    # the new summary: "... against copies of the same map moved across the photo, and by
+    # re-drawing the classifier several times ...").
     paper="Petsiuk et al. 2018 (RISE); Rong et al. 2022 (ROAD); Adebayo et al. 2018; "
     "Zhang et al. 2016",
     summary="Which explanation of this photo to believe: each method's map is checked by "
@@ -541,44 +547,35 @@ def _bands(curves: Sequence[dict[str, metrics.Curve]]) -> dict[str, Band]:
             int,
             0,
             "Seed",
-            "Seeds the random maps, ROAD's noise and the randomised weights.",
+            "Seeds the moved maps, ROAD's noise and the randomised weights.",
             low=0,
             high=SEED_MAX,
         ),
         Option(
-            "random",
-            str,
-            "auto",
-            "Random maps",
-            "The kind of random maps in each band: auto (blobs for heatmaps, pixels for "
-            "attributions), blobs or pixels.",
-            choices=RANDOM_KINDS,
+            "null_maps",
+            int,
+            DEFAULT_NULL_MAPS,
+            "Moved copies per map",
+            "How many moved and flipped copies of each map make its null "
+            f"(19: a {ALPHA:.0%} test).",
+            low=MIN_NULL_MAPS,
+            high=MAX_NULL_MAPS,
             in_app=False,
         ),
         Option(
-            "random_maps",
+            "sanity_draws",
             int,
-            DEFAULT_RANDOM_MAPS,
-            "Random maps per band",
-            "How many seeded random maps make each band.",
+            DEFAULT_DRAWS,
+            "Sanity-check draws",
+            "Independent re-drawings of the classifier for the sanity check.",
             low=1,
-            high=metrics.MAX_RANDOM_MAPS,
-            in_app=False,
-        ),
-        Option(
-            "sanity_steps",
-            int,
-            DEFAULT_SANITY_STEPS,
-            "Randomisation steps",
-            "Layer groups of the cascading randomisation.",
-            low=1,
-            high=MAX_SANITY_STEPS,
+            high=MAX_DRAWS,
             in_app=False,
         ),
         Option(
             "batch_size",
             int,
-            16,
+            64,
             "Images per call",
             "Perturbed images per compiled forward call (speed only).",
             low=1,
@@ -589,10 +586,10 @@ def _bands(curves: Sequence[dict[str, metrics.Curve]]) -> dict[str, Band]:
     ),
     work=f"1 … {MAX_METHODS} registry methods or functions, each once; <= {MAX_PASSES} forward "
     f"passes of perturbed images and <= {MAX_IMPUTED_PIXELS:,} imputed pixels, checked before "
-    "any map is computed (defaults on a 224 x 224 model: 664 passes, 3 million pixels in 120 "
-    "imputations); each method runs 1 + sanity_steps times; ROAD imputes at the model's input "
-    f"size, at most {road.MAX_PIXELS:,} pixels (one sparse LU factor per imputation: about "
-    "45 MB at 224 x 224, two at a time); `road_fractions`: 1 … 9 increasing fractions in "
+    "any map is computed (defaults on a 224 x 224 model: 1923 passes, 24 million pixels in 960 "
+    "imputed images from 48 sparse LU factors, one per map, order and fraction, shared by its "
+    "moved copies); each method runs 1 + sanity_draws times; ROAD imputes at the model's input "
+    f"size, at most {road.MAX_PIXELS:,} pixels; `road_fractions`: 1 … 9 increasing fractions in "
     f"(0, {road.MAX_FRACTION:g}]",
 )
 def trust_report(
@@ -604,46 +601,44 @@ def trust_report(
     seed: int = 0,
     *,
     steps: int = DEFAULT_STEPS,
-    road_fractions: Sequence[float] = road.DEFAULT_FRACTIONS,
-    random: str = "auto",
-    random_maps: int = DEFAULT_RANDOM_MAPS,
-    sanity_steps: int = DEFAULT_SANITY_STEPS,
-    batch_size: int = 16,
+    road_fractions: Sequence[float] = DEFAULT_FRACTIONS,
+    null_maps: int = DEFAULT_NULL_MAPS,
+    sanity_draws: int = DEFAULT_DRAWS,
+    batch_size: int = 64,
     progress: Callable[[float, str], None] | None = None,
 ) -> TrustReport:
     """Which explanation of ``image``'s class to trust: see the module for the tests and
-    the decision rule.
+    :mod:`cnnvis.evaluation.verdict` for the decision rule.
 
     ``methods``: registry names of heatmap and attribution techniques, functions called
     as ``f(model, image, target_class=index)`` (returning a map, an attribution or a
     technique's result), or a mapping from names to either; default: the registry's quick
     heatmap and attribution methods (:func:`default_methods`). Every map explains one
     class (default: the top class). ``box = (x0, y0, x1, y1)``: the object, in the
-    photo's pixels, for the pointing game. ``seed`` seeds the random maps, the ties of
-    pixel ranks, ROAD's noise and the randomised weights; a method's numbers depend on
-    its name and the seed, not on the other methods of the report. ``steps``: deletion and
-    insertion steps; ``road_fractions``: ROAD's removal fractions; ``random``: the kind
-    of random maps ("auto": blobs for heatmaps, pixels for attributions; see
-    :func:`cnnvis.evaluation.metrics.random_map`) and ``random_maps`` how many in each band;
-    ``sanity_steps``: layer groups of the cascading randomisation (see
-    :func:`cnnvis.evaluation.metrics.randomization_groups`). ``progress(fraction, text)`` is called
-    as the work advances (for ``gr.Progress``).
+    photo's pixels, for the pointing game. ``seed`` seeds the moved maps of the null, the
+    ties of pixel ranks, ROAD's noise and the randomised weights; a method's own curves
+    and its null depend on its map, its name and the seed only, not on the other methods.
+    ``steps``: deletion and insertion steps; ``road_fractions``: ROAD's removal
+    fractions; ``null_maps``: moved copies of each map (19 or more: the placement test needs
+    ``1 / (null_maps + 1) <= 0.05``); ``sanity_draws``: independent re-drawings of the
+    classifier. ``progress(fraction, text)`` is called as the work advances (for
+    ``gr.Progress``).
     """
     began = time.perf_counter()
     model = as_vis_model(model)
     chosen = resolve_methods(methods)
-    random = check_choice("random", random, RANDOM_KINDS)
-    steps, seed, batch_size, _, random_maps = metrics.check_common(
-        steps, seed, batch_size, metrics.RANDOM_MAPS[0], random_maps
+    steps, seed, batch_size, _, _ = metrics.check_common(
+        steps, seed, batch_size, metrics.RANDOM_MAPS[0], 1
     )
+    null_maps = check_int("null_maps", null_maps, MIN_NULL_MAPS, MAX_NULL_MAPS)
+    sanity_draws = check_int("sanity_draws", sanity_draws, 1, MAX_DRAWS)
     fractions = road.check_fractions(road_fractions)
-    sanity_steps = check_int("sanity_steps", sanity_steps, 1, MAX_SANITY_STEPS)
     prepared = prepare(model, image)
     pixels = prepared.batch[0]
     shape = pixels.shape[:2]
     road.check_size(shape, model.name)
-    planned = len(_planned_bands(chosen, random)) * random_maps
-    check_work(planned_work(len(chosen), planned, steps, fractions, shape[0] * shape[1], sanity_steps))
+    planned = len(chosen) * null_maps
+    check_work(planned_work(len(chosen), planned, steps, fractions, shape[0] * shape[1], sanity_draws))
     box = _check_box(box, prepared.size)
     say = progress or (lambda fraction, text: None)
 
@@ -656,56 +651,58 @@ def trust_report(
         result = metrics.call_with_class(method.function, model, prepared.image, klass)
         seconds.append(time.perf_counter() - start)
         maps.append(metrics.map_for(prepared.size, result))
-        kinds.append(random if random != "auto" else method.band or band_of(result))
+        kinds.append(method.band or band_of(result))
     maps_done = time.perf_counter()
 
-    # 2. The sanity check, on the kept randomisation copy.
-    say(0.15, "Sanity check: randomising a copy of the model from the top")
-    sanity = cascading_randomisation(
+    # 2. The sanity check: several independent draws of the classifier, on the kept copy.
+    say(0.15, "Sanity check: re-drawing the classifier of a copy of the model")
+    sanity = classifier_draws(
         model,
         prepared.image,
         [m.function for m in chosen],
         maps,
         klass,
-        steps=sanity_steps,
+        draws=sanity_draws,
         seed=seed,
         progress=_stage(progress, 0.15, 0.35),
     )
     sanity_done = time.perf_counter()
 
-    # 3. Deletion, insertion and ROAD of every map and every random map, one stream.
+    # 3. Deletion, insertion and ROAD of every map and every null map, one stream.
     say(0.35, "Deletion, insertion and ROAD")
-    used = [kind for kind in metrics.RANDOM_MAPS if kind in kinds]
-    random_maps_of = {
-        kind: [metrics.random_map(shape, kind, seed, i) for i in range(random_maps)] for kind in used
-    }
-    band_maps = [m for kind in used for m in random_maps_of[kind]]
+    model_maps = [resize_map(m, shape) for m in maps]
+    keys = [(0, zlib.crc32(m.name.encode())) for m in chosen]
+    moved = [
+        (i, transform)
+        for i, (values, key) in enumerate(zip(model_maps, keys))
+        for transform in null.null_transforms(values, null_maps, seed, key)
+    ]
     curves, cost = perturbation_curves(
         model,
         pixels,
-        [resize_map(m, shape) for m in maps] + band_maps,
-        [CURVE_TESTS] * len(chosen) + [("deletion", "insertion", "road_morf")] * len(band_maps),
+        model_maps,
+        [CURVE_TESTS] * len(model_maps),
         klass,
-        keys=[(0, zlib.crc32(m.name.encode())) for m in chosen]
-        + [(1 + metrics.RANDOM_MAPS.index(kind), j) for kind in used for j in range(random_maps)],
+        keys=keys + [(1, *key, j) for key in keys for j in range(null_maps)],
         steps=steps,
         fractions=fractions,
         seed=seed,
         batch_size=batch_size,
         progress=_stage(progress, 0.35, 0.98),
+        moved=moved,
+        torus=True,
     )
-    offset = len(chosen)
     bands = {}
-    for kind in used:
-        bands[kind] = _bands(curves[offset : offset + random_maps])
-        offset += random_maps
+    for i, method in enumerate(chosen):
+        start = len(chosen) + i * null_maps
+        bands[method.name] = _bands(curves[start : start + null_maps])
 
     # 4. Evidence, verdicts, ranking.
     entries = []
     for i, method in enumerate(chosen):
-        band = bands[kinds[i]]
-        evidence = [sanity_evidence(sanity.spearman[i])]
-        evidence += [curve_evidence(t, curve_area(curves[i][t]), band[t]) for t in CURVE_TESTS]
+        band = bands[method.name]
+        on_curves = [curve_evidence(t, curve_area(curves[i][t]), band[t]) for t in CURVE_TESTS]
+        evidence = [sanity_evidence(sanity.spearman[i]), *on_curves, placement_evidence(on_curves)]
         pointing = metrics.pointing_game(maps[i], box) if box is not None else None
         if pointing is not None:
             evidence.append(pointing_evidence(pointing))
@@ -740,10 +737,9 @@ def trust_report(
         seed=seed,
         steps=steps,
         road_fractions=fractions,
-        random=random,
-        random_maps=random_maps,
-        sanity_steps=sanity.steps,
-        layers_randomised=sanity.layers_randomised,
+        null_maps=null_maps,
+        sanity_draws=sanity_draws,
+        sanity_layers=sanity.layers,
         box=box,
         methods=ranked,
         bands=bands,

@@ -1,42 +1,47 @@
 """The trust report's decision rule: the evidence for one method and its verdict.
 
 Each curve of a method (deletion and insertion: Petsiuk, Das & Saenko 2018, RISE; ROAD
-most and least relevant first: Rong et al. 2022) is compared with a **band of random
-maps**: the margin is ``z = (band mean area - method area) / band spread`` where lower
-is better (deletion, MoRF), the opposite sign where higher is better (insertion, LeRF),
-so ``z > 0`` always means "better than random". The spread is the sample standard
-deviation of the random maps' areas, at least ``SPREAD_FLOOR``. An area is the mean
-class probability along the curve (trapezoid rule over the fractions, divided by the
-length of the axis).
+most and least relevant first: Rong et al. 2022) is measured as an **area**: the mean
+class probability along the curve (the trapezoid rule over the fractions divided by the
+length of the axis, so every area lies in [0, 1] whatever the axis). Each area is
+compared with the areas of the **null** of :mod:`cnnvis.evaluation.null`: the report's
+own maps of the same kind, flipped and moved across the photo, which keep the map's
+shape and lose its place. The evidence of a curve is the share of the null maps the
+method beats on it (ties count half); the **placement** test combines the four curves
+into one rank test with a stated false-positive rate (``ALPHA`` = 5 % with the default
+19 null maps).
 
 The rule (:func:`decide`):
 
-1. **Sanity gate** (Adebayo et al. 2018). A method fails when the Spearman rank
-   correlation between its map on the trained model and on a copy randomised from the
-   top reaches ``RHO_LIMIT`` = 0.5 at any step of the cascade. Adebayo et al. show that
-   guided backprop's maps barely change as the top layers are re-drawn while the
-   gradient's and Grad-CAM's change completely; on examples/cat.jpg with MobileNetV2
-   we measure 0.996 for guided backprop and 0.21 for Grad-CAM once the classifier is
-   re-drawn. 0.5 lies between: above it the randomised model's map still orders most
-   pixels as the trained one did. A method that fails is **not trusted**, whatever its
-   curves say.
-2. **Beating the random band.** A curve counts as *better* than random when ``z >=
-   Z_LIMIT`` = 2, *worse* when ``z <= -2``, *no better than random* in between: with a
-   band of 4 random maps, another random map lands 2 spreads better than the band's mean
-   about once in 12 (Student's t with 3 degrees of freedom), and "trusted" asks for three
-   such curves at once.
-3. **Trusted** = passes the sanity check, beats the band under ROAD in both orders (the
-   debiased test: Rong et al. show that most- and least-relevant-first then agree), beats
-   it on deletion or insertion, is worse than it on none of the four curves, and, when a
-   box is given, hits it in the pointing game (Zhang et al. 2016).
-4. **Not trusted** = fails the sanity check, or beats the band on none of the four
-   curves, or is worse than it under ROAD in both orders.
-5. **Use with care** = everything else; the reason names the first test that kept it
-   from "trusted" (ROAD, then curves worse than random, then deletion and insertion,
-   then the pointing game).
+1. **Sanity check** (Adebayo et al. 2018, "Sanity Checks for Saliency Maps") over
+   several draws: the classifier head of a copy of the network is re-drawn at random
+   ``draws`` times (8 by default), independently, and each time the Spearman rank
+   correlation between the map on the trained and on the randomised model is measured;
+   the map *survives* a draw when it reaches ``RHO_LIMIT`` = 0.5. The check **passes**
+   when the map survives at most a quarter of the draws, **fails** when it survives at
+   least three quarters, and is **mixed** otherwise (a map that survives about half the
+   draws depends on the class only partly: on MobileNetV2 Grad-CAM does on some photos).
+   0.5 lies between what guided backpropagation keeps (0.99: it shows edges, not the
+   model) and what the gradient keeps (near 0).
+2. **Placement** (:func:`cnnvis.evaluation.null.combined_share`): the method's share of
+   the null it beats on the four curves combined, and the permutation p-value. It
+   **passes** when the p-value is at most ``ALPHA`` (with 19 null maps: it beats all of
+   them), is **weak** when the share is at least ``CARE_SHARE`` = 0.75, and **fails**
+   below: the same map moved elsewhere does as well, so where it puts its weight does
+   not matter to the model.
+3. **Trusted** = the sanity check passes, the placement test passes, the method beats at
+   least half of the null under ROAD in both orders (the debiased curves must not
+   contradict the others) and, when a box is given, it hits the box in the pointing
+   game (Zhang et al. 2016). Chance alone makes a map trusted at most ``ALPHA`` of the
+   time (the placement test's false-positive rate; the other conditions only lower it).
+4. **Not trusted** = the sanity check fails, or the class probability does not move on
+   any curve (nothing can be shown), or the placement test fails.
+5. **Use with care** = everything else; the reason names what kept it from "trusted"
+   (the sanity check's mixed draws, then weak placement, then ROAD, then the pointing
+   game).
 
-Methods are ranked (:func:`rank_key`) by verdict, trusted first, then those that pass
-the sanity check before those that fail it, then by their mean margin over the curves.
+Methods are ranked (:func:`rank_key`) by verdict, trusted first, then those whose sanity
+check passes before the others, then by their placement share.
 """
 
 from __future__ import annotations
@@ -48,21 +53,25 @@ import numpy as np
 
 from . import metrics
 from ..errors import ParameterError
+from .null import beaten_share, combined_share
 
 RHO_LIMIT = 0.5
-Z_LIMIT = 2.0
-SPREAD_FLOOR = 0.01  # probability-area units: smaller differences are not evidence
-Z_CLIP = 10.0  # margins are clipped to +-10 spreads when methods are ranked by their mean
+PASS_SHARE, FAIL_SHARE = 0.25, 0.75  # of the sanity draws in which the map survives
+ALPHA = 0.05  # the placement test's false-positive rate
+CARE_SHARE = 0.75  # below this share of the null beaten, the placement test fails
+CURVE_BETTER, CURVE_WORSE = 0.9, 0.1  # a curve's share: better / worse than the null
+FLAT = 1e-6  # areas closer than this are one number: the probability did not move
 
 VERDICTS = ("trusted", "use with care", "not trusted")
 CURVE_TESTS = ("deletion", "insertion", "road_morf", "road_lerf")
-TESTS = ("sanity", *CURVE_TESTS, "pointing")
+TESTS = ("sanity", *CURVE_TESTS, "placement", "pointing")
 TITLES = {
     "sanity": "Sanity check",
     "deletion": "Deletion",
     "insertion": "Insertion",
     "road_morf": "ROAD, most relevant first",
     "road_lerf": "ROAD, least relevant first",
+    "placement": "Placement (the four curves against the moved maps)",
     "pointing": "Pointing game",
 }
 PAPERS = {
@@ -71,6 +80,8 @@ PAPERS = {
     "insertion": "Petsiuk, Das & Saenko 2018, RISE",
     "road_morf": "Rong et al. 2022, A Consistent and Efficient Evaluation Strategy for Attribution Methods",
     "road_lerf": "Rong et al. 2022, A Consistent and Efficient Evaluation Strategy for Attribution Methods",
+    "placement": "Alexander-Bloch et al. 2018 (spatial permutation nulls); Phipson & Smyth 2010 "
+    "(Monte Carlo permutation p-values)",
     "pointing": "Zhang et al. 2016, Top-down Neural Attention by Excitation Backprop",
 }
 BETTER = {"deletion": "lower", "insertion": "higher", "road_morf": "lower", "road_lerf": "higher"}
@@ -86,24 +97,26 @@ PHRASES = {  # a curve's name inside a sentence
     "road_morf": "ROAD most relevant first",
     "road_lerf": "ROAD least relevant first",
 }
+AREA_LABEL = "mean probability"  # what an area is called wherever it is shown
 DECISION_RULE = (
-    f"A method is trusted when it passes the sanity check (rank correlation below {RHO_LIMIT} "
-    "with its map on a randomised model), beats the band of random maps by at least "
-    f"{Z_LIMIT:g} spreads under ROAD in both orders and on deletion or insertion, is worse "
-    "than the band on no curve, and hits the box when one is given. It is not trusted when "
-    "it fails the sanity check, beats the band on no curve, or is worse than it under ROAD "
-    "in both orders. Anything else is use with care."
+    "A method is trusted when its map changes when the classifier is re-drawn at random "
+    f"(rank correlation below {RHO_LIMIT} in at least {1 - PASS_SHARE:.0%} of the draws), beats "
+    "every one of the same maps moved across the photo on the four curves combined (a permutation test: chance passes "
+    f"it at most {ALPHA:.0%} of the time), beats at least half of them under ROAD in both "
+    "orders, and hits the box when one is given. It is not trusted when its map survives "
+    f"{FAIL_SHARE:.0%} of the draws or more, when the probability does not move, or when it "
+    f"beats fewer than {CARE_SHARE:.0%} of the moved maps. Anything else is use with care, with the reason."
 )
 
 
 @dataclass(frozen=True)
 class Band:
-    """The curves of the random maps for one test: per random map and per fraction."""
+    """The curves of the null maps of one kind for one test: per null map, per fraction."""
 
     test: str
     fractions: np.ndarray  # float32 (F,)
-    scores: np.ndarray  # float32 (random maps, F): the class probability
-    areas: np.ndarray  # float64 (random maps,): each random map's area
+    scores: np.ndarray  # float32 (null maps, F): the class probability
+    areas: np.ndarray  # float64 (null maps,): each null map's area
 
     @property
     def mean(self) -> np.ndarray:
@@ -127,10 +140,8 @@ class Band:
         return float(self.areas.mean())
 
     @property
-    def area_spread(self) -> float:
-        """The sample standard deviation of the areas, at least ``SPREAD_FLOOR``."""
-        spread = float(self.areas.std(ddof=1)) if len(self.areas) > 1 else 0.0
-        return max(spread, SPREAD_FLOOR)
+    def area_median(self) -> float:
+        return float(np.median(self.areas))
 
 
 @dataclass(frozen=True)
@@ -140,12 +151,14 @@ class Evidence:
     test: str  # one of TESTS
     title: str
     paper: str
-    value: float  # the method's area; the largest rank correlation; the distance in pixels
+    value: float  # the area; the median rank correlation; the placement share; the distance
     better: str  # "lower" or "higher"
-    reference: float  # the band's mean area; RHO_LIMIT; the pointing tolerance
-    spread: float | None  # the band's spread (curves only)
-    z: float | None  # the margin in spreads, > 0 = better than random (curves only)
-    outcome: str  # "better" / "within" / "worse"; "pass" / "fail"; "hit" / "miss"
+    reference: float  # the null's median area; RHO_LIMIT; ALPHA; the pointing tolerance
+    share: float | None  # curves and placement: the share of the null maps beaten
+    p_value: float | None  # placement: the permutation p-value
+    samples: tuple[float, ...]  # curves: the null maps' areas; sanity: each draw's correlation
+    outcome: str  # curves: better/within/worse; sanity: pass/mixed/fail;
+    # placement: pass/weak/fail; pointing: hit/miss
     detail: str  # the numbers in words
 
     @property
@@ -158,49 +171,83 @@ class Evidence:
 
 
 def curve_area(curve: metrics.Curve) -> float:
-    """The mean class probability along the curve: trapezoid area / axis length."""
-    span = float(curve.fractions[-1] - curve.fractions[0])
-    return curve.auc / span
+    """The area of a curve, as every part of cnnvis reports it: the mean class
+    probability along the curve (trapezoid area divided by the length of its axis)."""
+    return metrics.curve_mean(curve.fractions, curve.scores)
 
 
 def curve_evidence(test: str, area: float, band: Band) -> Evidence:
-    """The method's area against the band: margin ``z`` in spreads (> 0 = better)."""
-    sign = 1.0 if BETTER[test] == "lower" else -1.0
-    z = sign * (band.area_mean - area) / band.area_spread
-    outcome = "better" if z >= Z_LIMIT else "worse" if z <= -Z_LIMIT else "within"
+    """The method's area against the null maps' areas on one curve."""
+    share = beaten_share(area, band.areas, BETTER[test] == "higher")
+    outcome = "better" if share >= CURVE_BETTER else "worse" if share <= CURVE_WORSE else "within"
     return Evidence(
         test=test,
         title=TITLES[test],
         paper=PAPERS[test],
         value=float(area),
         better=BETTER[test],
-        reference=band.area_mean,
-        spread=band.area_spread,
-        z=float(z),
+        reference=band.area_median,
+        share=share,
+        p_value=None,
+        samples=tuple(float(a) for a in band.areas),
         outcome=outcome,
         detail=(
-            f"area {area:.3f} vs {band.area_mean:.3f} ± {band.area_spread:.3f} for "
-            f"{len(band.areas)} random maps ({BETTER[test]} is better): z = {z:+.1f}"
+            f"{AREA_LABEL} {area:.3f} ({BETTER[test]} is better); the {len(band.areas)} moved "
+            f"maps: median {band.area_median:.3f}, from {band.areas.min():.3f} to "
+            f"{band.areas.max():.3f}; it beats {share:.0%} of them"
+        ),
+    )
+
+
+def placement_evidence(curves: Sequence[Evidence]) -> Evidence:
+    """The four curves combined into one rank test against the null maps
+    (:func:`cnnvis.evaluation.null.combined_share`)."""
+    sign = {t: 1.0 if BETTER[t] == "higher" else -1.0 for t in CURVE_TESTS}
+    method = np.array([sign[e.test] * e.value for e in curves])
+    null = np.array([[sign[e.test] * a for a in e.samples] for e in curves]).T  # (null maps, curves)
+    share, p_value, _ = combined_share(method, null)
+    outcome = "pass" if p_value <= ALPHA + 1e-12 else "weak" if share >= CARE_SHARE else "fail"
+    return Evidence(
+        test="placement",
+        title=TITLES["placement"],
+        paper=PAPERS["placement"],
+        value=share,
+        better="higher",
+        reference=ALPHA,
+        share=share,
+        p_value=p_value,
+        samples=(),
+        outcome=outcome,
+        detail=(
+            f"on the four curves combined it beats {share:.0%} of {len(null)} moved copies of "
+            f"its map (permutation p = {p_value:.2f}; at most {ALPHA:g} to pass, a share "
+            f"below {CARE_SHARE:.0%} fails)"
         ),
     )
 
 
 def sanity_evidence(spearman: Sequence[float]) -> Evidence:
-    rho = float(np.max(spearman))
-    passed = rho < RHO_LIMIT
+    """The rank correlations of the draws (one per independent re-drawing)."""
+    rho = np.asarray(spearman, np.float64).ravel()
+    survived = int(np.sum(rho >= RHO_LIMIT))
+    share = survived / rho.size
+    outcome = "pass" if share <= PASS_SHARE else "fail" if share >= FAIL_SHARE else "mixed"
+    median = float(np.median(rho))
+    spread = f"from {rho.min():.2f} to {rho.max():.2f} over {rho.size} draws" if rho.size > 1 else "in one draw"
     return Evidence(
         test="sanity",
         title=TITLES["sanity"],
         paper=PAPERS["sanity"],
-        value=rho,
+        value=median,
         better="lower",
         reference=RHO_LIMIT,
-        spread=None,
-        z=None,
-        outcome="pass" if passed else "fail",
+        share=None,
+        p_value=None,
+        samples=tuple(float(r) for r in rho),
+        outcome=outcome,
         detail=(
-            f"rank correlation with the trained model's map up to {rho:.2f} as the layers "
-            f"are randomised from the top (it must stay below {RHO_LIMIT})"
+            f"rank correlation with the trained model's map once the classifier is re-drawn: "
+            f"median {median:.2f}, {spread}; {survived} of {rho.size} reach the limit {RHO_LIMIT}"
         ),
     )
 
@@ -213,8 +260,9 @@ def pointing_evidence(result: metrics.PointingResult) -> Evidence:
         value=result.distance,
         better="lower",
         reference=result.tolerance,
-        spread=None,
-        z=None,
+        share=None,
+        p_value=None,
+        samples=(),
         outcome="hit" if result.hit else "miss",
         detail=(
             f"the map's peak at ({result.peak[0]}, {result.peak[1]}) is "
@@ -224,95 +272,122 @@ def pointing_evidence(result: metrics.PointingResult) -> Evidence:
     )
 
 
-def mean_margin(evidence: Sequence[Evidence]) -> float:
-    margins = [float(np.clip(e.z, -Z_CLIP, Z_CLIP)) for e in evidence if e.test in CURVE_TESTS]
-    return float(np.mean(margins)) if margins else 0.0
+def placement_share(evidence: Sequence[Evidence]) -> float:
+    """The placement share of a method's evidence (0 when it has none)."""
+    found = [e.share for e in evidence if e.test == "placement" and e.share is not None]
+    return float(found[0]) if found else 0.0
 
 
-def _z_list(items: Sequence[Evidence], last: str = "and") -> str:
-    """"deletion (z = +3.1), insertion (z = +2.4) and ROAD ..." for a sentence."""
-    parts = [f"{PHRASES[e.test]} (z = {e.z:+.1f})" for e in items]
+def _shares(items: Sequence[Evidence], last: str = "and") -> str:
+    """"deletion (95 %), insertion (100 %) and ROAD ..." for a sentence."""
+    parts = [f"{PHRASES[e.test]} ({e.share:.0%})" for e in items]
     return parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} {last} {parts[-1]}"
 
 
 def decide(evidence: Sequence[Evidence]) -> tuple[str, str]:
     """(verdict, one sentence why) from a method's evidence, by the module's rule."""
     by_test = {e.test: e for e in evidence}
-    missing = [t for t in ("sanity", *CURVE_TESTS) if t not in by_test]
+    missing = [t for t in ("sanity", *CURVE_TESTS, "placement") if t not in by_test]
     if missing:
         raise ParameterError(f"A verdict needs the {', '.join(missing)} evidence.")
-    sanity = by_test["sanity"]
+    sanity, placement = by_test["sanity"], by_test["placement"]
     curves = [by_test[t] for t in CURVE_TESTS]
-    morf, lerf = by_test["road_morf"], by_test["road_lerf"]
-    rise = [by_test["deletion"], by_test["insertion"]]
+    road = [by_test["road_morf"], by_test["road_lerf"]]
     pointing = by_test.get("pointing")
-    if sanity.outcome != "pass":
+    draws = len(sanity.samples) or 1
+    survived = sum(r >= RHO_LIMIT for r in sanity.samples)
+    if sanity.outcome == "fail":
         return "not trusted", (
-            "Its map keeps much of its ranking of the pixels when the model's weights are "
-            f"randomised (rank correlation up to {sanity.value:.2f}, limit {RHO_LIMIT}), so "
-            "it shows the image more than what the model learned."
+            "Its map keeps its ranking of the pixels when the classifier is re-drawn at random "
+            f"(rank correlation {_range(sanity)}, limit {RHO_LIMIT}, in {survived} of {draws} "
+            f"draw{'s' if draws > 1 else ''}), so it shows the image more than what the model "
+            "learned."
         )
-    passed = f"It passes the sanity check (rank correlation at most {sanity.value:.2f})"
-    if not any(e.better_than_random for e in curves):
-        best = max(curves, key=lambda e: e.z)
+    if sanity.outcome == "pass":
+        passed = (
+            f"It passes the sanity check (rank correlation {_range(sanity)} over {draws} draws, "
+            f"{survived} reaching {RHO_LIMIT})"
+        )
+    else:
+        passed = (
+            f"Its map survives {survived} of {draws} re-drawings of the classifier (rank "
+            f"correlation {_range(sanity)}, limit {RHO_LIMIT})"
+        )
+    if all(max(abs(a - e.value) for a in e.samples) < FLAT for e in curves if e.samples):
         return "not trusted", (
-            f"{passed}, but it beats the random maps on none of the four curves (the best is "
-            f"{PHRASES[best.test]}, z = {best.z:+.1f}; {Z_LIMIT:g} is needed)."
+            f"{passed}, but the class probability does not move on any curve, so no map can "
+            "be shown to explain it."
         )
-    if morf.worse_than_random and lerf.worse_than_random:
-        return "not trusted", (
-            f"{passed}, but it is worse than the random maps on {_z_list([morf, lerf])}."
+    beats = f"beats {placement.share:.0%} of {_null_size(curves)} copies of its map moved across the photo"
+    if placement.outcome == "fail":
+        why = (
+            "its copies do better: the model looks elsewhere than where the map points"
+            if placement.share < 0.25
+            else "so where it puts its weight does not matter to the model"
         )
-    road_short = [e for e in (morf, lerf) if not e.better_than_random]
-    if road_short:
-        worse_road = [e for e in road_short if e.worse_than_random]
-        within = [e for e in road_short if not e.worse_than_random]
-        parts = [f"no better than the random maps on {_z_list(within)}"] if within else []
-        if worse_road:
-            them = "them" if within else "the random maps"
-            parts.append(f"worse than {them} on {_z_list(worse_road)}")
-        return "use with care", f"{passed}, but it is {' and '.join(parts)}."
-    worse = [e for e in curves if e.worse_than_random]
-    if worse:
+        return "not trusted", f"{passed}, but it {beats} (p = {placement.p_value:.2f}), {why}."
+    if sanity.outcome == "mixed":
+        return "use with care", f"{passed}, so it follows the class only in part; it {beats}."
+    if placement.outcome != "pass":
         return "use with care", (
-            f"{passed} and beats the random maps under ROAD, but it is worse than them on "
-            f"{_z_list(worse)}."
+            f"{passed}, but it {beats}, not all (p = {placement.p_value:.2f}, at most "
+            f"{ALPHA:g} needed): the evidence that its place matters is weak."
         )
-    if not any(e.better_than_random for e in rise):
+    short = [e for e in road if e.share is not None and e.share < 0.5]
+    if short:
         return "use with care", (
-            f"{passed} and beats the random maps under ROAD, but it beats them on neither "
-            f"{_z_list(rise, 'nor')}, where {Z_LIMIT:g} is needed."
+            f"{passed} and beats every moved copy of its map on the curves combined, but under ROAD it "
+            f"beats only {_shares(short)} of them."
         )
     if pointing is not None and pointing.outcome != "hit":
         return "use with care", (
-            f"{passed} and beats the random maps, but its peak lies {pointing.value:.0f} pixels "
-            "outside the object's box (the model, or the map, looks elsewhere)."
+            f"{passed} and beats every moved copy of its map, but its peak lies {pointing.value:.0f} "
+            "pixels outside the object's box (the model, or the map, looks elsewhere)."
         )
-    won = [e for e in curves if e.better_than_random]
-    return "trusted", f"{passed} and beats the random maps on {_z_list(won)}."
+    return "trusted", (
+        f"{passed} and beats every moved copy of its map on the curves combined (p = "
+        f"{placement.p_value:.2f}): {_shares(curves)}."
+    )
+
+
+def _null_size(curves: Sequence[Evidence]) -> int:
+    return len(curves[0].samples)
+
+
+def _range(sanity: Evidence) -> str:
+    values = sanity.samples or (sanity.value,)
+    low, high = min(values), max(values)
+    return f"{low:.2f}" if len(values) == 1 or high - low < 0.005 else f"{low:.2f} to {high:.2f}"
 
 
 def rank_key(entry) -> tuple:
     """Sort key of a :class:`cnnvis.evaluation.trust.MethodTrust`: verdict (trusted first), then
-    passing the sanity check before failing it, then the mean margin, highest first."""
-    return (VERDICTS.index(entry.verdict), not entry.passed_sanity, -entry.faithfulness)
+    the sanity check (pass, mixed, fail), then the placement share, highest first."""
+    sanity = entry.evidence_for("sanity")
+    order = ("pass", "mixed", "fail").index(sanity.outcome) if sanity is not None else 2
+    return (VERDICTS.index(entry.verdict), order, -entry.faithfulness)
 
 
 __all__ = [
     "RHO_LIMIT",
-    "Z_LIMIT",
-    "SPREAD_FLOOR",
+    "PASS_SHARE",
+    "FAIL_SHARE",
+    "ALPHA",
+    "CARE_SHARE",
     "VERDICTS",
     "CURVE_TESTS",
     "TESTS",
     "PAPERS",
+    "AREA_LABEL",
     "DECISION_RULE",
     "Band",
     "Evidence",
     "curve_area",
     "curve_evidence",
+    "placement_evidence",
     "sanity_evidence",
     "pointing_evidence",
+    "placement_share",
     "decide",
     "rank_key",
 ]

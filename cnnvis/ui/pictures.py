@@ -304,12 +304,18 @@ TRUST_COLUMNS = {  # a curve test's column in the table, and its words in a capt
 
 
 def evidence_words(evidence) -> str:
-    """One number of a verdict, short: "0.185 (z +1.2)", "ρ 0.21 pass", "hit"."""
+    """One number of a verdict, short: "0.185 (beats 95%)", "ρ 0.12–0.31 pass",
+    "beats 100%, p 0.05", "hit"."""
     if evidence.test == "sanity":
-        return f"ρ {evidence.value:.2f} {evidence.outcome}"
+        values = evidence.samples or (evidence.value,)
+        low, high = min(values), max(values)
+        span = f"{low:.2f}" if high - low < 0.005 else f"{low:.2f}–{high:.2f}"
+        return f"ρ {span} {evidence.outcome}"
     if evidence.test == "pointing":
         return evidence.outcome if evidence.outcome == "hit" else f"miss by {evidence.value:.0f} px"
-    return f"{evidence.value:.3f} (z {evidence.z:+.1f})"
+    if evidence.test == "placement":
+        return f"beats {evidence.share:.0%}, p {evidence.p_value:.2f} {evidence.outcome}"
+    return f"{evidence.value:.3f} (beats {evidence.share:.0%})"
 
 
 def trust_map_picture(photo: np.ndarray, method) -> np.ndarray:
@@ -323,17 +329,11 @@ def trust_map_picture(photo: np.ndarray, method) -> np.ndarray:
 
 
 def trust_table(report) -> dict:
-    """The ranked table of a TrustReport: rank, method, verdict, why, then the numbers
-    behind the verdict (curve areas with their margin z over the random band)."""
-    tests = ["sanity", *TRUST_COLUMNS] + (["pointing"] if report.box is not None else [])
-    headers = ["#", "method", "verdict", "why", "sanity check (ρ < 0.5)"]
-    headers += [f"{words} (z)" for words in TRUST_COLUMNS.values()]
-    headers += ["pointing game"] if report.box is not None else []
-    rows = [
-        [m.rank, m.title, m.verdict, m.reason]
-        + [evidence_words(m.evidence_for(test)) for test in tests]
-        for m in report.methods
-    ]
+    """The ranked table of a TrustReport: rank, method, verdict and why, four columns that
+    fit a phone's width (the reason carries the numbers that decided; every number is in
+    the maps' captions and in the report's JSON)."""
+    headers = ["#", "method", "verdict", "why"]
+    rows = [[m.rank, m.title, m.verdict, m.reason] for m in report.methods]
     return {"headers": headers, "data": rows}
 
 
@@ -347,23 +347,23 @@ def trust_maps(vis: cnnvis.VisModel, photo: np.ndarray, report) -> Gallery:
         if m.pointing is not None:
             picture = mark_box(picture, m.pointing.box, m.pointing.peak)
         numbers = [f"sanity check {evidence_words(m.evidence_for('sanity'))}"]
+        numbers += [f"placement {evidence_words(m.evidence_for('placement'))}"]
         numbers += [
             f"{words} {evidence_words(m.evidence_for(test))}" for test, words in TRUST_COLUMNS.items()
         ]
         if m.pointing is not None:
             numbers.append(f"pointing game {evidence_words(m.evidence_for('pointing'))}")
-        random = f"{report.random_maps} random {'pixel' if m.band == 'pixels' else 'blob'} maps"
         text = (
             f"#{m.rank} {m.title}: {m.verdict} · {m.reason} · {', '.join(numbers)} · areas "
-            f"against {random}, z: margin in their spreads, > 0 better than random · "
-            f"{vis.name} · {target}"
+            f"are mean probabilities, compared with {report.null_maps} copies of the map moved "
+            f"across the photo · {vis.name} · {target}"
         )
         gallery.append((picture, caption(vis, text)))
     return gallery
 
 
 def trust_chart(vis: cnnvis.VisModel, report) -> np.ndarray:
-    """The report's four curves, each with its band of random maps shaded."""
+    """The report's four curves, each with the band of the moved maps shaded."""
     return render.trust_chart(
         report.panels,
         title=caption(vis, report.caption),

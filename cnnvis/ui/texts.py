@@ -132,8 +132,9 @@ matter to the model?), the **sanity check** (does the map change when the model'
 are destroyed?) and the **pointing game** (is the map's strongest point on the object?).
 """
 TRUST_METHODS_INFO = (
-    "Ticked: the quick ones (about 30 s for all eight on MobileNetV2 on a 2-core CPU); each "
-    "map is computed four times. Those marked slow take minutes here."
+    "Ticked: the quick ones; each map is computed nine times (once, then after each of 8 "
+    "re-drawings of the classifier) and checked against 19 copies of itself moved across the "
+    "photo. Those marked slow take minutes here."
 )
 TRUST_BOX_NOTE = (
     "The box drawn in the **Pointing game** tab comes here; or type its corners, in pixels "
@@ -143,8 +144,8 @@ COMPARE_SANITY_NOTE = (
     "⚠️ **This ranking is by deletion and insertion alone: it does not run the sanity check.** "
     "A method whose map hardly changes when the model's weights are destroyed (guided "
     "backprop is the classic case) can come first here. The **Trust report** tab checks "
-    "both, compares each method with random maps, and ranks every method that fails the "
-    "sanity check below those that pass it."
+    "both, compares each method with copies of its own map moved across the photo, and ranks "
+    "every method that fails the sanity check below those that pass it."
 )
 
 CSS += """

@@ -3,7 +3,7 @@ and why (:func:`cnnvis.trust_report`, issue 14).
 
 One Run button, published as ``/trust_report``: the ranked table of verdicts with their
 one-sentence reasons, each method's map captioned with its numbers, the curves with the
-band of random maps shaded, and the report itself as JSON (``TrustReport.to_dict()``).
+band of the moved copies of each map shaded, and the report itself as JSON (``TrustReport.to_dict()``).
 The box of the pointing game is optional; the box drawn in the Pointing game tab comes
 here too (:func:`cnnvis.ui.tabs.checks.pointing_game_tab` fills both), and the fields take
 a typed box or none.
@@ -165,7 +165,7 @@ def trust_report_tab(page: Page, target: gr.Dropdown) -> dict[str, gr.Number]:
                     elem_id="trust-maps",
                 )
                 chart = gr.Image(
-                    label="Curves, with the band of random maps shaded",
+                    label="Curves, with the band of each map's moved copies shaded",
                     format="png",
                     type="numpy",
                     interactive=False,
