@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 import tensorflow as tf
 
 from ..errors import ComputeError, is_out_of_memory, out_of_memory_message
+from ..models import graph
 from ..models.loading import VisModel
 
 
@@ -133,6 +134,8 @@ def input_gradient(model: VisModel, *, guided: bool, layer: str | None = None) -
     """
 
     def build() -> Compiled:
+        if guided:
+            graph.refuse_guided(model.keras_model)
         run_graph, pre = model.run_graph, model.preprocessing
         target = model.feature_layer(layer) if layer is not None else None
         compiled = Compiled(fn=None)  # type: ignore[arg-type]
