@@ -67,6 +67,12 @@ class OpenedLayer:
         return type(self.layer).__name__
 
     @property
+    def weights(self) -> list:
+        """A block's own weights (randomised block by block by the sanity check); the
+        patch convolution's are left to its embedding layer, which holds them."""
+        return list(self.layer.weights) if self.grid is not None else []
+
+    @property
     def kernel(self):
         """The patch embedding's kernel (kh, kw, 3, C), for the filters technique."""
         return getattr(self.layer, "kernel", None) if self.grid is None else None
