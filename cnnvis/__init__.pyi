@@ -48,6 +48,7 @@ from .models.own import (
 from .models.preprocessing import Preprocessing as Preprocessing
 
 # techniques (every one in cnnvis.registry.TECHNIQUES) and their results
+from .techniques.attention import attention_rollout as attention_rollout
 from .techniques.attributions import (
     IntegratedGradients as IntegratedGradients,
     gradient_x_input as gradient_x_input,

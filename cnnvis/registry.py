@@ -171,6 +171,10 @@ class Technique:
     own_tab: bool = False  # the app gives it a tab of its own rather than its family's
     work: str | None = None  # a bound on the product of several options, in words
     featured: bool = False  # the method its family's tab opens on: the family at its best
+    # What a model needs for this technique: None (every model), or "attention" (vision
+    # transformers with a class token: ViT, DeiT). Techniques with a need are left out of
+    # the defaults that run on any model (the trust report's, the dataset commands').
+    needs: str | None = None
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -240,6 +244,7 @@ def technique(
     work: str | None = None,
     featured: bool = False,
     name: str | None = None,
+    needs: str | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated function as a technique (see the module docstring).
 
@@ -264,6 +269,7 @@ def technique(
             own_tab=own_tab,
             work=work,
             featured=featured,
+            needs=needs,
         )
         known = TECHNIQUES.get(entry.name)
         if known is not None and (known.function.__module__, known.function.__qualname__) != (
@@ -303,8 +309,9 @@ def map_methods() -> dict[str, Technique]:
 
 
 def quick_map_methods() -> list[str]:
-    """The names of the map methods that are quick work."""
-    return [name for name, t in map_methods().items() if t.cost == "quick"]
+    """The names of the map methods that are quick work on every model (the defaults of
+    the trust report and the checks; a method that needs attention is left out)."""
+    return [name for name, t in map_methods().items() if t.cost == "quick" and t.needs is None]
 
 
 def resolve_methods(methods: Sequence[str] | str | None, *, limit: int) -> dict[str, Technique]:

@@ -248,3 +248,73 @@ def test_a_real_vit_preset_explains_the_cat(cat_image):
     top = cnnvis.classify(model, cat_image)[0]
     assert "cat" in top.label
     assert cnnvis.grad_cam(model, cat_image).heatmap.std() > 0.05
+
+
+# ----- attention rollout ---------------------------------------------------------------------
+def test_rollout_known_answers():
+    """Identity attention: nothing flows from the patches into the class token. A class
+    token attending only to patch 5: after one block half of its row comes from patch 5
+    (the other half stays on itself through the residual), after two blocks 3/4."""
+    from cnnvis.techniques.attention import rollout
+
+    tokens = 5
+    identity = np.eye(tokens)[None]
+    assert np.array_equal(rollout([identity, identity]), np.eye(tokens))
+    focused = np.eye(tokens)[None].copy()
+    focused[0, 0] = [0, 0, 0, 0, 1.0]
+    np.testing.assert_allclose(rollout([focused])[0], [0.5, 0, 0, 0, 0.5])
+    np.testing.assert_allclose(rollout([focused, focused])[0], [0.25, 0, 0, 0, 0.75])
+    two_heads = np.stack([focused[0], np.eye(tokens)])  # heads are averaged
+    np.testing.assert_allclose(rollout([two_heads])[0], [0.75, 0, 0, 0, 0.25])
+
+
+def reference_attention(classifier, family: str, pixels: np.ndarray) -> list[np.ndarray]:
+    """Per block, (heads, N, N) attention probabilities from keras-hub's own layers: each
+    block's multi-head attention asked for its scores, the block itself run for its output."""
+    backbone = classifier.backbone
+    embedding, encoder = backbone.layers[1], backbone.layers[2]
+    x = embedding(pixels / 127.5 - 1.0)
+    result = []
+    for block in encoder.encoder_layers:
+        if family == "vit":
+            normed = block.layer_norm_1(x)
+            _, scores = block.mha(normed, normed, return_attention_scores=True)
+            x = block(x)
+        else:
+            x, scores = block(x, return_attention_scores=True)
+        result.append(scores.numpy()[0])
+    return result
+
+
+@pytest.mark.parametrize("family", ["vit", "deit"])
+def test_attention_rollout_equals_the_reference(classifiers, models, photo, family):
+    from cnnvis.techniques.attention import rollout
+
+    model = models[family]
+    heatmap = cnnvis.attention_rollout(model, photo)
+    assert heatmap.layer == graph.transformer_layout(model.keras_model).blocks[-1]
+    assert heatmap.heatmap.std() > 0.01
+    pixels = cnnvis.images.resize_image(photo, (hh.SIZE, hh.SIZE))[None].astype(np.float32)
+    flow = rollout(reference_attention(classifiers[family], family, pixels))[0, PREFIX[family]:]
+    reference = cnnvis.images.resize_map((flow / flow.max()).reshape(4, 4).astype(np.float32), photo.shape[:2])
+    assert np.corrcoef(heatmap.heatmap.ravel(), reference.ravel())[0, 1] >= 0.999
+    # Up to the first block only: the first block's attention alone.
+    first = cnnvis.attention_rollout(model, photo, layer=heatmap.layer.replace("_3", "_1"))
+    flow = rollout(reference_attention(classifiers[family], family, pixels)[:1])[0, PREFIX[family]:]
+    reference = cnnvis.images.resize_map((flow / flow.max()).reshape(4, 4).astype(np.float32), photo.shape[:2])
+    assert np.corrcoef(first.heatmap.ravel(), reference.ravel())[0, 1] >= 0.999
+
+
+def test_attention_rollout_refuses_in_one_sentence(models, photo):
+    from tests.tiny import pointwise_relu_model
+
+    rng = np.random.default_rng(0)
+    cnn = cnnvis.wrap_model(
+        pointwise_relu_model("conv", rng.normal(size=(3, 4)), np.zeros(4), rng.normal(size=(4, 3))), "tf"
+    )
+    with pytest.raises(ParameterError, match="needs a vision transformer"):
+        cnnvis.attention_rollout(cnn, photo)
+    with pytest.raises(ParameterError, match="Swin attends within shifted windows"):
+        cnnvis.attention_rollout(models["swin"], photo)
+    with pytest.raises(cnnvis.UnknownLayerError, match="not one of"):
+        cnnvis.attention_rollout(models["vit"], photo, layer="vit_patching_and_embedding")

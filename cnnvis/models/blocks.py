@@ -189,12 +189,14 @@ def _build_layout(operations: list) -> Layout | None:
         # output is what the head consumes, as a CNN's last feature map is.
         final = [op for op in operations if id(op) in grids and type(op).__name__ == "LayerNormalization"]
         default = final[-1].name if final else blocks[-1]
-    else:
+    elif any(type(op).__name__ == "GetItem" for op in operations):
         # The head reads the class token only, after a per-token norm: the gradient at the
         # patch tokens of the last block's output (and of the final norm) is exactly zero,
         # and a Grad-CAM there is blank. The last block's *input* (the output of the one
         # before) is the deepest place where patch tokens still reach the class token.
         default = blocks[-2] if len(blocks) > 1 else blocks[-1]
+    else:  # pooling="gap": every token reaches the head, as on Swin
+        default = encoders[-1].name
     return Layout(family, opened, grids, default, tuple(blocks))
 
 
