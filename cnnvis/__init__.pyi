@@ -26,6 +26,7 @@ from .registry import Option as Option, Technique as Technique
 # models
 from .models.availability import WeightsStatus as WeightsStatus
 from .models.graph import LayerInfo as LayerInfo
+from .models.hub import HubSpec as HubSpec, hub_models as hub_models
 from .models.labels import imagenet_classes as imagenet_classes
 from .models.loading import (
     MODEL_CACHE as MODEL_CACHE,

@@ -318,3 +318,24 @@ def test_attention_rollout_refuses_in_one_sentence(models, photo):
         cnnvis.attention_rollout(models["swin"], photo)
     with pytest.raises(cnnvis.UnknownLayerError, match="not one of"):
         cnnvis.attention_rollout(models["vit"], photo, layer="vit_patching_and_embedding")
+
+
+# ----- the registry listing and the app's picker ------------------------------------------------
+def test_list_models_adds_the_hub_presets_on_request():
+    assert cnnvis.list_models() == sorted(cnnvis.REGISTRY)  # the 40 keras.applications models
+    everything = cnnvis.list_models(hub=True)
+    assert everything[: len(cnnvis.REGISTRY)] == sorted(cnnvis.REGISTRY)
+    assert everything[len(cnnvis.REGISTRY):] == [spec.name for spec in cnnvis.hub_models()]
+    assert "keras_hub:deit_base_distilled_patch16_384_imagenet" in everything
+
+
+def test_the_picker_marks_hub_models_to_download_with_their_size(monkeypatch):
+    from cnnvis.ui import page
+
+    labels = dict((name, label) for label, name in page.model_choices())
+    spec = hub.catalogue()["keras_hub:vit_base_patch16_224_imagenet"]
+    if not hub.in_local_cache(spec.preset):
+        assert labels[spec.name] == f"{spec.name} · 224 px · to download, {spec.megabytes:,.0f} MB"
+    monkeypatch.setattr(hub, "installed", lambda: False)
+    labels = dict((name, label) for label, name in page.model_choices())
+    assert labels[spec.name].endswith("· needs keras-hub")

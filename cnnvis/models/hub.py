@@ -161,13 +161,29 @@ def in_local_cache(preset: str) -> bool:
     return folder.is_dir() and any(folder.glob(f"*/keras/{preset}/*/config.json"))
 
 
-def build_classifier(spec: HubSpec):
-    """``keras_hub.models.ImageClassifier.from_preset`` (the network, unless cached)."""
+def hub_models() -> list[HubSpec]:
+    """keras-hub's ImageNet-1k classifier presets: name, architecture, input size,
+    parameters and (about) the download size, whether or not keras-hub is installed."""
+    return list(catalogue().values())
+
+
+def status_tag(spec: HubSpec) -> str:
+    """What a hub model needs here, in a few words, as the app's model picker says it."""
+    if not installed():
+        return "needs keras-hub"
+    if in_local_cache(spec.preset):
+        return "ready"
+    return f"to download, {spec.megabytes:,.0f} MB"
+
+
+def build_classifier(spec: HubSpec, load_weights: bool = True):
+    """``keras_hub.models.ImageClassifier.from_preset`` (the network, unless cached);
+    ``load_weights=False``: the preset's architecture with random weights."""
     require()
     import keras_hub
 
     try:
-        return keras_hub.models.ImageClassifier.from_preset(spec.preset)
+        return keras_hub.models.ImageClassifier.from_preset(spec.preset, load_weights=load_weights)
     except Exception as error:  # network, Kaggle or file errors
         if isinstance(error, MemoryError):
             raise

@@ -472,26 +472,27 @@ def _load_hub_model(name: str, weights) -> VisModel:
     """A keras-hub preset (``"keras_hub:<preset>"``) with its own weights, preprocessing
     and labels, through the same bounded cache as every model."""
     spec = hub.get_hub_spec(name)
-    if weights != "imagenet":
+    if weights not in ("imagenet", None):
         raise ParameterError(
-            f"{name} loads with its preset's own weights (weights='imagenet'); build a "
-            "keras-hub classifier yourself and pass it to cnnvis.wrap_model for others."
+            f"{name} loads with its preset's own weights ('imagenet') or random ones (None); "
+            "build a keras-hub classifier yourself and pass it to cnnvis.wrap_model for others."
         )
     hub.require()
 
     def build() -> VisModel:
         try:
-            classifier = hub.build_classifier(spec)
+            classifier = hub.build_classifier(spec, load_weights=weights is not None)
         except MemoryError:
             classifier = None
         if classifier is None:
             gc.collect()
             raise ComputeError(f"Loading {name} ran out of memory; try a smaller model.")
-        model = _hub_vis_model(classifier, None, name, None, f"keras-hub preset {spec.preset}")
+        described = f"keras-hub preset {spec.preset}" if weights else "random"
+        model = _hub_vis_model(classifier, None, name, None, described)
         model.hub_spec = spec
         return model
 
-    return MODEL_CACHE.get((name, "keras_hub"), build)
+    return MODEL_CACHE.get((name, "keras_hub", weights), build)
 
 
 def wrap_model(
