@@ -339,3 +339,59 @@ def test_the_picker_marks_hub_models_to_download_with_their_size(monkeypatch):
     monkeypatch.setattr(hub, "installed", lambda: False)
     labels = dict((name, label) for label, name in page.model_choices())
     assert labels[spec.name].endswith("· needs keras-hub")
+
+
+# ----- your model: a .keras file of a keras-hub classifier --------------------------------------
+@pytest.fixture(scope="module")
+def vit_file(classifiers, tmp_path_factory):
+    path = tmp_path_factory.mktemp("hub") / "vit.keras"
+    classifiers["vit"].save(path)
+    return path
+
+
+def _rewritten(path, tmp_path, change) -> str:
+    """A copy of the .keras file at ``path`` with its config.json changed by ``change``."""
+    import json
+    import zipfile
+
+    target = tmp_path / "changed.keras"
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(target, "w") as copy:
+        for member in source.namelist():
+            data = source.read(member)
+            if member == "config.json":
+                config = json.loads(data)
+                change(config)
+                data = json.dumps(config).encode()
+            copy.writestr(member, data)
+    return str(target)
+
+
+def test_a_keras_hub_classifier_file_loads_in_safe_mode_and_is_explained_the_same(models, vit_file, photo):
+    info = cnnvis.inspect_keras_file(vit_file)
+    assert (info.classes, info.input_shape, info.default_layer) == (hh.CLASSES, (32, 32, 3), "vit_encoder/transformer_block_2")
+    loaded = cnnvis.load_keras_file(vit_file, preprocessing="tf")
+    assert graph.transformer_layout(loaded.keras_model).blocks == graph.transformer_layout(models["vit"].keras_model).blocks
+    for function in (cnnvis.grad_cam, cnnvis.attention_rollout):
+        np.testing.assert_allclose(function(loaded, photo).heatmap, function(models["vit"], photo).heatmap, atol=1e-5)
+
+
+def test_the_bounds_and_refusals_hold_for_keras_hub_files(vit_file, tmp_path, monkeypatch):
+    from cnnvis.errors import ModelFileError
+
+    with pytest.raises(ModelFileError, match="parameters; the limit is 1,000"):
+        cnnvis.load_keras_file(vit_file, preprocessing="tf", max_parameters=1000)
+
+    def elsewhere(config):  # a keras-hub class outside its image classifiers
+        config["module"] = "keras_hub.src.models.gemma.gemma_backbone"
+
+    with pytest.raises(ModelFileError, match="custom object"):
+        cnnvis.inspect_keras_file(_rewritten(vit_file, tmp_path, elsewhere))
+
+    def lambda_head(config):  # code hidden in a keras-hub model's config
+        config["config"]["backbone"] = {"class_name": "Lambda", "config": {"name": "x"}}
+
+    with pytest.raises(ModelFileError, match="Lambda layer"):
+        cnnvis.inspect_keras_file(_rewritten(vit_file, tmp_path, lambda_head))
+    monkeypatch.setattr(hub, "installed", lambda: False)
+    with pytest.raises(ModelFileError, match="needs the keras-hub package"):
+        cnnvis.inspect_keras_file(vit_file)

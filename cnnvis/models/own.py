@@ -104,8 +104,20 @@ _PUBLIC_MODULES = frozenset(
         "keras.activations",
         "keras.dtype_policies",
         "keras.ops",
+        # A compiled model's compile config (not used: files load with compile=False).
+        "keras.losses",
+        "keras.metrics",
+        "keras.optimizers",
     }
 )
+# keras-hub's image classifiers (the hub extra): the model families of its ImageNet
+# classifiers, registered by keras-hub as "keras_hub>ClassName". Their code is the
+# installed package's, as Keras' own layers are; nothing from the file runs as code.
+_HUB_FAMILIES = (
+    "vit", "deit", "swin_transformer", "resnet", "efficientnet", "densenet", "mobilenet",
+    "vgg", "xception", "cspnet", "hgnetv2",
+)
+_HUB_PACKAGES = tuple(f"keras_hub.src.models.{family}." for family in _HUB_FAMILIES)
 _KERAS_PACKAGES = tuple(
     f"keras.src.{package}."
     for package in (
@@ -236,9 +248,27 @@ def _object_name(node: dict) -> str:
     return str(name or node.get("name") or node.get("class_name"))
 
 
+def _is_hub(module: object, registered: object, class_name: str) -> bool:
+    """A keras-hub image-classifier object, as keras-hub registers it."""
+    return (
+        isinstance(module, str)
+        and module.startswith(_HUB_PACKAGES)
+        and registered == f"keras_hub>{class_name}"
+    )
+
+
 def _resolve(module: str, class_name: str):
-    """The Keras object a config names, or ``None`` (only Keras' own modules are imported)."""
-    if module not in _PUBLIC_MODULES and not module.startswith(_KERAS_PACKAGES):
+    """The Keras object a config names, or ``None`` (only Keras' own modules, and
+    keras-hub's image-classifier modules when it is installed, are imported)."""
+    if module.startswith(_HUB_PACKAGES):
+        from . import hub
+
+        if not hub.installed():
+            raise ModelFileError(
+                f"The model is a keras-hub classifier ({class_name}), which needs the keras-hub "
+                f"package, not installed here: {hub.EXTRA}."
+            )
+    elif module not in _PUBLIC_MODULES and not module.startswith(_KERAS_PACKAGES):
         return None
     try:
         return getattr(importlib.import_module(module), class_name, None)
@@ -285,6 +315,8 @@ def check_config(config: dict) -> int:
                 "models made of Keras' own layers and activations only."
             )
         obj = _resolve(module, class_name) if isinstance(module, str) else None
+        if _is_hub(module, registered, class_name):
+            registered = None
         if obj is None or registered not in (None, class_name) or class_name.startswith("__"):
             raise ModelFileError(
                 f"The model uses a custom object ({quoted(class_name)}) that is not part of "
@@ -369,6 +401,10 @@ def inspect_keras_file(
     without loading its weights or building any of them. Raises :class:`ModelFileError`."""
     config = _read_config(Path(path), max_bytes)
     layers = check_config(config)
+    if _is_hub(config.get("module"), config.get("registered_name"), str(config.get("class_name"))):
+        # A keras-hub task compiles itself when built (an optimizer's variables, which a
+        # shapes-only build cannot make); its constructor's compile=False skips that.
+        config = {**config, "config": {**config.get("config", {}), "compile": False}}
     try:
         with _safe_mode(), _shapes_only():
             shell = keras.saving.deserialize_keras_object(config, safe_mode=True)
