@@ -395,3 +395,35 @@ def test_the_bounds_and_refusals_hold_for_keras_hub_files(vit_file, tmp_path, mo
     monkeypatch.setattr(hub, "installed", lambda: False)
     with pytest.raises(ModelFileError, match="needs the keras-hub package"):
         cnnvis.inspect_keras_file(vit_file)
+
+
+# ----- memory: the model cache counts a transformer's weights like any model's -----------------
+def test_the_model_cache_bound_holds_with_a_transformer_beside_a_cnn(models):
+    from cnnvis.models.loading import ModelCache
+    from tests.tiny import pointwise_relu_model
+
+    vit = models["vit"]
+    assert vit.nbytes == 4 * vit.keras_model.count_params()  # every block's weights counted
+    rng = np.random.default_rng(0)
+    cnn = cnnvis.wrap_model(
+        pointwise_relu_model("conv", rng.normal(size=(3, 4)), np.zeros(4), rng.normal(size=(4, 3))), "tf"
+    )
+    cache = ModelCache(max_models=4, max_bytes=vit.nbytes + cnn.nbytes - 1)
+    cache.get(("vit",), lambda: vit)
+    cache.get(("cnn",), lambda: cnn)
+    assert cache.keys() == [("cnn",)] and cache.nbytes <= cache.max_bytes
+    cache.get(("vit",), lambda: vit)
+    assert cache.keys() == [("vit",)]
+
+
+def test_deep_dream_and_feature_visualisation_accept_a_block(models):
+    """A transformer takes one input size (its position embeddings): each octave, and each
+    feature-visualisation picture, is resized to it inside the compiled step."""
+    model = models["vit"]
+    block = graph.transformer_layout(model.keras_model).blocks[1]
+    photo = np.random.default_rng(4).integers(0, 256, (60, 80, 3), dtype=np.uint8)
+    dream = cnnvis.deep_dream(model, photo, layers=[block], octaves=2, steps=3, seed=0)
+    assert dream.image.shape == photo.shape and np.abs(dream.image.astype(float) - photo).mean() > 0.5
+    assert np.isfinite(dream.losses).all()
+    pictures = cnnvis.feature_visualization(model, layer=block, channels=[0, 1], steps=4, size=64)
+    assert pictures.images.shape == (2, 64, 64, 3) and pictures.images.std() > 1
