@@ -427,3 +427,16 @@ def test_deep_dream_and_feature_visualisation_accept_a_block(models):
     assert np.isfinite(dream.losses).all()
     pictures = cnnvis.feature_visualization(model, layer=block, channels=[0, 1], steps=4, size=64)
     assert pictures.images.shape == (2, 64, 64, 3) and pictures.images.std() > 1
+
+
+def test_an_offline_machine_says_so_at_once_for_a_hub_preset(monkeypatch):
+    from cnnvis.errors import WeightsUnavailableError
+    from cnnvis.models import availability
+
+    spec = hub.catalogue()["keras_hub:deit_tiny_distilled_patch16_224_imagenet"]
+    if hub.in_local_cache(spec.preset):
+        pytest.skip("the preset is in the local cache: it loads offline")
+    monkeypatch.setenv(availability.OFFLINE_ENV, "1")
+    assert hub.status_tag(spec) == "unavailable offline"
+    with pytest.raises(WeightsUnavailableError, match="downloads are off here"):
+        cnnvis.load_model(spec.name)

@@ -173,6 +173,10 @@ def status_tag(spec: HubSpec) -> str:
         return "needs keras-hub"
     if in_local_cache(spec.preset):
         return "ready"
+    from .availability import offline
+
+    if offline():
+        return "unavailable offline"
     return f"to download, {spec.megabytes:,.0f} MB"
 
 
@@ -180,6 +184,13 @@ def build_classifier(spec: HubSpec, load_weights: bool = True):
     """``keras_hub.models.ImageClassifier.from_preset`` (the network, unless cached);
     ``load_weights=False``: the preset's architecture with random weights."""
     require()
+    from .availability import OFFLINE_ENV, offline
+
+    if offline() and not in_local_cache(spec.preset):
+        raise WeightsUnavailableError(
+            f"The keras-hub preset {spec.preset} is not on this machine and downloads are off "
+            f"here (${OFFLINE_ENV}); load it once where the network is reachable."
+        )
     import keras_hub
 
     try:
