@@ -330,8 +330,10 @@ def test_list_models_adds_the_hub_presets_on_request():
 
 
 def test_the_picker_marks_hub_models_to_download_with_their_size(monkeypatch):
+    from cnnvis.models import availability
     from cnnvis.ui import page
 
+    monkeypatch.delenv(availability.OFFLINE_ENV, raising=False)  # the suite may run offline
     labels = dict((name, label) for label, name in page.model_choices())
     spec = hub.catalogue()["keras_hub:vit_base_patch16_224_imagenet"]
     if not hub.in_local_cache(spec.preset):
