@@ -26,6 +26,7 @@ from .registry import Option as Option, Technique as Technique
 # models
 from .models.availability import WeightsStatus as WeightsStatus
 from .models.graph import LayerInfo as LayerInfo
+from .models.hub import HubSpec as HubSpec, hub_models as hub_models
 from .models.labels import imagenet_classes as imagenet_classes
 from .models.loading import (
     MODEL_CACHE as MODEL_CACHE,
@@ -48,6 +49,7 @@ from .models.own import (
 from .models.preprocessing import Preprocessing as Preprocessing
 
 # techniques (every one in cnnvis.registry.TECHNIQUES) and their results
+from .techniques.attention import attention_rollout as attention_rollout
 from .techniques.attributions import (
     IntegratedGradients as IntegratedGradients,
     gradient_x_input as gradient_x_input,

@@ -239,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
         description="Every registry model with its input size, preprocessing and where its ImageNet weights come from.",
     )
     models.add_argument("--weights-dir", help="folder of <Model>.weights.h5 files (default: $CNNVIS_WEIGHTS_DIR)")
+    models.add_argument(
+        "--hub",
+        action="store_true",
+        help="also list keras-hub's ImageNet classifiers (keras_hub:<preset>, the hub extra)",
+    )
     _add_verbose(models)
     return parser
 
@@ -424,6 +429,19 @@ def run_models(args) -> int:
         print(("  ".join(value.ljust(width) for value, width in zip(row[:4], widths)) + "  " + row[4]).rstrip())
     ready = sum(row[3] == "ready" for row in rows)
     print(f"{len(rows)} models, {ready} with ImageNet weights ready here; every one also runs with --weights random.")
+    if getattr(args, "hub", False):
+        from .models import hub
+
+        print()
+        headers = ("keras-hub model", "input", "parameters", "weights")
+        rows = [
+            (spec.name, f"{spec.input_size} x {spec.input_size}", f"{spec.parameters / 1e6:.1f} M", hub.status_tag(spec))
+            for spec in hub.hub_models()
+        ]
+        widths = [max(len(r[i]) for r in [headers, *rows]) for i in range(4)]
+        for row in [headers, *rows]:
+            print("  ".join(value.ljust(width) for value, width in zip(row, widths)).rstrip())
+        print(f"{len(rows)} keras-hub presets (downloaded from Kaggle on first use).")
     return 0
 
 

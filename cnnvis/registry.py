@@ -179,6 +179,10 @@ class Technique:
     # returns ``(results, logits)``; the function itself is its batch of one. None: the
     # function runs image by image.
     batch: Callable | None = None
+    # What a model needs for this technique: None (every model), or "attention" (vision
+    # transformers with a class token: ViT, DeiT). Techniques with a need are left out of
+    # the defaults that run on any model (the trust report's, the dataset commands').
+    needs: str | None = None
 
     @property
     def parameters(self) -> dict[str, inspect.Parameter]:
@@ -249,6 +253,7 @@ def technique(
     featured: bool = False,
     name: str | None = None,
     batch: Callable | None = None,
+    needs: str | None = None,
 ) -> Callable[[Callable], Callable]:
     """Register the decorated function as a technique (see the module docstring).
 
@@ -274,6 +279,7 @@ def technique(
             work=work,
             featured=featured,
             batch=batch,
+            needs=needs,
         )
         known = TECHNIQUES.get(entry.name)
         if known is not None and (known.function.__module__, known.function.__qualname__) != (
@@ -313,8 +319,9 @@ def map_methods() -> dict[str, Technique]:
 
 
 def quick_map_methods() -> list[str]:
-    """The names of the map methods that are quick work."""
-    return [name for name, t in map_methods().items() if t.cost == "quick"]
+    """The names of the map methods that are quick work on every model (the defaults of
+    the trust report and the checks; a method that needs attention is left out)."""
+    return [name for name, t in map_methods().items() if t.cost == "quick" and t.needs is None]
 
 
 def resolve_methods(methods: Sequence[str] | str | None, *, limit: int) -> dict[str, Technique]:

@@ -27,7 +27,10 @@ from .conftest import EXAMPLES, ROOT
 from .dataset_helpers import example_photos, option_arguments, photo_folder, save_tiny_model
 
 # Every heatmap and attribution technique of the registry.
-MAP_TECHNIQUES = {n: t for n, t in cnnvis.TECHNIQUES.items() if t.output in ("heatmap", "attribution")}
+# Map methods that run on every model (attention rollout needs a transformer: tests/test_hub_models.py).
+MAP_TECHNIQUES = {
+    n: t for n, t in cnnvis.TECHNIQUES.items() if t.output in ("heatmap", "attribution") and t.needs is None
+}
 METHODS = list(MAP_TECHNIQUES)
 
 

@@ -70,9 +70,16 @@ class ModelSource:
                     f"got {quoted(preprocessing)}."
                 )
             return cls(path, "file", None, preprocessing)
+        from ..models import hub
         from ..models.loading import get_spec
 
-        get_spec(model)  # UnknownModelError, with a suggestion
+        if hub.is_hub_name(model):  # a keras-hub preset: its own weights, or random ones
+            hub.get_hub_spec(model)
+            hub.require()
+            if weights not in (None, "imagenet", "random"):
+                raise ParameterError("--weights for a keras-hub preset is imagenet or random.")
+        else:
+            get_spec(model)  # UnknownModelError, with a suggestion
         if preprocessing is not None:
             raise ParameterError(
                 "--preprocessing is only for a model file; registry models know their own."

@@ -33,7 +33,7 @@ import cv2
 import keras
 import numpy as np
 
-from ..models import graph
+from ..models import blocks, graph
 from ..errors import ComputeError, ParameterError, quoted
 from ..images import resize_map
 from ..maps import saliency_map
@@ -606,6 +606,8 @@ def weighted_layers(model: VisModel) -> list:
     layers = []
     for layer in graph.iter_layers(model.keras_model):
         if graph._graph_of(layer) is not None or type(layer).__name__ in _NORMALISATION_TYPES:
+            continue
+        if type(layer).__name__ in blocks.ENCODERS:  # its opened blocks are listed
             continue
         if getattr(layer, "weights", None):  # bare operations (ConvNeXt's adds) have none
             layers.append(layer)

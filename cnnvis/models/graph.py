@@ -33,7 +33,8 @@ import tensorflow as tf
 from . import keras_compat
 from .keras_compat import tape_record as _record  # tape recording (see the gate)
 
-from ..errors import UnknownLayerError, quoted
+from ..errors import ParameterError, UnknownLayerError, quoted
+from . import blocks
 
 # Activations gated by guided backpropagation. ReLU-family ones get the exact rule of
 # the paper; the others get the generalisation described in the module docstring.
@@ -161,18 +162,35 @@ def _graph_of(layer: keras.layers.Layer):
     return None
 
 
+def _iter_operations(model: keras.Model) -> Iterator[keras.layers.Layer]:
+    graph = _graph_of(model)
+    for layer in graph.operations if graph is not None else model.layers:
+        if _graph_of(layer) is not None:
+            yield from _iter_operations(layer)
+        if not isinstance(layer, keras.layers.InputLayer):
+            yield layer
+
+
+def transformer_layout(model: keras.Model) -> blocks.Layout | None:
+    """The opened transformer encoders of ``model`` (see :mod:`cnnvis.models.blocks`), or
+    ``None`` for a model without one (every CNN)."""
+    return blocks.layout(model, list(_iter_operations(model)))
+
+
 def iter_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
     """All layers in topological order, nested graph models expanded (and then listed).
 
     Keras 3 graphs also hold bare operations (``x + y`` becomes an ``Add`` operation, as in
     ConvNeXt's residual connections); they are listed too, since they carry block outputs.
+    A transformer encoder's opened layers (its blocks, see :mod:`cnnvis.models.blocks`)
+    are listed just before the encoder.
     """
-    graph = _graph_of(model)
-    for layer in graph.operations if graph is not None else model.layers:
-        if _graph_of(layer) is not None:
-            yield from iter_layers(layer)
-        if not isinstance(layer, keras.layers.InputLayer):
-            yield layer
+    operations = list(_iter_operations(model))
+    layout = blocks.layout(model, operations)
+    for layer in operations:
+        if layout is not None:
+            yield from layout.opened.get(id(layer), ())
+        yield layer
 
 
 def _output_shape(layer: keras.layers.Layer) -> tuple | None:
@@ -257,7 +275,24 @@ def _kind(layer: keras.layers.Layer, shape: tuple | None) -> str:
 def describe_layers(model: keras.Model) -> list[LayerInfo]:
     """Every layer (nested ones included) with its kind and output shape."""
     infos = []
+    layout = transformer_layout(model)
     for layer in iter_layers(model):
+        if isinstance(layer, blocks.OpenedLayer):
+            kernel = layer.kernel
+            infos.append(
+                LayerInfo(
+                    name=layer.name,
+                    type=layer.type,
+                    kind="block" if layer.grid is not None else "conv",
+                    shape=layer.grid.shape if layer.grid is not None else (),
+                    has_kernel=kernel is not None and len(kernel.shape) == 4,
+                )
+            )
+            continue
+        grid = layout.grids.get(id(layer)) if layout is not None else None
+        if grid is not None:  # a token sequence, seen as its patch grid
+            infos.append(LayerInfo(layer.name, type(layer).__name__, "block", grid.shape))
+            continue
         shape = _output_shape(layer)
         kernel = getattr(layer, "kernel", None) if isinstance(layer, _CONV_TYPES) else None
         if isinstance(layer, keras.layers.SeparableConv2D):
@@ -286,6 +321,9 @@ def head_feature_layer(model: keras.Model) -> str:
     maps on MobileNet/MobileNetV3 and "the last Conv2D" a single branch of InceptionV3.
     Falls back to the last 4-D layer with spatial size > 1.
     """
+    layout = transformer_layout(model)
+    if layout is not None:
+        return layout.default
     layers = list(iter_layers(model))
     for layer in reversed(layers):
         if isinstance(layer, _HEAD_TYPES):
@@ -372,6 +410,21 @@ def without_activation(op) -> Callable:
     return _linear_clone(op)
 
 
+def refuse_guided(model: keras.Model) -> None:
+    """Guided backpropagation is refused on a transformer, in one sentence.
+
+    Its GELUs sit inside the MLP of each block, behind layer norms and attention that mix
+    every token; gating them (our generalised rule for GELU CNNs such as ConvNeXt) would
+    have to reach inside keras-hub's blocks, and no guided rule for attention is in the
+    literature we follow, so cnnvis says so instead of returning a plain gradient."""
+    if transformer_layout(model) is not None:
+        raise ParameterError(
+            "Guided backpropagation is not defined for transformers (their GELUs sit "
+            "inside attention blocks); use vanilla gradients, SmoothGrad or integrated "
+            "gradients instead."
+        )
+
+
 class _Finished(Exception):
     """Raised inside the walk once every captured layer has been computed."""
 
@@ -383,6 +436,7 @@ class GraphRun:
     outputs: object = None  # the model's outputs (None when the walk stopped early)
     captured: dict = field(default_factory=dict)  # layer -> its output tensor
     gated: set = field(default_factory=set)  # activation names the guided gate was applied to
+    attention: list = field(default_factory=list)  # per block: (B, heads, N, N) probabilities
 
     def __getitem__(self, layer: keras.layers.Layer) -> tf.Tensor:
         return self.captured[layer]
@@ -396,6 +450,7 @@ def run_graph(
     stop_when_captured: bool = False,
     guided: bool = False,
     replace: Mapping[int, Callable] | None = None,
+    attention: bool = False,
 ) -> GraphRun:
     """Run ``model`` on ``inputs`` layer by layer (see the module docstring).
 
@@ -403,26 +458,50 @@ def run_graph(
     (BatchNormalization uses its moving statistics, Dropout is off). ``replace`` maps
     ``id(operation)`` to a callable run in its place (the head's pre-activation, see
     :func:`without_activation`); a captured operation gives the replacement's output.
+    A transformer encoder is run block by block (:func:`cnnvis.models.blocks.open_call`);
+    a captured token sequence is given as its patch grid ``(B, h, w, C)`` and the run
+    goes on from that grid, so gradients with respect to it are those at the patch
+    tokens. ``attention``: keep every transformer block's attention probabilities
+    (``GraphRun.attention``, for attention rollout).
     """
     run = GraphRun()
     wanted = set(map(id, capture))
     replace = replace or {}
+    layout = transformer_layout(model)
+
+    def keep(op, outputs):
+        if id(op) in wanted:
+            grid = layout.grids.get(id(op)) if layout is not None else None
+            if grid is not None:
+                prefix, grid_map = blocks.as_grid(outputs, grid)
+                outputs = blocks.from_grid(prefix, grid_map, grid)
+                run.captured[op] = grid_map
+            else:
+                run.captured[op] = outputs
+            wanted.discard(id(op))
+            if stop_when_captured and not wanted:
+                raise _Finished
+        return outputs
+
+    def step(item, fn, x):
+        return keep(item, fn(x))
 
     def call(op, *args, **kwargs):
         graph = _graph_of(op)
         if graph is not None:
             outputs = _walk(graph, args[0] if len(args) == 1 else list(args))
+        elif layout is not None and id(op) in layout.opened and type(op).__name__ in blocks.ENCODERS:
+            if guided:
+                refuse_guided(model)
+            outputs = blocks.open_call(
+                op, layout.opened[id(op)], args[0], step, run.attention if attention else None
+            )
         else:
             outputs = replace.get(id(op), op)(*args, **kwargs)
             if guided and guided_rule(op) is not None:
                 outputs = positive_gradient_gate(outputs)
                 run.gated.add(activation_name(op))
-        if id(op) in wanted:
-            run.captured[op] = outputs
-            wanted.discard(id(op))
-            if stop_when_captured and not wanted:
-                raise _Finished
-        return outputs
+        return keep(op, outputs)
 
     def _walk(graph, x):
         return graph._run_through_graph(x, operation_fn=lambda op: op, call_fn=call)

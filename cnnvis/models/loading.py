@@ -25,6 +25,7 @@ import numpy as np
 
 from . import availability
 from . import graph
+from . import hub
 from .weights import WEIGHTS_DIR_ENV, build_registry_model, resolve_weights_dir  # noqa: F401
 from .classifiers import check_class_names, check_image_classifier, check_input_size
 from . import heads
@@ -125,6 +126,7 @@ class VisModel:
             if class_names is not None:
                 class_names = check_class_names(class_names, self.num_classes)
         self.class_names = tuple(class_names) if class_names is not None else None
+        self.hub_spec = None  # a keras-hub preset's catalogue entry (see models/hub.py)
         self._functions: dict = {}
         self._lock = threading.RLock()
 
@@ -424,6 +426,8 @@ def load_model(
     :class:`WeightsUnavailableError` (naming the model and the remedy) when the weights
     cannot be had, and :class:`UnknownModelError` for a name outside the registry.
     """
+    if hub.is_hub_name(name):
+        return _load_hub_model(name, weights)
     spec = get_spec(name)
     directory = resolve_weights_dir(weights_dir)
     if weights is not None and not (isinstance(weights, str) and weights == "imagenet"):
@@ -453,6 +457,47 @@ def load_model(
     return MODEL_CACHE.get((spec.name, weights_key), build)
 
 
+def _hub_vis_model(classifier, preprocessing, name, class_names, weights: str) -> VisModel:
+    """A keras-hub ``ImageClassifier`` as a :class:`VisModel` (its own preprocessing
+    unless one is given; a 1000-class head reads as the ImageNet classes, whose standard
+    order keras-hub's ImageNet presets keep)."""
+    name = name or classifier.name
+    return VisModel(
+        classifier,
+        hub.classifier_preprocessing(classifier, preprocessing, name),
+        name=name,
+        weights=weights,
+        class_names=class_names,
+    )
+
+
+def _load_hub_model(name: str, weights) -> VisModel:
+    """A keras-hub preset (``"keras_hub:<preset>"``) with its own weights, preprocessing
+    and labels, through the same bounded cache as every model."""
+    spec = hub.get_hub_spec(name)
+    if weights not in ("imagenet", None):
+        raise ParameterError(
+            f"{name} loads with its preset's own weights ('imagenet') or random ones (None); "
+            "build a keras-hub classifier yourself and pass it to cnnvis.wrap_model for others."
+        )
+    hub.require()
+
+    def build() -> VisModel:
+        try:
+            classifier = hub.build_classifier(spec, load_weights=weights is not None)
+        except MemoryError:
+            classifier = None
+        if classifier is None:
+            gc.collect()
+            raise ComputeError(f"Loading {name} ran out of memory; try a smaller model.")
+        described = f"keras-hub preset {spec.preset}" if weights else "random"
+        model = _hub_vis_model(classifier, None, name, None, described)
+        model.hub_spec = spec
+        return model
+
+    return MODEL_CACHE.get((name, "keras_hub", weights), build)
+
+
 def wrap_model(
     keras_model: keras.Model,
     preprocessing: Preprocessing | str | Callable | None = None,
@@ -472,7 +517,13 @@ def wrap_model(
     is never changed). ``class_names``: one name per output. ``input_size``: the
     (height, width), or one side, to run a model with a flexible input at (by default the
     image's own size, at most 512 pixels a side); a fixed input size cannot be changed.
+
+    A keras-hub ``ImageClassifier`` (a CNN or a vision transformer) is accepted as it is:
+    its own preprocessor gives the preprocessing unless one is passed, and transformer
+    blocks are opened for every layer-based method (see :mod:`cnnvis.models.blocks`).
     """
+    if hub.is_hub_classifier(keras_model):
+        return _hub_vis_model(keras_model, preprocessing, name, class_names, "custom")
     if graph._graph_of(keras_model) is not None:
         check_image_classifier(keras_model)
     return VisModel(

@@ -130,6 +130,14 @@ _ALLOWED_EXTRA: tuple[tuple[str, str], ...] = (
     ("keras", "Sequential"),
     *keras_compat.SAVED_MODEL_CLASSES,
 )
+# keras-hub's image classifiers (the hub extra): the model families of its ImageNet
+# classifiers, registered by keras-hub as "keras_hub>ClassName". Their code is the
+# installed package's, as Keras' own layers are; nothing from the file runs as code.
+_HUB_FAMILIES = (
+    "vit", "deit", "swin_transformer", "resnet", "efficientnet", "densenet", "mobilenet",
+    "vgg", "xception", "cspnet", "hgnetv2",
+)
+_HUB_PACKAGES = tuple(f"keras_hub.src.models.{family}." for family in _HUB_FAMILIES)
 # Array operations a functional model records when a tensor is added, multiplied,
 # reshaped... (keras.ops on symbolic tensors); the control-flow operations of Keras' core
 # operations, which call functions, are not among them.
@@ -356,9 +364,39 @@ def _allowed_modules() -> frozenset[str]:
     return frozenset(modules)
 
 
+def _is_hub(module: object, registered: object, class_name: str) -> bool:
+    """A keras-hub image-classifier object, as keras-hub registers it."""
+    return (
+        isinstance(module, str)
+        and module.startswith(_HUB_PACKAGES)
+        and registered == f"keras_hub>{class_name}"
+    )
+
+
+def _resolve_hub(module: str, class_name: str):
+    """A class of keras-hub's image-classifier families (a Keras layer or model of the
+    installed package), or ``None``; refused in one sentence where keras-hub is missing."""
+    from . import hub
+
+    if not hub.installed():
+        raise ModelFileError(
+            f"The model is a keras-hub classifier ({class_name}), which needs the keras-hub "
+            f"package, not installed here: {hub.EXTRA}."
+        )
+    try:
+        obj = getattr(importlib.import_module(module), class_name, None)
+    except ImportError:
+        return None
+    keras_kinds = (keras.layers.Layer, keras_compat.operation_class())
+    return obj if inspect.isclass(obj) and issubclass(obj, keras_kinds) else None
+
+
 def _resolve(module: str, class_name: str):
     """The allowed Keras class a config names, or ``None`` (only the modules of allowed
-    classes are imported, and only an allowed class is returned)."""
+    classes, and keras-hub's image-classifier modules, are imported, and only an allowed
+    class is returned)."""
+    if module.startswith(_HUB_PACKAGES):
+        return _resolve_hub(module, class_name)
     allowed = allowed_objects().get(class_name)
     if not allowed or module not in _allowed_modules():
         return None
@@ -465,6 +503,8 @@ def check_config(config: dict) -> int:
                 "models made of Keras' own layers and activations only."
             )
         obj = _resolve(module, class_name) if isinstance(module, str) else None
+        if _is_hub(module, registered, class_name):
+            registered = None
         if obj is None or registered not in (None, class_name) or class_name.startswith("__"):
             raise ModelFileError(
                 f"The model uses a custom object ({quoted(class_name)}) that is not part of "
@@ -555,6 +595,10 @@ def inspect_keras_file(
     without loading its weights or building any of them. Raises :class:`ModelFileError`."""
     config = _read_config(Path(path), max_bytes)
     layers = check_config(config)
+    if _is_hub(config.get("module"), config.get("registered_name"), str(config.get("class_name"))):
+        # A keras-hub task compiles itself when built (an optimizer's variables, which a
+        # shapes-only build cannot make); its constructor's compile=False skips that.
+        config = {**config, "config": {**config.get("config", {}), "compile": False}}
     chain = chain_length(config)  # before Keras reads (and changes) the config
     try:
         with _safe_mode(), _shapes_only():

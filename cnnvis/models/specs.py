@@ -79,9 +79,19 @@ REGISTRY: dict[str, ModelSpec] = {
 }
 
 
-def list_models() -> list[str]:
-    """Names of all registry models, in a stable order."""
-    return sorted(REGISTRY)
+def list_models(hub: bool = False) -> list[str]:
+    """Names of all registry models, in a stable order; with ``hub=True`` followed by
+    keras-hub's ImageNet classifier presets (``"keras_hub:<preset>"``, see
+    :func:`cnnvis.hub_models` for their input size, parameters and download size).
+
+    The default stays the 40 ``keras.applications`` models (derived from Keras and built
+    by the tests); hub presets need the ``hub`` extra and a download from Kaggle."""
+    names = sorted(REGISTRY)
+    if hub:
+        from .hub import catalogue
+
+        names += list(catalogue())
+    return names
 
 
 def get_spec(name: str) -> ModelSpec:

@@ -17,6 +17,7 @@ from . import occlusion
 from . import attributions
 from . import deep_dream
 from . import feature_vis
+from . import attention
 from .attributions import IntegratedGradients
 from .base import Attribution, Heatmap
 from .classification import Prediction, Predictions

@@ -16,6 +16,7 @@ from typing import Callable, Sequence
 import tensorflow as tf
 
 from ..errors import ComputeError, is_out_of_memory, out_of_memory_message
+from ..models import graph
 from ..models.loading import VisModel
 
 
@@ -134,6 +135,8 @@ def input_gradient(model: VisModel, *, guided: bool, layer: str | None = None) -
     """
 
     def build() -> Compiled:
+        if guided:
+            graph.refuse_guided(model.keras_model)
         run_graph, pre = model.run_graph, model.preprocessing
         target = model.feature_layer(layer) if layer is not None else None
         compiled = Compiled(fn=None)  # type: ignore[arg-type]
@@ -176,6 +179,9 @@ def dream_step(model: VisModel, layers: Sequence[str]) -> Compiled:
     def build() -> Compiled:
         run_graph = model.run_graph
         targets = [model.feature_layer(name) for name in layers]
+        # A transformer's position embeddings take one input size: each octave is resized
+        # to it inside the step (differentiably), so the gradient reaches the octave's pixels.
+        native = model.input_size if graph.transformer_layout(model.keras_model) is not None else None
 
         @tf.function(
             input_signature=[
@@ -195,7 +201,8 @@ def dream_step(model: VisModel, layers: Sequence[str]) -> Compiled:
             shifted = tf.roll(tf.pad(image, padding, mode="REFLECT"), shift, axis=[1, 2])
             with tf.GradientTape(watch_accessed_variables=False) as tape:
                 tape.watch(shifted)
-                run = run_graph(shifted, capture=targets, stop_when_captured=True)
+                seen = shifted if native is None else tf.image.resize(shifted, native)
+                run = run_graph(seen, capture=targets, stop_when_captured=True)
                 loss = tf.add_n(
                     [weights[i] * _interior_mean_square(run[t]) for i, t in enumerate(targets)]
                 )

@@ -299,10 +299,13 @@ def network_size(model: VisModel, size: int, classes: bool) -> tuple[int, float]
 
     Channels (and classes on a global-pooling head) are seen at the picture's own scale,
     the square padded by reflection to a multiple of 32 (every stride pattern fits).
-    Classes on a fixed-size head see the picture stretched to the native input size.
+    Classes on a fixed-size head, and anything on a transformer, see the picture
+    stretched to the native input size.
     """
     native, native_width = model.input_size
-    if classes and native is not None and _fixed_size_head(model.keras_model):
+    # A transformer's position embeddings fix its input size for channels and classes alike.
+    fixed = graph.transformer_layout(model.keras_model) is not None
+    if native is not None and (fixed or (classes and _fixed_size_head(model.keras_model))):
         if native != native_width:
             raise ParameterError(
                 f"{model.name} needs a {native} x {native_width} input for its logits; "

@@ -13,7 +13,7 @@ import gradio as gr
 
 import cnnvis
 
-from ..models import availability
+from ..models import availability, hub
 from ..models.availability import WeightsStatus
 from ..errors import CnnvisError, ImageError
 from ..models.weights import resolve_weights_dir
@@ -69,10 +69,15 @@ def weights_tag(status: WeightsStatus | None) -> str:
 
 
 def model_choices() -> list[tuple[str, str]]:
-    """The registry's models, each with its input size and what it needs here."""
+    """The registry's models, each with its input size and what it needs here, then
+    keras-hub's ImageNet classifiers (ready, to download with the size, or needing the
+    keras-hub package)."""
     return [
         (f"{name} · {spec.input_size} px · {weights_tag(model_status(name))}", name)
         for name, spec in sorted(cnnvis.REGISTRY.items())
+    ] + [
+        (f"{spec.name} · {spec.input_size} px · {hub.status_tag(spec)}", spec.name)
+        for spec in cnnvis.hub_models()
     ]
 
 
