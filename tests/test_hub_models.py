@@ -231,8 +231,7 @@ def test_the_trust_report_runs_on_a_transformer(decisive):
         target_class=int(labels[0]),
         box=(16, 8, 24, 16),
         steps=8,
-        random_maps=2,
-        sanity_steps=2,
+        sanity_draws=2,
     )
     assert len(report.methods) == 3
     assert all(method.verdict for method in report.methods)

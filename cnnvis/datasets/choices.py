@@ -37,6 +37,7 @@ MAP_METHODS: dict[str, tuple[str, ...]] = {
     "smoothgrad": ("samples", "noise", "batch_size"),
     "integrated_gradients": ("baseline", "steps", "rule", "batch_size"),
     "gradient_x_input": (),
+    "attention_rollout": (),
 }
 
 # The metrics of `cnnvis evaluate` (cnnvis.datasets.evaluation.METRICS), in its order.

@@ -111,7 +111,8 @@ def attention_rollout(
     cam = (cam / peak if peak > 0 else np.zeros_like(cam)).astype(np.float32)
     logits = compiled.forward(model)(prepared.batch).numpy()[0]
     return Heatmap(
-        heatmap=np.clip(prepared.to_image_size(cam), 0.0, 1.0),
+        native=cam,  # the patch grid (14 x 14 for ViT-B/16 at 224)
+        image_size=prepared.size,
         method="Attention rollout",
         model=model.name,
         layer=blocks[last],
@@ -119,4 +120,5 @@ def attention_rollout(
         label=model.class_label(index),
         score=float(logits[index]),
         note=model.head_note("class-agnostic (the same map for every class); heads averaged, residual 0.5"),
+        image=prepared.image,
     )
