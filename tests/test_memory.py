@@ -161,7 +161,7 @@ def test_the_issues_attack_models_are_refused_before_they_cost_memory(server, tm
         paths.append(tmp_path / f"{name}.keras")
         _classifier(1024, body).save(paths[-1])
     since = time.monotonic()
-    client = Client(url, verbose=False, analytics_enabled=False)
+    client = patient_client(url)
     try:
         for path in paths:
             with pytest.raises(AppError) as refused:
