@@ -528,8 +528,9 @@ def _bands(curves: Sequence[dict[str, metrics.Curve]]) -> dict[str, Band]:
     paper="Petsiuk et al. 2018 (RISE); Rong et al. 2022 (ROAD); Adebayo et al. 2018; "
     "Zhang et al. 2016",
     summary="Which explanation of this photo to believe: each method's map is checked by "
-    "deleting, inserting and imputing its most and least important pixels against a band "
-    "of random maps, and by randomising the model, which a faithful map must notice.",
+    "deleting, inserting and imputing its most and least important pixels against copies of "
+    "the same map moved across the photo, and by re-drawing the classifier several times, "
+    "which a faithful map must notice.",
     cost="long",
     options=(
         Option(
