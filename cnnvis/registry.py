@@ -325,11 +325,12 @@ def quick_map_methods() -> list[str]:
 
 
 def resolve_methods(methods: Sequence[str] | str | None, *, limit: int) -> dict[str, Technique]:
-    """Registry names of map methods -> their techniques (all map methods when None),
-    each once, at most ``limit``; every refusal is one sentence."""
+    """Registry names of map methods -> their techniques (when None, every map method that
+    runs on any model: one that needs attention is left out), each once, at most ``limit``;
+    every refusal is one sentence."""
     available = map_methods()
     if methods is None:
-        names = list(available)
+        names = [name for name, technique in available.items() if technique.needs is None]
     elif isinstance(methods, str):
         names = [methods]
     else:

@@ -97,6 +97,7 @@ DOCUMENTED = {
     "/layer_cam": HEATMAP,
     "/score_cam": [*HEATMAP, "max_channels"],
     "/eigen_cam": HEATMAP,
+    "/attention_rollout": HEATMAP,
     "/occlusion": ["image", "model", "target_class", "colormap", "opacity", "window", "stride"],
     "/vanilla_gradient": ATTRIBUTION,
     "/smoothgrad": [*ATTRIBUTION, "samples", "noise", "seed"],

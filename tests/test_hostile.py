@@ -568,7 +568,8 @@ def test_every_numeric_option_of_every_technique_and_metric_is_bounded(tiny):
     from cnnvis.errors import CnnvisError
 
     image = noise(32, 32)
-    functions = [t.function for t in cnnvis.TECHNIQUES.values()]
+    # (a technique that needs a transformer is refused on this CNN before its options count)
+    functions = [t.function for t in cnnvis.TECHNIQUES.values() if t.needs is None]
     functions += [cnnvis.deep_dream_frames, cnnvis.feature_visualization_frames]
     functions += [metrics.deletion_insertion, checks.randomization_check]
     checked = []

@@ -359,7 +359,7 @@ def test_the_default_methods_are_the_registrys_quick_maps():
     assert names and all(TECHNIQUES[n].output in ("heatmap", "attribution") for n in names)
     for name, technique in TECHNIQUES.items():
         if technique.output in ("heatmap", "attribution"):
-            assert (name in names) == (technique.cost == "quick")
+            assert (name in names) == (technique.cost == "quick" and technique.needs is None)
     assert "score_cam" not in names and "grad_cam" in names
     resolved = trust.resolve_methods(None)
     assert [m.name for m in resolved] == names
